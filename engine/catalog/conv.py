@@ -1,0 +1,157 @@
+"""Convolutions: Conv2d and ConvTranspose2d."""
+from __future__ import annotations
+
+from engine.catalog.arith import conv_transpose_out, need_rank, resolve_padding, window_out
+from engine.catalog.registry import EmitCtx, Param, OpSpec, register_op
+from engine.errors import ParamError, ShapeError
+
+IMAGE_NEEDED = "Convolutions need C×H×W input; feed it an image tensor, or Reshape first."
+
+
+def _pad_args(ctx: EmitCtx) -> tuple[tuple[int, int] | None, tuple[int, int, int, int] | None]:
+    """(symmetric padding for the layer, or None) and (explicit F.pad for an asymmetric 'same', or None)."""
+    p = ctx.p
+    C, H, W = ctx.in_shapes[0]
+    (t, b), (l, r) = resolve_padding(p["padding"], (H, W), p["kernel_size"], p["stride"], p["dilation"])
+    if t == b and l == r:
+        return (t, l), None
+    return (0, 0), (l, r, t, b)
+
+
+def conv2d_infer(p: dict, ins: list) -> tuple:
+    need_rank(ins[0], 3, IMAGE_NEEDED)
+    C, H, W = ins[0]
+    g = p["groups"]
+    if C % g:
+        raise ShapeError(f"the number of input channels must be divisible by groups. "
+                         f"Received: groups={g}, input channels={C} (input shape {C}×{H}×{W}).", field="groups")
+    k, s, d = p["kernel_size"], p["stride"], p["dilation"]
+    pads = resolve_padding(p["padding"], (H, W), k, s, d)
+    oh = window_out("height", H, k[0], s[0], pads[0], d[0])
+    ow = window_out("width", W, k[1], s[1], pads[1], d[1])
+    return (p["out_channels"], oh, ow)
+
+
+def _check_conv(p: dict) -> None:
+    if p["out_channels"] % p["groups"]:
+        raise ParamError("groups", f"out_channels must be divisible by groups. "
+                         f"Received: groups={p['groups']}, out_channels={p['out_channels']}.")
+
+
+def conv2d_params(p, ins, out) -> int:
+    C = ins[0][0]
+    kh, kw = p["kernel_size"]
+    return p["out_channels"] * (C // p["groups"]) * kh * kw + (p["out_channels"] if p["bias"] else 0)
+
+
+def conv2d_macs(p, ins, out) -> int:
+    C = ins[0][0]
+    kh, kw = p["kernel_size"]
+    return out[0] * out[1] * out[2] * (C // p["groups"]) * kh * kw
+
+
+def conv2d_init(ctx: EmitCtx) -> str:
+    p = ctx.p
+    sym, _ = _pad_args(ctx)
+    args = [str(ctx.in_shapes[0][0]), str(p["out_channels"]), f"kernel_size={p['kernel_size']}"]
+    if p["stride"] != (1, 1):
+        args.append(f"stride={p['stride']}")
+    if sym != (0, 0):
+        args.append(f"padding={sym}")
+    if p["dilation"] != (1, 1):
+        args.append(f"dilation={p['dilation']}")
+    if p["groups"] != 1:
+        args.append(f"groups={p['groups']}")
+    if not p["bias"]:
+        args.append("bias=False")
+    return f"nn.Conv2d({', '.join(args)})"
+
+
+def conv2d_forward(ctx: EmitCtx) -> str:
+    _, asym = _pad_args(ctx)
+    x = ctx.args[0]
+    if asym:
+        x = f"F.pad({x}, {asym})"  # TensorFlow-style 'same': the odd pixel goes bottom/right
+    return f"self.{ctx.attr}({x})"
+
+
+COMMON = [
+    Param("kernel_size", "pair", 3, "Size of the sliding window: one number or [height, width].", min=1, max=1024),
+    Param("stride", "pair", 1, "Step between windows: one number or [height, width].", min=1, max=1024),
+    Param("padding", "padding", 0, "Zeros added around the input: a number, [h, w], 'valid' (none), "
+          "'same' (output = ceil(input / stride), padding the odd pixel bottom/right), or 'full' (dilation·(kernel−1)).",
+          min=0, max=1024, choices=("valid", "same", "full")),
+    Param("dilation", "pair", 1, "Spacing between kernel taps (atrous convolution).", min=1, max=1024),
+    Param("groups", "int", 1, "Split channels into independent groups (groups = channels is depthwise).",
+          min=1, max=65536),
+    Param("bias", "bool", True, "Add a learnable bias per output channel."),
+]
+
+register_op(OpSpec(
+    name="Conv2d", category="Convolution",
+    doc="2-D convolution: out_channels filters slide over the input. out = ⌊(in + pads − dilation·(k−1) − 1)/stride⌋ + 1.",
+    params=[Param("out_channels", "int", 16, "Number of filters (output channels).", min=1, max=65536)] + COMMON,
+    infer=conv2d_infer, init=conv2d_init, forward=conv2d_forward,
+    count_params=conv2d_params, count_macs=conv2d_macs, check_params=_check_conv,
+))
+
+
+def convT_infer(p: dict, ins: list) -> tuple:
+    need_rank(ins[0], 3, IMAGE_NEEDED)
+    C, H, W = ins[0]
+    g = p["groups"]
+    if C % g:
+        raise ShapeError(f"the number of input channels must be divisible by groups. "
+                         f"Received: groups={g}, input channels={C} (input shape {C}×{H}×{W}).", field="groups")
+    k, s, pad, op, d = p["kernel_size"], p["stride"], p["padding"], p["output_padding"], p["dilation"]
+    for i, axis in enumerate(("height", "width")):
+        if op[i] >= max(s[i], d[i]):
+            raise ShapeError(f"output_padding {op[i]} must be smaller than stride or dilation "
+                             f"(stride {s[i]}, dilation {d[i]}) on the {axis}.", field="output_padding")
+    oh = conv_transpose_out("height", H, k[0], s[0], pad[0], op[0], d[0])
+    ow = conv_transpose_out("width", W, k[1], s[1], pad[1], op[1], d[1])
+    return (p["out_channels"], oh, ow)
+
+
+def convT_params(p, ins, out) -> int:
+    C = ins[0][0]
+    kh, kw = p["kernel_size"]
+    return C * (p["out_channels"] // p["groups"]) * kh * kw + (p["out_channels"] if p["bias"] else 0)
+
+
+def convT_macs(p, ins, out) -> int:
+    C, H, W = ins[0]
+    kh, kw = p["kernel_size"]
+    return H * W * C * (p["out_channels"] // p["groups"]) * kh * kw
+
+
+def convT_init(ctx: EmitCtx) -> str:
+    p = ctx.p
+    args = [str(ctx.in_shapes[0][0]), str(p["out_channels"]), f"kernel_size={p['kernel_size']}"]
+    for name, default in (("stride", (1, 1)), ("padding", (0, 0)), ("output_padding", (0, 0)),
+                          ("groups", 1), ("dilation", (1, 1))):
+        if p[name] != default:
+            args.append(f"{name}={p[name]}")
+    if not p["bias"]:
+        args.append("bias=False")
+    return f"nn.ConvTranspose2d({', '.join(args)})"
+
+
+register_op(OpSpec(
+    name="ConvTranspose2d", category="Convolution",
+    doc="Transposed convolution (learned upsampling). out = (in−1)·stride − 2·padding + dilation·(k−1) + output_padding + 1.",
+    params=[
+        Param("out_channels", "int", 16, "Number of output channels.", min=1, max=65536),
+        Param("kernel_size", "pair", 2, "Kernel size: one number or [height, width].", min=1, max=1024),
+        Param("stride", "pair", 2, "Upsampling factor: one number or [height, width].", min=1, max=1024),
+        Param("padding", "pair", 0, "Removes dilation·(k−1)−padding zero rows from each side of the output.",
+              min=0, max=1024),
+        Param("output_padding", "pair", 0, "Extra rows/columns added on one side to pick among the output sizes "
+              "a strided conv could have come from; must be smaller than stride or dilation.", min=0, max=1024),
+        Param("dilation", "pair", 1, "Spacing between kernel taps.", min=1, max=1024),
+        Param("groups", "int", 1, "Independent channel groups.", min=1, max=65536),
+        Param("bias", "bool", True, "Add a learnable bias per output channel."),
+    ],
+    infer=convT_infer, init=convT_init, forward=lambda c: f"self.{c.attr}({c.args[0]})",
+    count_params=convT_params, count_macs=convT_macs, check_params=_check_conv,
+))
