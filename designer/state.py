@@ -1,0 +1,71 @@
+"""Session state, set up in one place, and where Convas keeps files on this machine.
+
+CONVAS_HOME (default ./.convas) holds the autosaved design and, unless CONVAS_RUNS says otherwise, the runs.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+import engine
+from engine.graph import save_graph
+
+DEFAULT_TEMPLATE = "mnist_cnn"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def workspace() -> Path:
+    d = Path(os.environ.get("CONVAS_HOME", ".convas")).resolve()
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def runs_root() -> Path:
+    d = Path(os.environ.get("CONVAS_RUNS", workspace() / "runs")).resolve()
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def autosave_path() -> Path:
+    return workspace() / "autosave.json"
+
+
+def template_path(name: str) -> Path:
+    return ROOT / "assets" / "templates" / f"{name}.json"
+
+
+def _initial_graph() -> dict:
+    """The autosaved design if there is a readable one, else the seed MNIST CNN."""
+    p = autosave_path()
+    if p.exists():
+        try:
+            return engine.load_graph(p).to_dict()
+        except engine.GraphError:
+            pass  # a broken autosave must not lock the user out; it stays on disk for inspection
+    return engine.load_graph(template_path(DEFAULT_TEMPLATE)).to_dict()
+
+
+def init_session() -> None:
+    """Every session key the pages share, with its default. Called once per script run from app.py."""
+    ss = st.session_state
+    if "graph" not in ss:
+        ss.graph = _initial_graph()  # the current design (a graph-file dict); the only source of truth
+        ss.graph_rev = 0  # bumped when the graph is replaced wholesale (template, open, undo, fix)
+    ss.setdefault("selected_run", None)  # run directory name the Train/Inspect/Export pages look at
+
+
+def set_graph(graph: dict, replace: bool = True) -> None:
+    """Store a new design and autosave it. `replace` bumps the revision so the canvas redraws from it."""
+    st.session_state.graph = graph
+    if replace:
+        st.session_state.graph_rev = st.session_state.get("graph_rev", 0) + 1
+    autosave(graph)
+
+
+def autosave(graph: dict) -> None:
+    """Atomic write of the design; a graph the parser refuses is still kept (as raw JSON) so nothing is lost."""
+    g, _ = engine.graph.parse(graph)
+    if g is not None:
+        save_graph(g, autosave_path())

@@ -1,0 +1,130 @@
+"""Real-browser harness, following Streamlit's own e2e conventions.
+
+`app_server` starts `streamlit run app.py --server.headless true` on a free port with a fresh CONVAS_HOME, waits
+for /_stcore/health; `page` opens it in Debian's Chromium (Playwright) and waits for [data-testid=stApp].
+When CONVAS_REQUIRE_BROWSER=1 (CI sets it) a missing browser fails the suite instead of skipping.
+Screenshots go to tests/artifacts/ (look at them).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = os.environ.get("CONVAS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def _require_browser() -> None:
+    missing = []
+    if not Path(CHROMIUM).exists():
+        missing.append(f"chromium at {CHROMIUM} (apt-get install -y chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("the playwright Python package (pip install playwright)")
+    if missing:
+        msg = "browser tests need " + " and ".join(missing)
+        if os.environ.get("CONVAS_REQUIRE_BROWSER") == "1":
+            pytest.fail(msg, pytrace=False)
+        pytest.skip(msg + " (set CONVAS_REQUIRE_BROWSER=1 to make this a failure)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AppServer:
+    def __init__(self, home: Path):
+        self.home = home
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = home / "streamlit.log"
+        env = dict(os.environ, CONVAS_HOME=str(home), PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+             "--server.port", str(self.port), "--server.address", "127.0.0.1",
+             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+            cwd=ROOT, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited early:\n{self.log.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.25)  # polling a server that is starting, not waiting on the UI
+        raise RuntimeError(f"streamlit did not become healthy:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def app_server(tmp_path_factory):
+    """A fresh app per test module (its own CONVAS_HOME, so autosaves and runs don't leak between modules)."""
+    _require_browser()
+    home = tmp_path_factory.mktemp("convas_home")
+    server = AppServer(home)
+    yield server
+    server.stop()
+    if os.environ.get("CONVAS_KEEP_HOME") != "1":
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def page(browser, app_server):
+    from playwright.sync_api import expect
+
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = ctx.new_page()
+    pg.set_default_timeout(30_000)
+    pg.goto(app_server.url)
+    expect(pg.locator("[data-testid=stApp]")).to_be_visible()
+    yield pg
+    ctx.close()
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a full-page screenshot under tests/artifacts/ (for people to look at)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def wait_for_app_idle(page) -> None:
+    """Wait until Streamlit has finished the current script run (the status widget says 'Running' meanwhile)."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("[data-testid=stStatusWidget]")).to_have_count(0, timeout=60_000)
