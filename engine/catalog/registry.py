@@ -10,8 +10,9 @@ Shapes exclude the batch dimension: C×H×W for images, (T, F) for sequences, (F
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from engine.errors import ParamError
 

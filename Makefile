@@ -1,0 +1,25 @@
+# The two commands in the README: `make app` (install + start the app) and `make test` (install + the whole suite).
+PY ?= python3
+
+.PHONY: app install test install-test lint canvas
+
+install:
+	$(PY) -m pip install -e .
+
+app: install
+	$(PY) -m streamlit run app.py
+
+install-test:
+	$(PY) -m pip install -e ".[dev]"
+	@command -v chromium >/dev/null 2>&1 || { apt-get update && apt-get install -y chromium; }
+
+lint:
+	$(PY) -m ruff check .
+
+# CONVAS_REQUIRE_BROWSER=1: a missing browser fails the browser tests instead of skipping them.
+test: install-test lint
+	CONVAS_REQUIRE_BROWSER=1 $(PY) -m pytest
+
+# Rebuild the canvas bundle from the lockfile (needs Node.js + npm; running the app does not).
+canvas:
+	cd designer/canvas/frontend && npm ci --no-audit --no-fund && npm run build
