@@ -42,22 +42,24 @@ def resolve_padding(padding, size: tuple[int, int], k: tuple[int, int], s: tuple
 
 def window_out(axis: str, size: int, k: int, s: int, pad: tuple[int, int], d: int = 1, ceil_mode: bool = False,
                what: str = "kernel", field: str = "kernel_size") -> int:
-    """out = floor((size + pad_before + pad_after − d·(k−1) − 1) / s) + 1, as torch's conv and pool compute it."""
+    """out = floor((size + pad_before + pad_after − d·(k−1) − 1) / s) + 1, as torch's conv and pool compute it
+    (ceil instead of floor with ceil_mode, keeping only windows that start inside the input or the left padding)."""
     eff = d * (k - 1) + 1
     padded = size + pad[0] + pad[1]
-    ptxt = f"{pad[0]}+{pad[1]}" if pad[0] != pad[1] else f"2·{pad[0]}"
-    if eff > padded:
-        ktxt = f"{what} {k}" if d == 1 else f"dilated {what} {eff} ({d}·({k}−1)+1)"
-        num = padded - eff
-        raise ShapeError(
-            f"{ktxt} is larger than the padded input {axis} {padded} ({size} + {ptxt}). "
-            f"Output would be ({size} − {eff} + {pad[0] + pad[1]})/{s} + 1 = {num // s + 1}. "
-            f"Use a smaller {what}, more padding, or padding 'same'.",
-            field=field, fix={"kind": "set_param", "param": "padding", "value": "same"} if what == "kernel" else None)
     num = padded - eff
     out = (-(-num // s) if ceil_mode else num // s) + 1
     if ceil_mode and (out - 1) * s >= size + pad[0]:
         out -= 1  # torch: the last window must start inside the input or the left padding
+    if out < 1:  # with ceil_mode torch keeps a window that overhangs the end by less than a stride
+        ptxt = f"{pad[0]}+{pad[1]}" if pad[0] != pad[1] else f"2·{pad[0]}"
+        ktxt = f"{what} {k}" if d == 1 else f"dilated {what} {eff} ({d}·({k}−1)+1)"
+        formula = (f"⌈({size} − {eff} + {pad[0] + pad[1]})/{s}⌉ + 1" if ceil_mode
+                   else f"({size} − {eff} + {pad[0] + pad[1]})/{s} + 1")
+        raise ShapeError(
+            f"{ktxt} is larger than the padded input {axis} {padded} ({size} + {ptxt}). "
+            f"Output would be {formula} = {out}. "
+            f"Use a smaller {what}, more padding, or padding 'same'.",
+            field=field, fix={"kind": "set_param", "param": "padding", "value": "same"} if what == "kernel" else None)
     return out
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from engine.catalog.arith import conv_transpose_out, need_rank, resolve_padding, window_out
-from engine.catalog.registry import EmitCtx, Param, OpSpec, register_op
+from engine.catalog.registry import EmitCtx, OpSpec, Param, register_op
 from engine.errors import ParamError, ShapeError
 
 IMAGE_NEEDED = "Convolutions need C×H×W input; feed it an image tensor, or Reshape first."
@@ -12,10 +12,10 @@ def _pad_args(ctx: EmitCtx) -> tuple[tuple[int, int] | None, tuple[int, int, int
     """(symmetric padding for the layer, or None) and (explicit F.pad for an asymmetric 'same', or None)."""
     p = ctx.p
     C, H, W = ctx.in_shapes[0]
-    (t, b), (l, r) = resolve_padding(p["padding"], (H, W), p["kernel_size"], p["stride"], p["dilation"])
-    if t == b and l == r:
-        return (t, l), None
-    return (0, 0), (l, r, t, b)
+    (t, b), (lft, rgt) = resolve_padding(p["padding"], (H, W), p["kernel_size"], p["stride"], p["dilation"])
+    if t == b and lft == rgt:
+        return (t, lft), None
+    return (0, 0), (lft, rgt, t, b)
 
 
 def conv2d_infer(p: dict, ins: list) -> tuple:

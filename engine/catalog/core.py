@@ -1,4 +1,4 @@
-"""The ops every network needs: Input, Linear, Flatten, ReLU, MaxPool2d, Add, Concat."""
+"""The ops every network needs: Input, Linear, Flatten, ReLU, MaxPool2d, Add, Multiply, Concat, Dropout(2d)."""
 from __future__ import annotations
 
 import math
@@ -99,24 +99,37 @@ def pool_geometry(p: dict, ins: list, what: str = "window") -> tuple[tuple, tupl
     return k, s, pads, (C, oh, ow)
 
 
+def native_padding(k: tuple, pads: tuple) -> tuple[int, int] | None:
+    """The pool layer's own (h, w) padding when torch can do it: symmetric and at most half the window.
+    Otherwise (asymmetric 'same', or a dilated 'same' wider than k/2) the forward pads explicitly with F.pad."""
+    (t, b), (lft, rgt) = pads
+    if t == b and lft == rgt and t <= k[0] // 2 and lft <= k[1] // 2:
+        return (t, lft)
+    return None
+
+
 def pool_emit(ctor: str, extra=lambda c: []):
     def init(ctx: EmitCtx) -> str:
         k, s, pads, _ = pool_geometry(ctx.p, ctx.in_shapes)
-        (t, b), (l, r) = pads
+        native = native_padding(k, pads)
         args = [f"kernel_size={k}", f"stride={s}"]
-        if t == b and l == r and (t, l) != (0, 0):
-            args.append(f"padding={(t, l)}")
+        if native and native != (0, 0):
+            args.append(f"padding={native}")
         return f"nn.{ctor}({', '.join(args + extra(ctx))})"
 
     def forward(ctx: EmitCtx) -> str:
-        _, _, pads, _ = pool_geometry(ctx.p, ctx.in_shapes)
-        (t, b), (l, r) = pads
+        k, _, pads, _ = pool_geometry(ctx.p, ctx.in_shapes)
         x = ctx.args[0]
-        if not (t == b and l == r):
-            # asymmetric 'same': pad explicitly; max pooling pads with −inf so padding never wins
-            value = ", value=float('-inf')" if ctor == "MaxPool2d" else ""
-            x = f"F.pad({x}, {(l, r, t, b)}{value})"
-        return f"self.{ctx.attr}({x})"
+        if native_padding(k, pads):
+            return f"self.{ctx.attr}({x})"
+        (t, b), (lft, rgt) = pads
+        # max pooling pads with −inf so padding never wins
+        pooled = f"self.{ctx.attr}(F.pad({x}, {(lft, rgt, t, b)}, value=float('-inf')))"
+        if not ctx.extras.get("return_indices"):
+            return pooled
+        # the indices count positions in the padded grid; map them back to the input's grid for MaxUnpool2d
+        W, Wp = ctx.in_shapes[0][2], ctx.in_shapes[0][2] + lft + rgt
+        return f"(lambda y, i: (y, (i // {Wp} - {t}) * {W} + i % {Wp} - {lft}))(*{pooled})"
 
     return init, forward
 
@@ -174,6 +187,26 @@ register_op(OpSpec(
 ))
 
 
+def multiply_infer(p: dict, ins: list) -> tuple:
+    """Equal shapes, or C×1×1 gates (squeeze-and-excitation) scaling every pixel of a C×H×W input."""
+    full = max(ins, key=numel)
+    for i, s in enumerate(ins, start=1):
+        gate = len(s) == 3 and len(full) == 3 and s == (full[0], 1, 1)
+        if s != full and not gate:
+            raise ShapeError(f"inputs must have the same shape to be multiplied (or be a C×1×1 gate for a C×H×W "
+                             f"input), but input {i} is {fmt_shape(s)} and the largest input is {fmt_shape(full)}.")
+    return full
+
+
+register_op(OpSpec(
+    name="Multiply", category="Merge",
+    doc="Element-wise product of its inputs. Shapes must match, except that a C×1×1 input scales each channel of "
+        "a C×H×W one (squeeze-and-excitation gates).",
+    params=[], infer=multiply_infer, init=lambda c: None, forward=lambda c: " * ".join(c.args),
+    count_macs=lambda p, ins, out: numel(out) * (len(ins) - 1), min_inputs=2, max_inputs=None,
+))
+
+
 def concat_infer(p: dict, ins: list) -> tuple:
     dim = p["dim"]
     first = ins[0]
@@ -205,4 +238,18 @@ register_op(OpSpec(
     doc="During training, zeroes each element with probability p and scales the rest by 1/(1−p); identity at eval.",
     params=[Param("p", "float", 0.5, "Probability of zeroing an element.", min=0.0, max=1.0)],
     infer=same_shape, init=lambda c: f"nn.Dropout(p={c.p['p']!r})", forward=call,
+))
+
+
+def dropout2d_infer(p: dict, ins: list) -> tuple:
+    need_rank(ins[0], 3, "Dropout2d drops whole channels of C×H×W; use Dropout for vectors.")
+    return ins[0]
+
+
+register_op(OpSpec(
+    name="Dropout2d", category="Regularisation",
+    doc="During training, zeroes whole channels with probability p (neighbouring pixels are correlated, so single "
+        "pixels would not regularise); identity at eval.",
+    params=[Param("p", "float", 0.5, "Probability of zeroing a channel.", min=0.0, max=1.0)],
+    infer=dropout2d_infer, init=lambda c: f"nn.Dropout2d(p={c.p['p']!r})", forward=call,
 ))

@@ -1,0 +1,114 @@
+"""Normalisation: BatchNorm1d, BatchNorm2d, LayerNorm, LocalResponseNorm."""
+from __future__ import annotations
+
+from engine.catalog.arith import fmt_shape, need_rank
+from engine.catalog.core import call, numel
+from engine.catalog.registry import EmitCtx, OpSpec, Param, register_op
+from engine.errors import ShapeError
+
+BN_PARAMS = [
+    Param("eps", "float", 1e-5, "Added to the variance so the division is never by zero.", min=0.0, max=1.0),
+    Param("momentum", "float", 0.1, "Weight of the newest batch in the running mean and variance.", min=0.0, max=1.0),
+    Param("affine", "bool", True, "Learn a scale (γ) and shift (β) per channel."),
+]
+
+
+def _bn_init(ctor: str):
+    def init(ctx: EmitCtx) -> str:
+        p = ctx.p
+        args = [str(ctx.in_shapes[0][0])]
+        if p["eps"] != 1e-5:
+            args.append(f"eps={p['eps']!r}")
+        if p["momentum"] != 0.1:
+            args.append(f"momentum={p['momentum']!r}")
+        if not p["affine"]:
+            args.append("affine=False")
+        return f"nn.{ctor}({', '.join(args)})"
+    return init
+
+
+def bn_params(p: dict, ins: list, out: tuple) -> int:
+    # γ and β per channel; the running mean/variance are buffers, not parameters
+    return 2 * ins[0][0] if p["affine"] else 0
+
+
+def bn1d_infer(p: dict, ins: list) -> tuple:
+    s = ins[0]
+    if len(s) not in (1, 2):
+        raise ShapeError(f"BatchNorm1d expects features (C) or channels × length (C×L) but receives {fmt_shape(s)}. "
+                         f"Use BatchNorm2d for images.")
+    return s
+
+
+register_op(OpSpec(
+    name="BatchNorm1d", category="Normalisation",
+    doc="Normalises each channel over the batch (and length), as torch: input C or C×L, where C is the first "
+        "dimension (for a T×F sequence that is T; put it in channels-first order if you mean the features).",
+    params=BN_PARAMS, infer=bn1d_infer, init=_bn_init("BatchNorm1d"), forward=call,
+    count_params=bn_params, count_macs=lambda p, ins, out: numel(out),
+))
+
+
+def bn2d_infer(p: dict, ins: list) -> tuple:
+    need_rank(ins[0], 3, "BatchNorm2d normalises each channel of an image; use BatchNorm1d for vectors.")
+    return ins[0]
+
+
+register_op(OpSpec(
+    name="BatchNorm2d", category="Normalisation",
+    doc="Normalises each channel over the batch and the image, then scales and shifts it: C×H×W → C×H×W.",
+    params=BN_PARAMS, infer=bn2d_infer, init=_bn_init("BatchNorm2d"), forward=call,
+    count_params=bn_params, count_macs=lambda p, ins, out: numel(out),
+))
+
+
+def ln_infer(p: dict, ins: list) -> tuple:
+    s, k = ins[0], p["normalized_dims"]
+    if k > len(s):
+        raise ShapeError(f"cannot normalise over the last {k} dimensions of the {len(s)}-dimensional input "
+                         f"{fmt_shape(s)}. Received: normalized_dims={k}.", field="normalized_dims")
+    return s
+
+
+def ln_init(ctx: EmitCtx) -> str:
+    p = ctx.p
+    dims = list(ctx.in_shapes[0][-p["normalized_dims"]:])
+    args = [str(dims)]
+    if p["eps"] != 1e-5:
+        args.append(f"eps={p['eps']!r}")
+    if not p["elementwise_affine"]:
+        args.append("elementwise_affine=False")
+    return f"nn.LayerNorm({', '.join(args)})"
+
+
+register_op(OpSpec(
+    name="LayerNorm", category="Normalisation",
+    doc="Normalises each sample over its last normalized_dims dimensions (1: the features; 3: C×H×W), "
+        "then scales and shifts each element.",
+    params=[Param("normalized_dims", "int", 1, "How many trailing dimensions to normalise over.", min=1, max=3),
+            Param("eps", "float", 1e-5, "Added to the variance so the division is never by zero.", min=0.0, max=1.0),
+            Param("elementwise_affine", "bool", True, "Learn a scale and shift per normalised element.")],
+    infer=ln_infer, init=ln_init, forward=call,
+    count_params=lambda p, ins, out: 2 * numel(ins[0][-p["normalized_dims"]:]) if p["elementwise_affine"] else 0,
+    count_macs=lambda p, ins, out: numel(out),
+))
+
+
+def lrn_infer(p: dict, ins: list) -> tuple:
+    if len(ins[0]) < 2:
+        raise ShapeError(f"LocalResponseNorm needs channels (C×H×W or C×L) but receives {fmt_shape(ins[0])}.")
+    return ins[0]
+
+
+register_op(OpSpec(
+    name="LocalResponseNorm", category="Normalisation",
+    doc="AlexNet's normalisation across neighbouring channels: b = a / (k + α/n · Σ a²)^β over size channels.",
+    params=[Param("size", "int", 5, "Number of neighbouring channels summed over.", min=1, max=1024),
+            Param("alpha", "float", 1e-4, "Multiplicative factor α.", min=0.0, max=10.0),
+            Param("beta", "float", 0.75, "Exponent β.", min=0.0, max=10.0),
+            Param("k", "float", 1.0, "Additive constant k.", min=0.0, max=100.0)],
+    infer=lrn_infer,
+    init=lambda c: f"nn.LocalResponseNorm({c.p['size']}, alpha={c.p['alpha']!r}, beta={c.p['beta']!r}, "
+                   f"k={c.p['k']!r})",
+    forward=call, count_macs=lambda p, ins, out: numel(out) * p["size"],
+))

@@ -1,0 +1,93 @@
+"""Ops that move elements without computing: Identity, Reshape, ZeroPad2d, ToSequence."""
+from __future__ import annotations
+
+from engine.catalog.arith import fmt_shape, need_rank
+from engine.catalog.core import numel, same_shape
+from engine.catalog.registry import OpSpec, Param, register_op
+from engine.errors import ParamError, ShapeError
+
+register_op(OpSpec(
+    name="Identity", category="Reshape",
+    doc="Passes its input through unchanged (a placeholder, or a named tap point to inspect).",
+    params=[], infer=same_shape, init=lambda c: None, forward=lambda c: c.args[0],
+))
+
+
+def _check_reshape(p: dict) -> None:
+    shape = p["shape"]
+    if 0 in shape:
+        raise ParamError("shape", f"sizes must be positive (or −1 for 'whatever is left'). Received: shape={list(shape)}.")
+    if shape.count(-1) > 1:
+        raise ParamError("shape", f"at most one size may be −1. Received: shape={list(shape)}.")
+
+
+def reshape_infer(p: dict, ins: list) -> tuple:
+    shape, n = p["shape"], numel(ins[0])
+    known = numel(tuple(s for s in shape if s != -1))
+    target = " · ".join(str(s) for s in shape)
+    if -1 in shape:
+        if n % known:
+            raise ShapeError(f"cannot reshape {fmt_shape(ins[0])} ({n} elements) to {list(shape)}: {n} is not "
+                             f"divisible by the known sizes' product {known}.", field="shape")
+        return tuple(n // known if s == -1 else s for s in shape)
+    if known != n:
+        raise ShapeError(f"cannot reshape {fmt_shape(ins[0])} to {fmt_shape(shape)}: the element counts differ, "
+                         f"{' · '.join(str(s) for s in ins[0])} = {n} but {target} = {known}.", field="shape")
+    return tuple(shape)
+
+
+register_op(OpSpec(
+    name="Reshape", category="Reshape",
+    doc="Rearranges the elements into a new shape (batch excluded); one size may be −1 to take what is left.",
+    params=[Param("shape", "shape", [-1], "Target shape without the batch, e.g. [4, 7, 7]; one −1 allowed.",
+                  min=-1, max=10_000_000)],
+    infer=reshape_infer, init=lambda c: None, check_params=_check_reshape,
+    forward=lambda c: f"{c.args[0]}.reshape({c.args[0]}.shape[0], {', '.join(str(s) for s in c.out_shape)})",
+))
+
+
+def _pads(p: dict) -> tuple[int, int, int, int]:
+    """(left, right, top, bottom)."""
+    pad = p["padding"]
+    return tuple(pad) * 4 if len(pad) == 1 else tuple(pad)  # type: ignore[return-value]
+
+
+def _check_zeropad(p: dict) -> None:
+    if len(p["padding"]) not in (1, 4):
+        raise ParamError("padding", f"padding must be one number or [left, right, top, bottom]. "
+                         f"Received: padding={list(p['padding'])}.")
+
+
+def zeropad_infer(p: dict, ins: list) -> tuple:
+    need_rank(ins[0], 3, "ZeroPad2d pads the height and width of C×H×W.")
+    C, H, W = ins[0]
+    left, right, top, bottom = _pads(p)
+    oh, ow = H + top + bottom, W + left + right
+    if oh <= 0 or ow <= 0:
+        raise ShapeError(f"negative padding crops more than the input has: height {H} + {top} + {bottom} = {oh}, "
+                         f"width {W} + {left} + {right} = {ow}.", field="padding")
+    return (C, oh, ow)
+
+
+register_op(OpSpec(
+    name="ZeroPad2d", category="Reshape",
+    doc="Adds rows and columns of zeros around an image (negative values crop): C×H×W → C×(H+top+bottom)×(W+left+right).",
+    params=[Param("padding", "shape", [1], "One number for every side, or [left, right, top, bottom].",
+                  min=-4096, max=4096)],
+    infer=zeropad_infer, check_params=_check_zeropad,
+    init=lambda c: f"nn.ZeroPad2d({_pads(c.p)})", forward=lambda c: f"self.{c.attr}({c.args[0]})",
+))
+
+
+def toseq_infer(p: dict, ins: list) -> tuple:
+    need_rank(ins[0], 3, "ToSequence turns the rows of a C×H×W image into H steps.")
+    C, H, W = ins[0]
+    return (H, C * W)
+
+
+register_op(OpSpec(
+    name="ToSequence", category="Reshape",
+    doc="Reads an image row by row as a sequence for an LSTM/GRU: C×H×W → H steps of C·W features.",
+    params=[], infer=toseq_infer, init=lambda c: None,
+    forward=lambda c: f"{c.args[0]}.permute(0, 2, 1, 3).flatten(2)",  # (B, C, H, W) -> (B, H, C, W) -> (B, H, C·W)
+))

@@ -1,0 +1,109 @@
+"""Making images bigger: MaxUnpool2d (a named pool's indices), bed-of-nails and nearest unpooling, Upsample."""
+from __future__ import annotations
+
+import math
+
+from engine.catalog.arith import fmt_shape, need_rank
+from engine.catalog.core import call, numel
+from engine.catalog.registry import EmitCtx, OpSpec, Param, register_op
+from engine.errors import ParamError, ShapeError
+
+
+def max_unpool_infer(p: dict, ins: list) -> tuple:
+    """ins = [x, the pool's input shape, the pool's output shape] (the pool comes in through ref_params)."""
+    x, pool_in, pool_out = ins
+    need_rank(x, 3, "MaxUnpool2d undoes a MaxPool2d on C×H×W.")
+    if x != pool_out:
+        raise ShapeError(f"MaxUnpool2d's input must have the shape of {p['pool']}'s output so its indices line up, "
+                         f"but the input is {fmt_shape(x)} and {p['pool']} outputs {fmt_shape(pool_out)}.",
+                         field="pool")
+    return pool_in
+
+
+def max_unpool_forward(ctx: EmitCtx) -> str:
+    # scatter every value back to where the pool found it (torch's max_unpool2d, without restating the window)
+    x, idx = ctx.args[0], ctx.extras["indices"]
+    C, H, W = ctx.out_shape
+    return f"{x}.new_zeros({x}.shape[0], {C}, {H * W}).scatter(2, {idx}.flatten(2), {x}.flatten(2)).view(-1, {C}, {H}, {W})"
+
+
+register_op(OpSpec(
+    name="MaxUnpool2d", category="Unpooling",
+    doc="Puts each value back where the named MaxPool2d found its maximum and zeros elsewhere; the output has the "
+        "pool's input size (the decoder half of SegNet / Zeiler–Fergus deconvnets).",
+    params=[Param("pool", "node", "", "Id of the MaxPool2d whose switch positions (indices) to use.",
+                  choices=("MaxPool2d",))],
+    infer=max_unpool_infer, init=lambda c: None, forward=max_unpool_forward, ref_params=("pool",),
+))
+
+
+def scaled_infer(p: dict, ins: list) -> tuple:
+    need_rank(ins[0], 3, "Unpooling enlarges the height and width of C×H×W.")
+    C, H, W = ins[0]
+    sh, sw = p["scale_factor"]
+    return (C, H * sh, W * sw)
+
+
+def bed_of_nails_forward(ctx: EmitCtx) -> str:
+    # (B, C, H, 1, W, 1) padded to (B, C, H, sh, W, sw): each value in the top-left of its sh×sw block
+    sh, sw = ctx.p["scale_factor"]
+    x = ctx.args[0]
+    return f"F.pad({x}[:, :, :, None, :, None], (0, {sw - 1}, 0, 0, 0, {sh - 1})).flatten(4, 5).flatten(2, 3)"
+
+
+SCALE = Param("scale_factor", "pair", 2, "How many times larger: one number or [height, width].", min=1, max=64)
+
+register_op(OpSpec(
+    name="BedOfNailsUnpool2d", category="Unpooling",
+    doc="Zero insertion: each value goes to the top-left corner of its scale×scale block, zeros elsewhere: "
+        "C×H×W → C×(H·s)×(W·s).",
+    params=[SCALE], infer=scaled_infer, init=lambda c: None, forward=bed_of_nails_forward,
+))
+
+register_op(OpSpec(
+    name="NearestUnpool2d", category="Unpooling",
+    doc="Nearest-neighbour unpooling: each value is copied into its whole scale×scale block: "
+        "C×H×W → C×(H·s)×(W·s).",
+    params=[SCALE], infer=scaled_infer, init=lambda c: None,
+    forward=lambda c: f"{c.args[0]}.repeat_interleave({c.p['scale_factor'][0]}, dim=2)"
+                      f".repeat_interleave({c.p['scale_factor'][1]}, dim=3)",
+))
+
+
+def _check_upsample(p: dict) -> None:
+    if p["scale_factor"] is None and p["size"] is None:
+        raise ParamError("scale_factor", "set scale_factor or size. Received: scale_factor=None, size=None.")
+
+
+def upsample_infer(p: dict, ins: list) -> tuple:
+    need_rank(ins[0], 3, "Upsample enlarges the height and width of C×H×W.")
+    C, H, W = ins[0]
+    if p["size"] is not None:
+        return (C,) + tuple(p["size"])
+    s = p["scale_factor"]
+    oh, ow = math.floor(H * s), math.floor(W * s)  # torch: floor(in · scale) in double precision
+    if oh < 1 or ow < 1:
+        raise ShapeError(f"the output would be empty: ⌊{H}·{s}⌋ = {oh}, ⌊{W}·{s}⌋ = {ow}. "
+                         f"Received: scale_factor={s}.", field="scale_factor")
+    return (C, oh, ow)
+
+
+def upsample_init(ctx: EmitCtx) -> str:
+    p = ctx.p
+    what = f"size={p['size']}" if p["size"] is not None else f"scale_factor={p['scale_factor']!r}"
+    extra = ", align_corners=False" if p["mode"] == "bilinear" else ""
+    return f"nn.Upsample({what}, mode={p['mode']!r}{extra})"
+
+
+register_op(OpSpec(
+    name="Upsample", category="Unpooling",
+    doc="Resizes the image by scale_factor (out = ⌊in·scale⌋) or to a fixed size, by nearest or bilinear "
+        "interpolation.",
+    params=[Param("scale_factor", "float", 2.0, "Multiplier for height and width (ignored when size is set).",
+                  min=0.01, max=64.0, optional=True),
+            Param("size", "pair", None, "Fixed output [height, width]; overrides scale_factor.", min=1, max=8192,
+                  optional=True),
+            Param("mode", "choice", "nearest", "How new pixels are filled.", choices=("nearest", "bilinear"))],
+    infer=upsample_infer, init=upsample_init, forward=call, check_params=_check_upsample,
+    count_macs=lambda p, ins, out: numel(out) * (4 if p["mode"] == "bilinear" else 0),
+))

@@ -1,0 +1,134 @@
+"""docs/layers.md, generated from the catalog: `python -m engine.docs_gen` (add --check to only compare).
+
+The catalog is the single source of truth; this file only formats it. A test asserts the committed
+docs/layers.md equals `render()`, so the reference never drifts from the code.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from engine.blocks import list_blocks
+from engine.catalog import get_op, list_ops
+from engine.catalog.registry import OpSpec, Param
+
+DOC_PATH = Path(__file__).resolve().parents[1] / "docs" / "layers.md"
+CATEGORY_ORDER = ("Input/Output", "Convolution", "Pooling", "Unpooling", "Dense", "Activation", "Normalisation",
+                  "Regularisation", "Merge", "Reshape", "Recurrent")
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _value(v) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, str):
+        return f"`{v!r}`" if v else "—"
+    return f"`{json.dumps(list(v) if isinstance(v, tuple) else v)}`"
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(x)
+
+
+def _range(p: Param) -> str:
+    parts = []
+    if p.min is not None or p.max is not None:
+        lo = _num(p.min) if p.min is not None else "−∞"
+        hi = _num(p.max) if p.max is not None else "∞"
+        parts.append(f"{lo} … {hi}")
+    if p.choices:
+        label = "or" if p.type in ("padding",) else "one of"
+        parts.append(f"{label} {', '.join(_value(c) for c in p.choices)}")
+    if p.optional:
+        parts.append("may be empty")
+    return "; ".join(parts) or "—"
+
+
+def _op_section(spec: OpSpec) -> list[str]:
+    lines = [f"### {spec.name}", "", spec.doc, "", f"Inputs: {spec.arity_text()}"
+             + (f" ({', '.join(spec.input_names)})" if spec.input_names else "") + ".", ""]
+    if not spec.params:
+        return lines + ["No parameters.", ""]
+    lines += ["| parameter | type | default | range | help |", "|---|---|---|---|---|"]
+    for p in spec.params:
+        lines.append(f"| `{p.name}` | {p.type} | {_cell(_value(p.default))} | {_cell(_range(p))} | {_cell(p.help)} |")
+    return lines + [""]
+
+
+def _categories() -> list[str]:
+    found = {get_op(n).category for n in list_ops()}
+    return [c for c in CATEGORY_ORDER if c in found] + sorted(found - set(CATEGORY_ORDER))
+
+
+def render() -> str:
+    ops = list_ops()
+    cats = _categories()
+    lines = ["# Layer reference", "",
+             "<!-- Generated from the catalog by `python -m engine.docs_gen`; do not edit by hand. -->", "",
+             f"{len(ops)} ops. Shapes exclude the batch dimension: C×H×W for images, T×F for sequences, F for "
+             "vectors. Parameter names follow torch.nn; input-side sizes (in_channels, in_features, input_size) are "
+             "never parameters: the shape check supplies them.", "",
+             "| op | category | inputs |", "|---|---|---|"]
+    for cat in cats:
+        for name in ops:
+            spec = get_op(name)
+            if spec.category == cat:
+                lines.append(f"| [{name}](#{name.lower()}) | {cat} | {spec.arity_text()} |")
+    lines.append("")
+    for cat in cats:
+        lines += [f"## {cat}", ""]
+        for name in ops:
+            if get_op(name).category == cat:
+                lines += _op_section(get_op(name))
+    lines += ["## Composite blocks", "",
+              "Graph snippets of the ops above that the palette inserts (`engine.blocks.make_block`); they are not "
+              "ops.", ""]
+    for b in list_blocks():
+        lines += [f"### {b['title']}", "", f"Name: `{b['name']}`.", "",
+                  "| parameter | type | default | range | help |", "|---|---|---|---|---|"]
+        for p in b["params"]:
+            lines.append(f"| `{p.name}` | {p.type} | {_cell(_value(p.default))} | {_cell(_range(p))} | "
+                         f"{_cell(p.help)} |")
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def write(path: Path = DOC_PATH) -> None:
+    """Atomic write: a temp file in the same folder, then os.replace."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(render())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m engine.docs_gen", description=__doc__.splitlines()[0])
+    ap.add_argument("-o", "--output", type=Path, default=DOC_PATH, help="where to write (default docs/layers.md)")
+    ap.add_argument("--check", action="store_true", help="exit 1 if the file differs from the catalog")
+    args = ap.parse_args(argv)
+    if args.check:
+        current = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
+        if current != render():
+            print(f"{args.output} is out of date: run python -m engine.docs_gen", file=sys.stderr)
+            return 1
+        return 0
+    write(args.output)
+    print(f"wrote {args.output} ({len(list_ops())} ops)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
