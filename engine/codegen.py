@@ -17,10 +17,17 @@ from engine.catalog import get_op
 from engine.catalog.arith import fmt_shape
 from engine.catalog.registry import EmitCtx
 from engine.errors import GraphError, Issue
-from engine.graph import Graph, load_graph
-from engine.shapes import Report, check
+from engine.graph import Graph
+from engine.shapes import Report, check, checked
 
-_RESERVED = {"self", "torch", "nn", "F", "Net", "super"}
+# Names the generated file itself uses, and attributes build_module sets on the model.
+_RESERVED = {"self", "torch", "nn", "F", "Net", "super", "build", "convas_source"}
+# Everything an nn.Module has, including what Module.__init__ sets on the instance (`training`): a layer named
+# `training` would turn model.eval() into "cannot assign 'bool' as child module".
+_MODULE_ATTRS = set(dir(nn.Module)) | set(vars(nn.Module()))
+
+
+_MAX_NAME = 60  # long ids are cut: a readable file, and names stay unique through the collision suffix
 
 
 class Namespace:
@@ -29,6 +36,10 @@ class Namespace:
     Invariants: one name per object (asking again returns the same name); names are unique; every name is an
     ASCII identifier that is not a keyword, not a builtin, not an nn.Module attribute and not one of the
     module-level names the generated file uses (torch, nn, F, Net, self).
+
+    Sanitising, step by step: accents dropped (café → cafe), every run of other characters → `_`, outer `_`
+    stripped (no dunder, no private name), empty → `node`, leading digit → `_` prefix, a reserved word gets a `_`
+    suffix, a collision gets `_1`, `_2`, ... in the order names are asked for.
     """
 
     def __init__(self) -> None:
@@ -39,12 +50,12 @@ class Namespace:
         if obj in self._names:
             return self._names[obj]
         name = unicodedata.normalize("NFKD", candidate).encode("ascii", "ignore").decode()
-        name = re.sub(r"[^0-9a-zA-Z_]+", "_", name).strip("_") or "node"
+        name = re.sub(r"[^0-9a-zA-Z_]+", "_", name).strip("_")[:_MAX_NAME] or "node"
         if name[0].isdigit():
             name = f"_{name}"
         if (keyword.iskeyword(name) or keyword.issoftkeyword(name) or hasattr(builtins, name)
-                or hasattr(nn.Module, name) or name in _RESERVED or name.startswith("__")):
-            name = f"{name.lstrip('_') or 'node'}_"
+                or name in _MODULE_ATTRS or name in _RESERVED):
+            name = f"{name}_"
         base, i = name, 1
         while name in self._used:
             name = f"{base}_{i}"
@@ -54,23 +65,36 @@ class Namespace:
         return name
 
 
+def _check_class_name(name: str) -> None:
+    if (not isinstance(name, str) or not name.isidentifier() or not name.isascii() or keyword.iskeyword(name)
+            or name in _RESERVED - {"Net"} or hasattr(builtins, name)):
+        raise ValueError(f"class_name must be a plain Python identifier such as 'Net'. Received: class_name={name!r}.")
+
+
 def _shape_comment(shape: tuple[int, ...]) -> str:
     return f"(B, {', '.join(str(s) for s in shape)})"
 
 
 def to_python(source, class_name: str = "Net") -> str:
     """The graph as readable, standalone PyTorch source. Same graph -> byte-identical source."""
-    g = load_graph(source)
-    report = check(g)
-    if not report.ok:
-        raise GraphError(report.errors)
+    _check_class_name(class_name)
+    g, report = checked(source)
     return _emit(g, report, class_name)
 
 
-def _emit(g: Graph, report: Report, class_name: str) -> str:
+def node_names(g: Graph, report: Report | None = None) -> dict[str, str]:
+    """Node id -> the Python name to_python gives it (the forward variable and the self.<attr> of its layer)."""
+    return _names(report or check(g))[1]
+
+
+def _names(report: Report) -> tuple[Namespace, dict[str, str]]:
     ns = Namespace()
+    return ns, {nid: ns.create_name(nid, nid) for nid in report.order}
+
+
+def _emit(g: Graph, report: Report, class_name: str) -> str:
+    ns, var = _names(report)
     nodes = {n.id: n for n in g.nodes}
-    var = {nid: ns.create_name(nid, nid) for nid in report.order}
     # MaxPool2d nodes whose indices an unpool uses compute them (return_indices=True)
     wants_indices = {}
     for n in g.nodes:
@@ -142,4 +166,4 @@ def build_module(source, class_name: str = "Net") -> nn.Module:
     return model
 
 
-__all__ = ["Namespace", "build_module", "to_python", "GraphError", "Issue", "fmt_shape"]
+__all__ = ["Namespace", "build_module", "node_names", "to_python", "GraphError", "Issue", "fmt_shape"]

@@ -2,21 +2,31 @@
 
 A design is a versioned JSON document (see docs/graph-format.md). `parse` turns JSON into a Graph, collecting
 problems instead of stopping at the first; `validate` adds the semantic checks (ops, params, wiring, cycles);
-`load_graph` does both and raises GraphError listing every problem.
+`load_graph` does both and raises GraphError listing every problem. The semantic checks live in engine/wiring.py.
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
-from engine.catalog import get_op, has_op, list_ops
 from engine.catalog.registry import _closest
 from engine.errors import GraphError, Issue
+from engine.wiring import (  # noqa: F401  (the semantic checks, re-exported: engine.graph is their public home)
+    dependencies,
+    find_cycle_nodes,
+    graph_issues,
+    inspect_node,
+    node_issues,
+    normalise_params,
+    topo_order,
+    validate,
+)
 
 FORMAT = "convas-graph"
 VERSION = 1
@@ -29,32 +39,35 @@ class _Strict(BaseModel):
 class UI(_Strict):
     """Where the canvas draws a node; never reaches the model."""
 
-    x: float = 0.0
-    y: float = 0.0
-    group: str | None = None  # composite block the node was inserted with (e.g. "inception3a")
-    comment: str | None = None
+    x: float = Field(0.0, allow_inf_nan=False, description="Horizontal position on the canvas (pixels).")
+    y: float = Field(0.0, allow_inf_nan=False, description="Vertical position on the canvas (pixels).")
+    group: str | None = Field(None, description="Composite block the node was inserted with (e.g. 'inception3a').")
+    comment: str | None = Field(None, description="A note the designer wrote on the node.")
 
 
 class Node(_Strict):
-    id: str
-    op: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    inputs: list[str] = Field(default_factory=list)
-    ui: UI | None = None
+    id: str = Field(description="Unique, non-empty name of the node; other nodes refer to it in 'inputs'.",
+                    json_schema_extra={"minLength": 1, "pattern": "\\S"})  # checked by validate, with its message
+    op: str = Field(description="Catalog op name, following torch.nn (Conv2d, MaxPool2d, Linear, ...).")
+    params: dict[str, Any] = Field(default_factory=dict, description=(
+        "The op's parameters by torch.nn name; omitted ones take the catalog default. Input-side sizes "
+        "(in_channels, in_features) are never stored: shape inference supplies them."))
+    inputs: list[str] = Field(default_factory=list, description="Ids of the nodes feeding this one, in order.")
+    ui: UI | None = Field(None, description="Canvas-only data (position, group, comment).")
 
 
 class Task(_Strict):
-    kind: Literal["classification", "segmentation"] = "classification"
-    num_classes: int = Field(10, ge=1)
+    kind: Literal["classification", "segmentation"] = Field("classification", description="What the network predicts.")
+    num_classes: int = Field(10, ge=1, description="Number of classes.")
 
 
 class Graph(_Strict):
-    format: Literal["convas-graph"] = FORMAT
-    version: int = VERSION
-    name: str = "untitled"
-    nodes: list[Node] = Field(default_factory=list)
-    outputs: list[str] = Field(default_factory=list)
-    task: Task | None = None
+    format: Literal["convas-graph"] = Field(FORMAT, description="Always 'convas-graph'.")
+    version: StrictInt = Field(VERSION, ge=1, le=VERSION, description=f"Format version; this build reads {VERSION}.")
+    name: str = Field("untitled", description="The design's name (shown in the app and the exported docstring).")
+    nodes: list[Node] = Field(default_factory=list, description="The layers, in any order (file order is kept).")
+    outputs: list[str] = Field(default_factory=list, description="Ids of the nodes the network returns, in order.")
+    task: Task | None = Field(None, description="What the network is trained for; the trainer reads it.")
 
     def node(self, node_id: str) -> Node:
         for n in self.nodes:
@@ -75,226 +88,227 @@ class Graph(_Strict):
         return d
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        # allow_nan=False: NaN/Infinity are not JSON, and a file other tools cannot read is not saved
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _model_at(loc: list) -> type[BaseModel]:
+    """The pydantic model whose field the last element of `loc` names (for 'did you mean' hints)."""
+    if loc[:1] == ["task"]:
+        return Task
+    if loc[:1] == ["nodes"]:
+        return UI if "ui" in loc[2:-1] else Node
+    return Graph
 
 
 def _loc_to_issue(data: Any, err: dict) -> Issue:
     loc = list(err["loc"])
+    model = _model_at(loc)
     node = None
     if len(loc) >= 2 and loc[0] == "nodes" and isinstance(loc[1], int):
         try:
-            node = data["nodes"][loc[1]].get("id") or f"nodes[{loc[1]}]"
+            nid = data["nodes"][loc[1]].get("id")
         except Exception:
-            node = f"nodes[{loc[1]}]"
+            nid = None
+        node = nid if isinstance(nid, str) and nid else f"nodes[{loc[1]}]"
         loc = loc[2:]
     field = ".".join(str(x) for x in loc) or None
     kind = err["type"]
     if kind == "extra_forbidden":
-        msg = f"unknown field '{loc[-1]}'. Remove it (this build reads graph format version {VERSION})."
+        hint = _closest(str(loc[-1]), list(model.model_fields))
+        msg = (f"unknown field '{loc[-1]}'." + (f" Did you mean '{hint}'?" if hint else "")
+               + f" Remove it: this build reads graph format version {VERSION}, whose {_what(model)} fields are "
+               f"{', '.join(model.model_fields)}.")
     elif kind == "missing":
         msg = f"required field '{loc[-1]}' is missing."
+    elif kind == "model_type" and not loc:
+        msg = f"a node must be a JSON object with 'id' and 'op'. Received: {_short(err.get('input'))}."
     else:
-        msg = f"{err['msg']}. Received: {err.get('input')!r}."
+        msg = f"{err['msg']}. Received: {_short(err.get('input'))}."
     return Issue(msg, node=node, field=field)
 
 
-def parse(data: Any) -> tuple[Graph | None, list[Issue]]:
-    """JSON text, a dict, or a Graph -> (Graph or None, structural problems)."""
-    if isinstance(data, Graph):
-        return data, []
-    if isinstance(data, (str, bytes)):
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _what(model: type[BaseModel]) -> str:
+    return {Graph: "top-level", Node: "node", UI: "ui", Task: "task"}[model]
+
+
+def _sort_key(loc: tuple) -> tuple:
+    return tuple((isinstance(x, int), x) for x in loc)
+
+
+def _salvage(data: dict, errors: list[dict]) -> tuple[dict, set[str]]:
+    """A copy of `data` without the parts pydantic refused, so the rest can still be checked.
+
+    A node whose id or op is unusable is dropped (its id, when it has one, is returned so that references to it
+    are not reported a second time as dangling); any other refused value is removed so its default applies.
+    """
+    data = copy.deepcopy(data)
+    drop_nodes: set[int] = set()
+    paths: list[tuple] = []
+    for err in errors:
+        loc = tuple(err["loc"])
+        if len(loc) >= 2 and loc[0] == "nodes" and isinstance(loc[1], int) and (len(loc) == 2 or loc[2] in ("id", "op")):
+            drop_nodes.add(loc[1])
+        else:
+            paths.append(loc)
+    for loc in sorted(paths, key=_sort_key, reverse=True):  # deepest, last first: list indices stay valid
+        parent: Any = data
         try:
-            data = json.loads(data)
-        except json.JSONDecodeError as e:
-            return None, [Issue(f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}.")]
+            for key in loc[:-1]:
+                parent = parent[key]
+            del parent[loc[-1]]
+        except (KeyError, IndexError, TypeError):
+            pass
+    dropped: set[str] = set()
+    nodes = data.get("nodes")
+    if isinstance(nodes, list):
+        for i in sorted(drop_nodes, reverse=True):
+            if i < len(nodes):
+                nid = nodes[i].get("id") if isinstance(nodes[i], dict) else None
+                if isinstance(nid, str) and nid:
+                    dropped.add(nid)
+                del nodes[i]
+    return data, dropped
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _header_issues(data: Any) -> list[Issue]:
+    """The checks that decide whether the rest of the file can be read at all: format and version."""
     if not isinstance(data, dict):
-        return None, [Issue(f"a graph file must be a JSON object. Received: {type(data).__name__}.")]
+        return [Issue(f"a graph file must be a JSON object. Received: {type(data).__name__}.")]
     if data.get("format") != FORMAT:
-        return None, [Issue(f"not a Convas graph: 'format' must be '{FORMAT}'. Received: {data.get('format')!r}.",
-                            field="format")]
+        return [Issue(f"not a Convas graph: 'format' must be '{FORMAT}'. Received: {data.get('format')!r}.",
+                      field="format")]
     version = data.get("version")
     if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
-        return None, [Issue(f"this graph file is version {version}, newer than this build of Convas reads "
-                            f"(version {VERSION}). Update Convas to open it.", field="version")]
-    if version != VERSION:
-        return None, [Issue(f"'version' must be {VERSION}. Received: {version!r}.", field="version")]
+        return [Issue(f"this graph file is version {version}, newer than this build of Convas reads "
+                      f"(version {VERSION}). Update Convas to open it.", field="version")]
+    if not isinstance(version, int) or isinstance(version, bool) or version != VERSION:
+        return [Issue(f"'version' must be {VERSION}. Received: {version!r}.", field="version")]
+    return []
+
+
+def parse_partial(data: Any) -> tuple[Graph | None, list[Issue], set[str]]:
+    """JSON text, a dict, or a Graph -> (the readable part as a Graph, structural problems, ids of dropped nodes).
+
+    The Graph is None only when nothing can be read (not JSON, wrong format or version). Otherwise every
+    structural problem is reported and the parts that passed are returned, so that the semantic checks can report
+    their problems in the same pass.
+    """
+    if isinstance(data, Graph):
+        return data, [], set()
+    if isinstance(data, (str, bytes)):
+        try:
+            data = json.loads(data, parse_constant=_reject_constant)
+        except json.JSONDecodeError as e:
+            return None, [Issue(f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}.")], set()
+        except ValueError as e:
+            return None, [Issue(f"not valid JSON: {e}. Use a number or null.")], set()
+    header = _header_issues(data)
+    if header:
+        return None, header, set()
     try:
-        return Graph.model_validate(data), []
+        return Graph.model_validate(data), [], set()
     except ValidationError as e:
-        return None, [_loc_to_issue(data, err) for err in e.errors()]
+        issues = [_loc_to_issue(data, err) for err in e.errors()]
+        errors = e.errors()
+    dropped: set[str] = set()
+    for _ in range(4):  # each pass removes what pydantic refused; a refusal can only uncover a shallower one
+        data, lost = _salvage(data, errors)
+        dropped |= lost
+        try:
+            return Graph.model_validate(data), issues, dropped
+        except ValidationError as e:
+            errors = e.errors()
+    return None, issues, dropped
 
 
-def validate(g: Graph) -> list[Issue]:
-    """Every semantic problem at once: ops, params, wiring, arity, cycles, outputs."""
-    ids = {n.id for n in g.nodes}
-    issues = graph_issues(g)
-    for n in g.nodes:
-        issues.extend(node_issues(g, n, ids))
-    return issues
+def parse(data: Any) -> tuple[Graph | None, list[Issue]]:
+    """JSON text, a dict, or a Graph -> (Graph, []) or (None, structural problems)."""
+    g, issues, _ = parse_partial(data)
+    return (None, issues) if issues else (g, [])
 
-
-def graph_issues(g: Graph) -> list[Issue]:
-    """Problems of the graph as a whole: empty or duplicate ids, no Input, outputs, cycles."""
-    issues: list[Issue] = []
-    seen: set[str] = set()
-    for n in g.nodes:
-        if not n.id or not n.id.strip():
-            issues.append(Issue("node id must not be empty.", node=repr(n.id), field="id"))
-        elif n.id in seen:
-            issues.append(Issue(f"duplicate node id '{n.id}'. Every node needs its own id.", node=n.id, field="id"))
-        seen.add(n.id)
-    if not any(n.op == "Input" for n in g.nodes):
-        issues.append(Issue("the graph has no Input node. Add one and set its shape (e.g. [1, 28, 28]).",
-                            field="nodes"))
-    if not g.outputs:
-        issues.append(Issue("'outputs' is empty. Name the node(s) whose result the network returns.",
-                            field="outputs"))
-    for o in g.outputs:
-        if o not in seen:
-            issues.append(Issue(f"output '{o}' is not a node id.", field="outputs"))
-    for cyc in find_cycle_nodes(g):
-        issues.append(Issue("is part of a cycle: a node cannot depend on its own output.", node=cyc, field="inputs"))
-    return issues
-
-
-def node_issues(g: Graph, n: Node, ids: set[str]) -> list[Issue]:
-    """Problems local to one node: op, params, inputs, arity."""
-    out: list[Issue] = []
-    if not has_op(n.op):
-        hint = _closest(n.op, list_ops())
-        out.append(Issue(f"unknown op '{n.op}'." + (f" Did you mean '{hint}'?" if hint else "")
-                         + " See docs/layers.md for the catalog.", node=n.id, field="op"))
-        return out
-    spec = get_op(n.op)
-    _, problems = spec.normalise(n.params)
-    out.extend(Issue(p.message, node=n.id, field=f"params.{p.field}") for p in problems)
-    for i, src in enumerate(n.inputs):
-        if src not in ids:
-            out.append(Issue(f"input {i + 1} '{src}' is not a node id (dangling connection).",
-                             node=n.id, field="inputs"))
-        elif src == n.id:
-            out.append(Issue("a node cannot take its own output as input.", node=n.id, field="inputs"))
-    k = len(n.inputs)
-    if k < spec.min_inputs or (spec.max_inputs is not None and k > spec.max_inputs):
-        need = spec.arity_text()
-        verb = "is missing an input" if k < spec.min_inputs else "has too many inputs"
-        out.append(Issue(f"{verb}: {n.op} takes {need} input(s) but has {k}.", node=n.id, field="inputs"))
-    for prm in spec.params:  # node references (e.g. MaxUnpool2d's pool); choices name the allowed ops
-        ref = n.params.get(prm.name)
-        if prm.type != "node" or not isinstance(ref, str) or not ref:
-            continue
-        if ref not in ids:
-            out.append(Issue(f"'{ref}' is not a node id.", node=n.id, field=f"params.{prm.name}"))
-        elif prm.choices and g.node(ref).op not in prm.choices:
-            out.append(Issue(f"'{ref}' is a {g.node(ref).op}; {prm.name} must name a {' or '.join(prm.choices)} "
-                             f"node.", node=n.id, field=f"params.{prm.name}"))
-    return out
-
-
-def dependencies(g: Graph, n: Node) -> list[str]:
-    """Inputs plus node references in params (a MaxUnpool2d depends on the pool whose indices it uses)."""
-    deps = list(n.inputs)
-    if has_op(n.op):
-        for prm in get_op(n.op).params:
-            ref = n.params.get(prm.name)
-            if prm.type == "node" and isinstance(ref, str):
-                deps.append(ref)
-    return deps
-
-
-def topo_order(g: Graph) -> list[str]:
-    """Node ids in dependency order (stable: file order among ready nodes); nodes in cycles are left out."""
-    ids = {n.id for n in g.nodes}
-    pending = {n.id: {d for d in dependencies(g, n) if d in ids and d != n.id} for n in g.nodes}
-    order: list[str] = []
-    done: set[str] = set()
-    progress = True
-    while progress:
-        progress = False
-        for n in g.nodes:
-            if n.id not in done and pending[n.id] <= done:
-                order.append(n.id)
-                done.add(n.id)
-                progress = True
-    return order
-
-
-def find_cycle_nodes(g: Graph) -> list[str]:
-    """Nodes on a cycle (not merely downstream of one)."""
-    ids = {n.id for n in g.nodes}
-    adj = {n.id: [d for d in dependencies(g, n) if d in ids] for n in g.nodes}
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on: set[str] = set()
-    result: list[str] = []
-    counter = [0]
-
-    def strong(v: str) -> None:  # Tarjan, iterative enough for the sizes we see (recursion limit raised below)
-        index[v] = low[v] = counter[0]
-        counter[0] += 1
-        stack.append(v)
-        on.add(v)
-        for w in adj[v]:
-            if w not in index:
-                strong(w)
-                low[v] = min(low[v], low[w])
-            elif w in on:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = []
-            while True:
-                w = stack.pop()
-                on.discard(w)
-                comp.append(w)
-                if w == v:
-                    break
-            if len(comp) > 1 or v in adj[v]:
-                result.extend(sorted(comp))
-
-    import sys
-
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old, 4 * len(adj) + 100))
-    try:
-        for v in adj:
-            if v not in index:
-                strong(v)
-    finally:
-        sys.setrecursionlimit(old)
-    return result
 
 
 def load_graph(source: str | os.PathLike | dict | Graph) -> Graph:
     """A path, JSON text, dict or Graph -> a valid Graph; raises GraphError listing every problem."""
-    if isinstance(source, (os.PathLike, Path)) or (isinstance(source, str) and not source.lstrip().startswith("{")):
+    if isinstance(source, os.PathLike) or (isinstance(source, str) and not looks_like_json(source)):
         path = Path(source)
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as e:
             raise GraphError([Issue(f"cannot read graph file {path}: {e.strerror}.")]) from None
+        except UnicodeDecodeError as e:
+            raise GraphError([Issue(f"graph file {path} is not UTF-8 text: {e.reason} at byte {e.start}.")]) from None
         source = text
-    g, issues = parse(source)
-    if g is None:
-        raise GraphError(issues)
-    issues = validate(g)
+    g, issues, dropped = parse_partial(source)
+    if g is not None:
+        issues = issues + validate(g, known_ids=dropped)
     if issues:
         raise GraphError(issues)
     return g
+
+
+def looks_like_json(text: str) -> bool:
+    """A string load_graph reads as JSON text rather than as a path."""
+    return text.lstrip()[:1] in ("{", "[") or "\n" in text
 
 
 def save_graph(g: Graph, path: str | os.PathLike) -> None:
     """Write atomically (temp file + rename): a crash never leaves half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    text = g.to_json()  # serialise first: a graph that cannot be written leaves the old file untouched
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(g.to_json())
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a saved design gets the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of the graph file, generated from the pydantic models (docs/graph.schema.json is this)."""
+    schema = Graph.model_json_schema()
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+    schema["title"] = "Convas graph file"
+    schema["description"] = ("A Convas design: layers (nodes) wired by id. Structure only: op names and their "
+                             "parameters are checked against the layer catalog (docs/layers.md), and the wiring "
+                             "(ids, arity, cycles) by engine.load_graph. See docs/graph-format.md.")
+    schema["required"] = ["format", "version", "nodes", "outputs"]
+    return schema
+
+
+def schema_text() -> str:
+    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def write_schema(path: str | os.PathLike = Path(__file__).resolve().parents[1] / "docs" / "graph.schema.json") -> Path:
+    """Regenerate docs/graph.schema.json: python -c 'from engine.graph import write_schema; write_schema()'."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(schema_text())
+    os.chmod(tmp, 0o666 & ~_umask())
+    os.replace(tmp, path)
+    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -6,13 +6,25 @@ does not hide independent errors elsewhere; nodes downstream of an error are mar
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from engine.catalog import get_op, has_op
+from engine.catalog import get_op
 from engine.catalog.arith import fmt_shape
-from engine.errors import Issue, ShapeError
-from engine.graph import graph_issues, node_issues, parse, topo_order
+from engine.errors import GraphError, Issue, ShapeError
+from engine.graph import (
+    Graph,
+    Node,
+    graph_issues,
+    inspect_node,
+    load_graph,
+    looks_like_json,
+    parse,
+    parse_partial,
+    topo_order,
+)
 
 Shape = tuple[int, ...]
 
@@ -69,78 +81,100 @@ class Report:
                 "total_params": self.total_params, "total_macs": self.total_macs}
 
 
-class _Blocked(Exception):
-    pass
-
-
 def check(source: Any) -> Report:
-    """Graph, dict, JSON text -> Report. Never raises for a bad graph."""
-    g, issues = parse(source)
-    if g is None:
-        return Report(ok=False, errors=issues, nodes={})
-    ids = [n.id for n in g.nodes]
-    id_set = set(ids)
-    errors: list[Issue] = []
-    by_node: dict[str, list[Issue]] = {}
-    for n in g.nodes:
-        own = node_issues(g, n, id_set)
-        by_node.setdefault(n.id, []).extend(own)
-    graph_level = graph_issues(g)
-    for i in graph_level:
-        if i.node:
-            by_node.setdefault(i.node, []).append(i)
-    reports: dict[str, NodeReport] = {}
-    normalised: dict[str, dict[str, Any]] = {}
-    order = topo_order(g)
-    nodes = {n.id: n for n in g.nodes}
-    for nid in order:
-        n = nodes[nid]
-        r = NodeReport(nid, n.op)
-        reports[nid] = r
-        own = by_node.get(nid)
-        if own:
-            r.error = own[0].message
-            continue
-        spec = get_op(n.op)
-        p, _ = spec.normalise(n.params)
-        normalised[nid] = p
-        ups = [reports.get(s) for s in n.inputs]
-        if any(u is None or u.shape is None for u in ups):
-            r.blocked = True
-            continue
-        r.in_shapes = [u.shape for u in ups]  # type: ignore[misc]
+    """Graph, dict, JSON text or a path (os.PathLike) -> Report. Never raises for a bad graph."""
+    if isinstance(source, os.PathLike):
         try:
-            ctx_ins = list(r.in_shapes)
-            for name in spec.ref_params:  # a referenced node contributes its input and output shapes
-                ref = reports.get(p[name])
-                if ref is None or ref.shape is None or not ref.in_shapes:
-                    raise _Blocked
-                ctx_ins += [ref.in_shapes[0], ref.shape]
-            r.shape = tuple(spec.infer(p, ctx_ins))
-            if any(d <= 0 for d in r.shape):
-                raise ShapeError(f"output shape {fmt_shape(r.shape)} has an empty dimension.")
-            r.params = int(spec.count_params(p, r.in_shapes, r.shape))
-            r.macs = int(spec.count_macs(p, r.in_shapes, r.shape))
-        except _Blocked:
-            r.blocked = True
-        except ShapeError as e:
-            r.shape = None
-            r.error = str(e)
-            by_node.setdefault(nid, []).append(Issue(str(e), node=nid, field=_field(e), fix=e.fix))
-    for nid in ids:  # nodes in cycles never get into the order
-        if nid not in reports:
-            own = by_node.get(nid) or [Issue("is part of a cycle.", node=nid, field="inputs")]
-            reports[nid] = NodeReport(nid, nodes[nid].op if has_op(nodes[nid].op) else nodes[nid].op,
-                                      error=own[0].message)
-    seen_ids: set[str] = set()
-    for nid in ids:
-        if nid in seen_ids:
+            source = Path(source).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            return Report(ok=False, errors=[Issue(f"cannot read graph file {source}: {e}.")], nodes={})
+    g, structural, dropped = parse_partial(source)
+    if g is None:
+        return Report(ok=False, errors=structural, nodes={})
+    nodes: dict[str, Node] = {}
+    for n in g.nodes:
+        nodes.setdefault(n.id, n)
+    ids = set(nodes) | dropped
+    by_node: dict[str, list[Issue]] = {}  # every issue that names a node, by node
+    loose: list[Issue] = []  # issues of the graph as a whole
+    normalised: dict[str, dict[str, Any]] = {}
+    for i in structural:
+        (by_node.setdefault(i.node, []) if i.node else loose).append(i)
+    for n in g.nodes:
+        own, p = inspect_node(n, ids, nodes)
+        if own:
+            by_node.setdefault(n.id, []).extend(own)
+        if p is not None and n.id not in normalised:
+            normalised[n.id] = p
+    order = topo_order(g)
+    for i in graph_issues(g, order=order, ids=ids):
+        (by_node.setdefault(i.node, []) if i.node else loose).append(i)
+    reports: dict[str, NodeReport] = {}
+    for nid in order:
+        reports[nid] = r = NodeReport(nid, nodes[nid].op)
+        if nid in by_node:
+            r.error = by_node[nid][0].message
             continue
-        seen_ids.add(nid)
-        errors.extend(by_node.get(nid, []))
-    errors.extend(i for i in graph_level if not i.node)
-    ordered = {nid: reports[nid] for nid in ids}
+        _infer_node(nodes[nid], normalised[nid], r, reports, by_node)
+    for nid in nodes:  # nodes in or downstream of a cycle never get into the order
+        if nid not in reports:
+            own = by_node.get(nid)
+            reports[nid] = NodeReport(nid, nodes[nid].op, error=own[0].message if own else None, blocked=not own)
+    errors = [i for nid in nodes for i in by_node.get(nid, ())]
+    errors += [i for key, issues in by_node.items() if key not in nodes for i in issues]  # dropped, unnamed nodes
+    errors += loose
+    ordered = {nid: reports[nid] for nid in nodes}
     return Report(ok=not errors, errors=errors, nodes=ordered, order=order, normalised=normalised)
+
+
+def checked(source: Any) -> tuple[Graph, Report]:
+    """(Graph, Report) of a design without any problem; otherwise GraphError listing every problem (file, wiring
+    and shapes together). `source` as for load_graph: a path, JSON text, dict or Graph."""
+    if isinstance(source, os.PathLike) or (isinstance(source, str) and not looks_like_json(source)):
+        path = Path(source)
+        try:
+            source = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            load_graph(path)  # raises GraphError saying why the file cannot be read
+            raise
+    report = check(source)
+    if not report.ok:
+        raise GraphError(report.errors)
+    g, _ = parse(source)
+    return g, report
+
+
+def _infer_node(n: Node, p: dict[str, Any], r: NodeReport, reports: dict[str, NodeReport],
+                by_node: dict[str, list[Issue]]) -> None:
+    """Fill r's shape, params and MACs from its inputs' reports, or mark it blocked, or record its ShapeError."""
+    spec = get_op(n.op)
+    ins = []
+    for s in n.inputs:
+        u = reports.get(s)
+        if u is None or u.shape is None:
+            r.blocked = True
+            return
+        ins.append(u.shape)
+    r.in_shapes = ins
+    try:
+        ctx_ins = list(ins)
+        for name in spec.ref_params:  # a referenced node contributes its input and output shapes
+            ref = reports.get(p[name])
+            if ref is None or ref.shape is None or not ref.in_shapes:
+                r.blocked = True
+                return
+            ctx_ins += [ref.in_shapes[0], ref.shape]
+        shape = tuple(spec.infer(p, ctx_ins))
+        if any(d <= 0 for d in shape):
+            raise ShapeError(f"output shape {fmt_shape(shape)} has an empty dimension.")
+        r.shape = shape
+        r.params = int(spec.count_params(p, ins, shape))
+        r.macs = int(spec.count_macs(p, ins, shape))
+    except ShapeError as e:
+        r.shape = None
+        r.params = r.macs = 0
+        r.error = str(e)
+        by_node.setdefault(n.id, []).append(Issue(str(e), node=n.id, field=_field(e), fix=e.fix))
 
 
 def _field(e: ShapeError) -> str | None:

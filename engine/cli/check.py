@@ -23,6 +23,9 @@ def run(args) -> int:
     except OSError as e:
         print(f"error: cannot read {args.graph}: {e.strerror}", file=sys.stderr)
         return 2
+    except UnicodeDecodeError as e:
+        print(f"error: {args.graph} is not UTF-8 text ({e.reason} at byte {e.start}).", file=sys.stderr)
+        return 2
     r = check(text)
     if args.json:
         print(json.dumps(r.to_dict(), indent=2, ensure_ascii=False))

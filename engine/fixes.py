@@ -1,0 +1,111 @@
+"""One-click fixes for the common mistakes the shape rules recognise.
+
+A shape rule that knows the remedy attaches it to its error as `Issue.fix`, a small dict:
+    {"kind": "insert_before", "op": "Flatten", "params": {}}                     Linear fed C×H×W
+    {"kind": "insert_before", "op": "Conv2d", "input": 1, "params": {...}}       Add with mismatched channels
+    {"kind": "set_param", "param": "padding", "value": "same"}                   kernel larger than its input
+`suggest_fixes` completes each with the node it applies to and a title for the button ("Insert Flatten before
+fc1"), and keeps only the fixes that, applied, make their error go away. `apply_fix` returns a new Graph; the
+one given is never changed.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from engine.errors import GraphError
+from engine.graph import UI, Graph, Node, parse
+from engine.shapes import Report, check
+
+KINDS = ("insert_before", "set_param")
+
+
+def suggest_fixes(g: Any, report: Report | None = None) -> list[dict[str, Any]]:
+    """The fixes to offer for g's errors, each {"kind", "node", "title", "issue", ...}, in error order."""
+    g = _as_graph(g)
+    report = report or check(g)
+    fixes: list[dict[str, Any]] = []
+    for issue in report.errors:
+        if not issue.fix or not issue.node or issue.fix.get("kind") not in KINDS:
+            continue
+        fix = {**copy.deepcopy(issue.fix), "node": issue.node, "issue": issue.message}
+        try:
+            fix["title"] = title(g, fix)
+            fixed = check(apply_fix(g, fix))
+        except (KeyError, IndexError, ValueError, TypeError):
+            continue  # a fix that does not fit this graph is not offered
+        if not any(e.node == issue.node and e.message == issue.message for e in fixed.errors):
+            fixes.append(fix)
+    return fixes
+
+
+def title(g: Graph, fix: dict[str, Any]) -> str:
+    """The button text: what the fix does, to which node."""
+    node = fix["node"]
+    if fix["kind"] == "set_param":
+        return f"Set {fix['param']} of {node} to {fix['value']!r}"
+    what = _describe(fix["op"], fix.get("params") or {})
+    i = fix.get("input", 0)
+    if len(g.node(node).inputs) > 1:
+        return f"Insert {what} on input {i + 1} of {node}"
+    return f"Insert {what} before {node}"
+
+
+def _describe(op: str, params: dict[str, Any]) -> str:
+    if op == "Conv2d" and "out_channels" in params:
+        k = params.get("kernel_size", 3)
+        kh, kw = (k, k) if isinstance(k, int) else k
+        return f"a {kh}×{kw} Conv2d with {params['out_channels']} filters"
+    return op
+
+
+def apply_fix(g: Any, fix: dict[str, Any]) -> Graph:
+    """A new Graph with the fix applied (the node is named by fix["node"])."""
+    g = _as_graph(g).model_copy(deep=True)
+    target = g.node(fix["node"])
+    kind = fix.get("kind")
+    if kind == "set_param":
+        target.params[fix["param"]] = copy.deepcopy(fix["value"])
+        return g
+    if kind != "insert_before":
+        raise ValueError(f"unknown fix kind. Expected one of {', '.join(KINDS)}. Received: kind={kind!r}.")
+    i = int(fix.get("input", 0))
+    src_id = target.inputs[i]
+    new = Node(id=_fresh_id(g, f"{fix['op'].lower()}_{target.id}"), op=fix["op"],
+               params=copy.deepcopy(fix.get("params") or {}), inputs=[src_id],
+               ui=_between(_ui_of(g, src_id), target.ui))
+    target.inputs[i] = new.id
+    g.nodes.insert(g.nodes.index(target), new)  # just before its user: a file in dependency order stays so
+    return g
+
+
+def _fresh_id(g: Graph, base: str) -> str:
+    taken = set(g.ids())
+    name, k = base, 2
+    while name in taken:
+        name, k = f"{base}_{k}", k + 1
+    return name
+
+
+def _ui_of(g: Graph, node_id: str) -> UI | None:
+    try:
+        return g.node(node_id).ui
+    except KeyError:
+        return None
+
+
+def _between(a: UI | None, b: UI | None) -> UI | None:
+    """Halfway between the two nodes on the canvas; next to the one that has a position; else none."""
+    if a and b:
+        return UI(x=(a.x + b.x) / 2, y=(a.y + b.y) / 2)
+    if a or b:
+        p = a or b
+        return UI(x=p.x + 40, y=p.y + (40 if a else -40))
+    return None
+
+
+def _as_graph(g: Any) -> Graph:
+    graph, issues = parse(g)
+    if graph is None:
+        raise GraphError(issues)
+    return graph

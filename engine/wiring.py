@@ -1,0 +1,248 @@
+"""The semantic checks of a graph: ops, params, wiring, arity, cycles, and the dependency order.
+
+Every function reports every problem it finds (as Issues naming the node and field) instead of stopping at the
+first, and none is quadratic in the number of nodes: the canvas runs them on every edit. engine.graph re-exports
+them; import them from there.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+from typing import TYPE_CHECKING, Any
+
+from engine.catalog import get_op, has_op, list_ops
+from engine.catalog.registry import _closest
+from engine.errors import Issue, ParamError
+
+if TYPE_CHECKING:
+    from engine.graph import Graph, Node
+
+_NORMALISED: dict[tuple, tuple[dict[str, Any], list[ParamError]]] = {}
+_NORMALISED_MAX = 8192  # distinct (op, params) pairs kept; the canvas re-checks a mostly unchanged graph per edit
+
+
+def _freeze(v: Any) -> Any:
+    """A hashable key for a JSON value that keeps types apart (True, 1 and 1.0 normalise differently)."""
+    if isinstance(v, (list, tuple)):
+        return ("list", tuple(_freeze(x) for x in v))
+    if isinstance(v, dict):
+        return ("dict", tuple((k, _freeze(x)) for k, x in v.items()))
+    return (type(v).__name__, v)
+
+
+def normalise_params(op: str, params: dict[str, Any]) -> tuple[dict[str, Any], list[ParamError]]:
+    """The op's `normalise` (defaults filled, values coerced, problems listed), memoised on (op, params)."""
+    key = (op, _freeze(params))
+    hit = _NORMALISED.get(key)
+    if hit is None:
+        p, problems = get_op(op).normalise(params)
+        bad = {e.field for e in problems}
+        problems += [ParamError(k, f"{k} must be a finite number. Received: {k}={v!r}.")
+                     for k, v in params.items() if k not in bad and _non_finite(v)]
+        if len(_NORMALISED) >= _NORMALISED_MAX:
+            _NORMALISED.clear()
+        _NORMALISED[key] = hit = (p, problems)
+    return dict(hit[0]), list(hit[1])
+
+
+def _non_finite(v: Any) -> bool:
+    if isinstance(v, float):
+        return not math.isfinite(v)
+    return isinstance(v, (list, tuple)) and any(_non_finite(x) for x in v)
+
+
+_NODE_PARAMS: dict[str, tuple[str, ...]] = {}
+
+
+def _node_params(op: str) -> tuple[str, ...]:
+    """Names of the op's parameters that name another node (e.g. MaxUnpool2d's pool)."""
+    names = _NODE_PARAMS.get(op)
+    if names is None:
+        names = tuple(p.name for p in get_op(op).params if p.type == "node") if has_op(op) else ()
+        _NODE_PARAMS[op] = names
+    return names
+
+
+def validate(g: Graph, known_ids: set[str] | frozenset[str] = frozenset()) -> list[Issue]:
+    """Every semantic problem at once: ops, params, wiring, arity, cycles, outputs.
+
+    `known_ids` are ids of nodes that exist in the file but were dropped by `parse_partial` (their own problem is
+    already reported), so that references to them are not reported again as dangling.
+    """
+    ids = {n.id for n in g.nodes} | set(known_ids)
+    by_id: dict[str, Node] = {}
+    for n in g.nodes:
+        by_id.setdefault(n.id, n)
+    issues = graph_issues(g, ids=ids)
+    for n in g.nodes:
+        issues.extend(inspect_node(n, ids, by_id)[0])
+    return issues
+
+
+def graph_issues(g: Graph, order: list[str] | None = None, ids: set[str] | None = None) -> list[Issue]:
+    """Problems of the graph as a whole: empty or duplicate ids, no Input, outputs, cycles."""
+    issues: list[Issue] = []
+    seen: set[str] = set()
+    for n in g.nodes:
+        if not n.id or not n.id.strip():
+            issues.append(Issue("node id must not be empty. Give the node a name such as 'conv1'.",
+                                node=repr(n.id), field="id"))
+        elif n.id in seen:
+            issues.append(Issue(f"duplicate node id '{n.id}'. Every node needs its own id.", node=n.id, field="id"))
+        seen.add(n.id)
+    ids = seen if ids is None else ids
+    if not any(n.op == "Input" for n in g.nodes):
+        issues.append(Issue("the graph has no Input node. Add one and set its shape (e.g. [1, 28, 28]).",
+                            field="nodes"))
+    if not g.outputs:
+        issues.append(Issue("'outputs' is empty. Name the node(s) whose result the network returns.",
+                            field="outputs"))
+    for o in g.outputs:
+        if o not in ids:
+            issues.append(Issue(f"output '{o}' is not a node id." + _did_you_mean(o, ids), field="outputs"))
+    order = topo_order(g) if order is None else order
+    if len(order) < len(seen):  # Kahn's order leaves out cycles and what depends on them; find the cycles only then
+        for cyc in find_cycle_nodes(g):
+            issues.append(Issue("is part of a cycle: a node cannot depend on its own output.", node=cyc,
+                                field="inputs"))
+    return issues
+
+
+def _did_you_mean(name: str, ids: set[str]) -> str:
+    hint = _closest(name, sorted(ids)) if len(ids) <= 5000 else None
+    return f" Did you mean '{hint}'?" if hint else ""
+
+
+def node_issues(g: Graph, n: Node, ids: set[str]) -> list[Issue]:
+    """Problems local to one node: op, params, inputs, arity, node references."""
+    by_id: dict[str, Node] = {}
+    for m in g.nodes:
+        by_id.setdefault(m.id, m)
+    return inspect_node(n, ids, by_id)[0]
+
+
+def inspect_node(n: Node, ids: set[str], by_id: dict[str, Node]) -> tuple[list[Issue], dict[str, Any] | None]:
+    """(problems local to the node, its normalised params or None when they have problems)."""
+    if not has_op(n.op):
+        hint = next((o for o in list_ops() if o.lower() == n.op.lower()), None) or _closest(n.op, list_ops())
+        return [Issue(f"unknown op '{n.op}'." + (f" Did you mean '{hint}'?" if hint else "")
+                      + " See docs/layers.md for the catalog.", node=n.id, field="op")], None
+    spec = get_op(n.op)
+    p, problems = normalise_params(n.op, n.params)
+    out = [Issue(e.message, node=n.id, field=f"params.{e.field}") for e in problems]
+    for i, src in enumerate(n.inputs):
+        if src not in ids:
+            out.append(Issue(f"input {i + 1} '{src}' is not a node id (dangling connection)."
+                             + _did_you_mean(src, ids), node=n.id, field="inputs"))
+        elif src == n.id:
+            out.append(Issue("a node cannot take its own output as input.", node=n.id, field="inputs"))
+    k = len(n.inputs)
+    if k < spec.min_inputs or (spec.max_inputs is not None and k > spec.max_inputs):
+        verb = "is missing an input" if k < spec.min_inputs else "has too many inputs"
+        out.append(Issue(f"{verb}: {n.op} takes {spec.arity_text()} input(s) but has {k}.", node=n.id,
+                         field="inputs"))
+    for name in _node_params(n.op):  # node references; the Param's choices name the allowed ops
+        ref = n.params.get(name)
+        if not isinstance(ref, str) or not ref:
+            continue
+        if ref not in ids:
+            out.append(Issue(f"'{ref}' is not a node id." + _did_you_mean(ref, ids), node=n.id,
+                             field=f"params.{name}"))
+        elif ref in by_id and spec.param(name).choices and by_id[ref].op not in spec.param(name).choices:
+            out.append(Issue(f"'{ref}' is a {by_id[ref].op}; {name} must name a "
+                             f"{' or '.join(spec.param(name).choices)} node.", node=n.id, field=f"params.{name}"))
+    return out, (None if problems else p)
+
+
+def dependencies(g: Graph, n: Node) -> list[str]:
+    """Inputs plus node references in params (a MaxUnpool2d depends on the pool whose indices it uses)."""
+    deps = list(n.inputs)
+    for name in _node_params(n.op):
+        ref = n.params.get(name)
+        if isinstance(ref, str):
+            deps.append(ref)
+    return deps
+
+
+def topo_order(g: Graph) -> list[str]:
+    """Node ids in dependency order; nodes in or downstream of a cycle are left out.
+
+    Kahn's algorithm with a heap of file positions: among the ready nodes the earliest in the file goes first, so
+    a file already in dependency order comes back in file order. O(E + V log V). Only the first of duplicate ids
+    counts; self-references are ignored here (node_issues reports them).
+    """
+    nodes = g.nodes
+    first: dict[str, int] = {}
+    for i, n in enumerate(nodes):
+        first.setdefault(n.id, i)
+    indegree = [0] * len(nodes)
+    users: list[list[int]] = [[] for _ in nodes]
+    ready: list[int] = []
+    for i, n in enumerate(nodes):
+        if first[n.id] != i:
+            continue
+        for d in set(dependencies(g, n)):
+            j = first.get(d)
+            if j is not None and j != i:
+                indegree[i] += 1
+                users[j].append(i)
+        if not indegree[i]:
+            ready.append(i)  # ascending, so already a heap
+    order: list[str] = []
+    while ready:
+        i = heapq.heappop(ready)
+        order.append(nodes[i].id)
+        for u in users[i]:
+            indegree[u] -= 1
+            if not indegree[u]:
+                heapq.heappush(ready, u)
+    return order
+
+
+def find_cycle_nodes(g: Graph) -> list[str]:
+    """Ids of the nodes on a cycle (not merely downstream of one), in file order. Iterative Tarjan: no recursion
+    limit on long chains."""
+    pos: dict[str, int] = {}
+    for i, n in enumerate(g.nodes):
+        pos.setdefault(n.id, i)
+    adj = {nid: [d for d in dependencies(g, g.nodes[i]) if d in pos and d != nid] for nid, i in pos.items()}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    on_cycle: list[str] = []
+    for root in adj:
+        if root in index:
+            continue
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        work = [(root, iter(adj[root]))]
+        while work:
+            v, edges = work[-1]
+            for w in edges:
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(adj[w])))
+                    break
+                if w in on_stack:
+                    low[v] = min(low[v], index[w])
+            else:  # every edge of v done
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[v])
+                if low[v] == index[v]:
+                    component = []
+                    while True:
+                        w = stack.pop()
+                        on_stack.discard(w)
+                        component.append(w)
+                        if w == v:
+                            break
+                    if len(component) > 1:
+                        on_cycle.extend(component)
+    return sorted(on_cycle, key=pos.__getitem__)
+
