@@ -6,11 +6,13 @@ Pure Python + torch; never imports streamlit. The public API:
     r = engine.check(g)                     # Report: r.ok, r.errors, r.nodes[id].shape/params/macs/error
     m = engine.build_module(g)              # torch.nn.Module, built from the same source to_python returns
     src = engine.to_python(g)
+    g2 = engine.import_model("torchvision:resnet18", input_shape=(3, 224, 224))   # or an nn.Module
 """
 from engine.codegen import build_module, to_python
 from engine.errors import GraphError, Issue, ShapeError
+from engine.fx_import import ImportModelError, import_model
 from engine.graph import Graph, Node, Task, load_graph, save_graph
 from engine.shapes import NodeReport, Report, check
 
-__all__ = ["Graph", "GraphError", "Issue", "Node", "NodeReport", "Report", "ShapeError", "Task", "build_module",
-           "check", "load_graph", "save_graph", "to_python"]
+__all__ = ["Graph", "GraphError", "ImportModelError", "Issue", "Node", "NodeReport", "Report", "ShapeError", "Task", "build_module",
+           "check", "import_model", "load_graph", "save_graph", "to_python"]

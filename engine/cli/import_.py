@@ -1,0 +1,43 @@
+"""python -m engine import torchvision:<name> [--input-shape C H W] -o G.json: a torchvision model as a graph file.
+
+The model is built with weights=None (nothing is downloaded), traced with torch.fx and checked against torch's own
+shapes. Exit 0 when written, 1 when the model cannot be imported (every unsupported op is named), 2 for bad
+arguments.
+"""
+from __future__ import annotations
+
+import sys
+
+from engine.fx_import import ImportModelError, import_model
+from engine.graph import save_graph
+from engine.shapes import check
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("import", help="import a torchvision model as a graph file (torch.fx)")
+    p.add_argument("source", help="torchvision:<model name>, e.g. torchvision:resnet18")
+    p.add_argument("--input-shape", type=int, nargs="+", default=[3, 224, 224], metavar="N",
+                   help="input size without the batch (default: 3 224 224)")
+    p.add_argument("-o", "--output", required=True, help="graph file to write (.json, replaced atomically)")
+    p.add_argument("--name", help="the design's name (default: the model's)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    if not args.source.startswith("torchvision:"):
+        print(f"error: the source must be torchvision:<model name>. Received: {args.source!r}.", file=sys.stderr)
+        return 2
+    try:
+        g = import_model(args.source, tuple(args.input_shape), name=args.name)
+    except ImportModelError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    try:
+        save_graph(g, args.output)
+    except OSError as e:
+        print(f"error: cannot write {args.output}: {e.strerror}", file=sys.stderr)
+        return 2
+    r = check(g)
+    print(f"imported {args.source}: {len(g.nodes)} nodes, {r.total_params:,} parameters, "
+          f"{r.total_macs:,} MACs per sample -> {args.output}")
+    return 0

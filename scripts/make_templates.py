@@ -1,0 +1,257 @@
+"""Regenerate the classic-network templates in assets/templates (graph files + their index.json entries).
+
+    python scripts/make_templates.py               # every template below
+    python scripts/make_templates.py resnet18 nin  # only these
+
+The torchvision ones are imported with engine.import_model (weights=None: nothing is downloaded) at 3×224×224 with
+1000 classes, then given readable ids (conv1, layer1_0_conv1, fire2_squeeze, denseblock1_denselayer1_norm1, ...);
+every node keeps its "source: <module path>" comment, so engine.fx_import.map_state_dict still maps torchvision
+weights onto it. NiN, the U-Net and the LSTM are written here by hand. Positions come from engine.layout, and
+each index entry's `params` is the engine's count (tests check it against torch).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch.fx as fx  # noqa: E402
+import torch.nn as nn  # noqa: E402
+
+from engine.catalog import get_op  # noqa: E402
+from engine.codegen import Namespace  # noqa: E402
+from engine.fx_import import import_model, load_source, source_of  # noqa: E402
+from engine.graph import Graph, load_graph, save_graph  # noqa: E402
+from engine.layout import layered_layout  # noqa: E402
+from engine.shapes import check  # noqa: E402
+from engine.templates import INDEX, TEMPLATES_DIR  # noqa: E402
+
+TORCHVISION = {  # name: (title, description)
+    "alexnet": ("AlexNet", "Krizhevsky et al. 2012 (torchvision's single-GPU variant): five convolutions, three "
+                "fully connected layers with dropout. 3×224×224 → 1000 classes."),
+    "vgg16": ("VGG-16", "Simonyan & Zisserman 2014: thirteen 3×3 convolutions in five stages, three fully "
+              "connected layers. 3×224×224 → 1000 classes."),
+    "googlenet": ("GoogLeNet (Inception v1)", "Szegedy et al. 2014, without the auxiliary heads: nine Inception "
+                  "modules (1×1, 1×1→3×3, 1×1→3×3, pool→1×1 branches, concatenated). 3×224×224 → 1000 classes."),
+    "resnet18": ("ResNet-18", "He et al. 2015: eight basic residual blocks (two 3×3 convolutions + identity or 1×1 "
+                 "projection shortcut), global average pooling. 3×224×224 → 1000 classes."),
+    "squeezenet1_0": ("SqueezeNet 1.0", "Iandola et al. 2016: eight Fire modules (1×1 squeeze, 1×1 and 3×3 expand, "
+                      "concatenated), a 1×1 convolution classifier and global pooling. 3×224×224 → 1000 classes."),
+    "densenet121": ("DenseNet-121", "Huang et al. 2017: four dense blocks (each layer BN-ReLU-1×1-BN-ReLU-3×3 "
+                    "concatenated onto all before it, growth 32) joined by transitions. 3×224×224 → 1000 classes."),
+}
+HANDMADE = {
+    "nin": ("Network in Network (CIFAR-10)", "Lin et al. 2013: three mlpconv blocks (a conv then two 1×1 convs), "
+            "global average pooling instead of fully connected layers. 3×32×32 → 10 classes."),
+    "unet": ("U-Net (MNIST segmentation)", "A small U-Net: two down steps (conv-BN-ReLU ×2, max pool), two up steps "
+             "(transposed conv, skip Concat, conv-BN-ReLU ×2), a 1×1 head. 1×64×64 → 11×64×64 (10 digits + "
+             "background)."),
+    "lstm_rows": ("LSTM over MNIST rows", "Reads the image row by row: 28 steps of 28 pixels into an LSTM with 128 "
+                  "hidden units; its last step feeds a fully connected layer. 1×28×28 → 10 classes."),
+}
+_LEAF_NAMES = {"Conv2d": "conv", "ReLU": "relu", "MaxPool2d": "pool", "AvgPool2d": "pool", "Linear": "fc",
+               "Dropout": "dropout", "AdaptiveAvgPool2d": "avgpool", "BatchNorm2d": "bn"}
+
+
+# ---- readable ids for the imported networks --------------------------------------------------------------------
+
+def _prefixes(model: nn.Module) -> dict[str, str]:
+    """Children of `features`/`classifier` Sequentials -> readable names: features.0 -> conv1, features.3 -> fire1."""
+    out: dict[str, str] = {}
+    counters: Counter[str] = Counter()
+    for top_name, top in model.named_children():
+        if not isinstance(top, nn.Sequential) or top_name not in ("features", "classifier"):
+            continue  # resnet's layer1.0.conv1 already reads well
+        for child_name, child in top.named_children():
+            if not child_name.isdigit():
+                out[f"{top_name}.{child_name}"] = child_name
+                continue
+            kind = _LEAF_NAMES.get(type(child).__name__, type(child).__name__.lower())
+            counters[kind] += 1
+            out[f"{top_name}.{child_name}"] = f"{kind}{counters[kind]}"
+    return out
+
+
+def _readable(path: str, prefixes: dict[str, str]) -> str:
+    for p in sorted(prefixes, key=len, reverse=True):
+        if path == p or path.startswith(p + "."):
+            path = prefixes[p] + path[len(p):]
+            break
+    return path.replace(".", "_")
+
+
+def rename_nodes(g: Graph, mapping: dict[str, str]) -> Graph:
+    """A copy of g with ids renamed everywhere they occur (inputs, outputs, node-valued params)."""
+    data = g.to_dict()
+    for n in data["nodes"]:
+        n["id"] = mapping.get(n["id"], n["id"])
+        n["inputs"] = [mapping.get(i, i) for i in n.get("inputs", [])]
+        spec = get_op(n["op"])
+        for name, value in n.get("params", {}).items():
+            if spec.param(name).type == "node":
+                n["params"][name] = mapping.get(value, value)
+    data["outputs"] = [mapping.get(o, o) for o in data["outputs"]]
+    return load_graph(data)
+
+
+def _call_sites(model: nn.Module) -> dict[str, str]:
+    """fx node name -> the path of the innermost module whose forward made the call ('' at the top level)."""
+    sites = {}
+    for node in fx.symbolic_trace(model).graph.nodes:
+        stack = node.meta.get("nn_module_stack") or {}
+        paths = [(v[0] if isinstance(v, tuple) else k).split("@")[0] for k, v in stack.items()]
+        if node.op == "call_module" and paths and paths[-1] == node.target:
+            paths = paths[:-1]
+        sites[node.name] = paths[-1] if paths else ""
+    return sites
+
+
+def readable_ids(g: Graph, model: nn.Module) -> Graph:
+    """Module nodes are named after their module path, a function call after the module it was called in
+    (F.relu inside inception3a.branch2.0 -> inception3a_branch2_0_relu; layer1.0's residual add ->
+    layer1_0_add), and the input is `input`."""
+    prefixes = _prefixes(model)
+    sites = _call_sites(model.eval())  # the mode import_model traces in
+    ns = Namespace()
+    mapping = {}
+    for n in g.nodes:
+        src = source_of(n)
+        if n.op == "Input":
+            mapping[n.id] = "input" if sum(m.op == "Input" for m in g.nodes) == 1 else n.id
+            continue
+        if src is not None:
+            name = _readable(src, prefixes)
+        elif sites.get(n.id):
+            name = f"{_readable(sites[n.id], prefixes)}_{re.sub(r'_[0-9]+$', '', n.id)}"
+        else:
+            name = n.id
+        mapping[n.id] = ns.create_name(name, n.id)
+    g = rename_nodes(g, mapping)
+    for n in g.nodes:  # groups read like the ids: features.3 -> fire1, layer1.0 -> layer1_0
+        if n.ui and n.ui.group:
+            n.ui.group = _readable(n.ui.group, prefixes)
+    return g
+
+
+def torchvision_template(name: str) -> Graph:
+    title = TORCHVISION[name][0]
+    model, _ = load_source(f"torchvision:{name}")
+    g = import_model(model, (3, 224, 224), name=title)
+    return readable_ids(g, model)
+
+
+# ---- hand-written networks -------------------------------------------------------------------------------------
+
+class Builder:
+    """Appends nodes; each takes the previous node as input unless told otherwise."""
+
+    def __init__(self, name: str, shape: list[int]):
+        self.name = name
+        self.nodes: list[dict[str, Any]] = [{"id": "input", "op": "Input", "params": {"shape": shape}}]
+        self.last = "input"
+
+    def add(self, nid: str, op: str, inputs: list[str] | None = None, group: str | None = None, **params) -> str:
+        node: dict[str, Any] = {"id": nid, "op": op, "params": params, "inputs": inputs or [self.last]}
+        if group:
+            node["ui"] = {"group": group}
+        self.nodes.append(node)
+        self.last = nid
+        return nid
+
+    def graph(self, kind: str, num_classes: int) -> Graph:
+        g = load_graph({"format": "convas-graph", "version": 1, "name": self.name, "nodes": self.nodes,
+                        "outputs": [self.last], "task": {"kind": kind, "num_classes": num_classes}})
+        return layered_layout(g)
+
+
+def nin() -> Graph:
+    """The CIFAR-10 NiN of the paper's Caffe model: 192-160-96, 192-192-192, 192-192-10 mlpconvs."""
+    b = Builder(HANDMADE["nin"][0], [3, 32, 32])
+    blocks = [(5, 2, (192, 160, 96), "MaxPool2d"), (5, 2, (192, 192, 192), "AvgPool2d"), (3, 1, (192, 192, 10), None)]
+    for i, (k, pad, widths, pool) in enumerate(blocks, start=1):
+        group = f"mlpconv{i}"
+        for j, width in enumerate(widths, start=1):
+            b.add(f"mlpconv{i}_conv{j}", "Conv2d", group=group, out_channels=width,
+                  kernel_size=k if j == 1 else 1, padding=pad if j == 1 else 0)
+            b.add(f"mlpconv{i}_relu{j}", "ReLU", group=group)
+        if pool:
+            b.add(f"pool{i}", pool, kernel_size=3, stride=2, ceil_mode=True)  # 32 → 16 → 8
+            b.add(f"dropout{i}", "Dropout", p=0.5)
+    b.add("gap", "GlobalAvgPool2d")  # 10×8×8 → 10×1×1: one average per class map
+    b.add("flatten", "Flatten")
+    return b.graph("classification", 10)
+
+
+def unet() -> Graph:
+    b = Builder(HANDMADE["unet"][0], [1, 64, 64])
+
+    def double_conv(prefix: str, width: int, inputs: list[str] | None = None) -> str:
+        for i in (1, 2):
+            b.add(f"{prefix}_conv{i}", "Conv2d", inputs if i == 1 else None, group=prefix, out_channels=width,
+                  kernel_size=3, padding=1, bias=False)
+            b.add(f"{prefix}_bn{i}", "BatchNorm2d", group=prefix)
+            b.add(f"{prefix}_relu{i}", "ReLU", group=prefix)
+        return b.last
+
+    enc1 = double_conv("enc1", 16)                                            # 16×64×64
+    b.add("pool1", "MaxPool2d", kernel_size=2)                                 # 16×32×32
+    enc2 = double_conv("enc2", 32)                                            # 32×32×32
+    b.add("pool2", "MaxPool2d", kernel_size=2)                                 # 32×16×16
+    double_conv("bottleneck", 64)                                              # 64×16×16
+    up2 = b.add("up2", "ConvTranspose2d", out_channels=32, kernel_size=2, stride=2)   # 32×32×32
+    b.add("skip2", "Concat", [up2, enc2])                                      # 64×32×32
+    double_conv("dec2", 32)
+    up1 = b.add("up1", "ConvTranspose2d", out_channels=16, kernel_size=2, stride=2)   # 16×64×64
+    b.add("skip1", "Concat", [up1, enc1])                                      # 32×64×64
+    double_conv("dec1", 16)
+    b.add("head", "Conv2d", out_channels=11, kernel_size=1)                    # 11×64×64: a score per class and pixel
+    return b.graph("segmentation", 11)
+
+
+def lstm_rows() -> Graph:
+    b = Builder(HANDMADE["lstm_rows"][0], [1, 28, 28])
+    b.add("rows", "ToSequence")                               # 28 steps × 28 features
+    b.add("lstm", "LSTM", hidden_size=128)                    # the last step: 128
+    b.add("fc", "Linear", out_features=10)
+    return b.graph("classification", 10)
+
+
+BUILDERS = {"nin": nin, "unet": unet, "lstm_rows": lstm_rows}
+
+
+def make(name: str) -> Graph:
+    return torchvision_template(name) if name in TORCHVISION else BUILDERS[name]()
+
+
+def main(argv: list[str] | None = None) -> int:
+    names = list(TORCHVISION) + list(HANDMADE)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("names", nargs="*", help=f"templates to regenerate (default: all): {', '.join(names)}")
+    args = ap.parse_args(argv)
+    unknown = [n for n in args.names if n not in names]
+    if unknown:
+        ap.error(f"unknown template(s) {', '.join(unknown)}. Choose from: {', '.join(names)}.")
+    index = json.loads(INDEX.read_text(encoding="utf-8"))
+    for name in args.names or names:
+        g = make(name)
+        report = check(g)
+        assert report.ok, report.errors
+        save_graph(g, TEMPLATES_DIR / f"{name}.json")
+        title, description = {**TORCHVISION, **HANDMADE}[name]
+        index[name] = {"title": title, "params": report.total_params, "description": description}
+        print(f"{name:14s} {len(g.nodes):4d} nodes {report.total_params:>12,} parameters")
+    tmp = INDEX.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(index, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(INDEX)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
