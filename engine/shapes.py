@@ -38,12 +38,13 @@ class NodeReport:
     params: int = 0
     macs: int = 0
     error: str | None = None  # this node's own problem (first one), without the node-id prefix
-    blocked: bool = False  # an upstream node has an error, so this node's shape is unknown
+    blocked: bool = False
+    dtype: str = "float32"  # int64 only for token ids (an int64 Input), which only Embedding turns into floats  # an upstream node has an error, so this node's shape is unknown
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "op": self.op, "shape": list(self.shape) if self.shape else None,
                 "in_shapes": [list(s) for s in self.in_shapes], "params": self.params, "macs": self.macs,
-                "error": self.error, "blocked": self.blocked}
+                "error": self.error, "blocked": self.blocked, "dtype": self.dtype}
 
 
 @dataclass
@@ -157,6 +158,7 @@ def _infer_node(n: Node, p: dict[str, Any], r: NodeReport, reports: dict[str, No
         ins.append(u.shape)
     r.in_shapes = ins
     try:
+        r.dtype = _dtype(n, p, [reports[s].dtype for s in n.inputs])
         ctx_ins = list(ins)
         for name in spec.ref_params:  # a referenced node contributes its input and output shapes
             ref = reports.get(p[name])
@@ -175,6 +177,27 @@ def _infer_node(n: Node, p: dict[str, Any], r: NodeReport, reports: dict[str, No
         r.params = r.macs = 0
         r.error = str(e)
         by_node.setdefault(n.id, []).append(Issue(str(e), node=n.id, field=_field(e), fix=e.fix))
+
+
+_INT_PASS_THROUGH = {"Identity", "Reshape", "Flatten"}  # ops that move token ids without computing on them
+
+
+def _dtype(n: Node, p: dict[str, Any], in_dtypes: list[str]) -> str:
+    """The node's output dtype; token ids (int64) may only reach an Embedding."""
+    if n.op == "Input":
+        return p.get("dtype", "float32")
+    if n.op == "Embedding":
+        if in_dtypes and in_dtypes[0] != "int64":
+            raise ShapeError(f"Embedding looks up integer token ids, but its input '{n.inputs[0]}' is "
+                             f"{in_dtypes[0]}. Set the Input's dtype to int64, or use Linear for float features.")
+        return "float32"
+    if "int64" in in_dtypes:
+        if n.op in _INT_PASS_THROUGH:
+            return "int64"
+        src = n.inputs[in_dtypes.index("int64")]
+        raise ShapeError(f"{n.op} receives integer token ids from '{src}' (int64). Insert an Embedding to turn "
+                         f"token ids into vectors first.")
+    return "float32"
 
 
 def _field(e: ShapeError) -> str | None:

@@ -202,3 +202,26 @@ def test_cycle_nodes_match_a_brute_force_definition():
         assert len(order) == len(set(order))
         pos = {v: i for i, v in enumerate(order)}
         assert all(pos[d] < pos[v] for v in order for d in deps[v])  # every ordered node after its inputs
+
+
+def _token_graph(first_op: str, first_params: dict, dtype: str = "int64") -> dict:
+    return {"format": "convas-graph", "version": 1, "nodes": [
+        {"id": "tokens", "op": "Input", "params": {"shape": [12], "dtype": dtype}},
+        {"id": "first", "op": first_op, "params": first_params, "inputs": ["tokens"]}],
+        "outputs": ["first"]}
+
+
+def test_token_ids_reach_only_an_embedding():
+    import torch
+
+    ok = engine.check(_token_graph("Embedding", {"num_embeddings": 50, "embedding_dim": 8}))
+    assert ok.ok, ok.errors
+    assert ok.nodes["tokens"].dtype == "int64" and ok.nodes["first"].dtype == "float32"
+    m = engine.build_module(_token_graph("Embedding", {"num_embeddings": 50, "embedding_dim": 8}))
+    assert tuple(m(torch.randint(0, 50, (2, 12))).shape[1:]) == ok.nodes["first"].shape
+
+    bad = engine.check(_token_graph("Linear", {"out_features": 4}))
+    assert not bad.ok and "Insert an Embedding" in bad.nodes["first"].error
+
+    floats = engine.check(_token_graph("Embedding", {"num_embeddings": 50, "embedding_dim": 8}, dtype="float32"))
+    assert not floats.ok and "Set the Input's dtype to int64" in floats.nodes["first"].error
