@@ -1,0 +1,77 @@
+// One layer on the canvas: a card with the op, its id, its key parameters, the output shape and parameter count
+// the live check computed, and the engine's message when the node is in error. Input ports on top (ordered and
+// labelled for multi-input ops, dashed for node references), one output port at the bottom.
+import { memo } from "react";
+import { Handle, Position, type NodeProps, type Node } from "@xyflow/react";
+import type { Port } from "./model";
+
+export interface OpNodeData extends Record<string, unknown> {
+  op: string;
+  colour: string;
+  summary: string;
+  shape: string | null;
+  nParams: number;
+  error: string | null;
+  blocked: boolean;
+  pending: boolean; // added on the canvas, not yet checked by Python
+  output: boolean;
+  ports: Port[];
+  hasOutput: boolean;
+}
+
+export type OpFlowNode = Node<OpNodeData, "op">;
+
+export function formatCount(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(n >= 1e10 ? 0 : 1)}G`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(n >= 1e7 ? 1 : 2)}M`;
+  if (n >= 1e4) return `${(n / 1e3).toFixed(n >= 1e5 ? 0 : 1)}k`;
+  return n.toLocaleString("en-US");
+}
+
+function OpNodeView({ id, data, selected }: NodeProps<OpFlowNode>) {
+  const { op, colour, summary, shape, nParams, error, blocked, pending, output, ports } = data;
+  const state = error ? "error" : blocked ? "blocked" : pending ? "pending" : "ok";
+  const n = ports.length;
+  return (
+    <div
+      className={`cv-node cv-${state}${selected ? " cv-selected" : ""}`}
+      style={{ ["--cat" as string]: colour }}
+      data-testid={`cv-node-${id}`}
+      data-state={state}
+      title={error ?? undefined}
+    >
+      {ports.map((p, i) => (
+        <Handle
+          key={p.id}
+          id={p.id}
+          type="target"
+          position={Position.Top}
+          className={`cv-port cv-port-${p.kind}`}
+          style={{ left: `${((i + 1) / (n + 1)) * 100}%` }}
+          data-testid={`cv-port-${id}-${p.id}`}
+        >
+          {p.label ? <span className="cv-port-label">{p.label}</span> : null}
+        </Handle>
+      ))}
+      <div className="cv-head">
+        <span className="cv-op">{op}</span>
+        <span className="cv-id" title={id}>{id}</span>
+      </div>
+      {summary ? <div className="cv-summary">{summary}</div> : null}
+      <div className="cv-stats">
+        <span className="cv-shape" data-testid={`cv-shape-${id}`}>
+          {shape ?? (error ? "error" : blocked ? "waiting on input" : pending ? "checking…" : "—")}
+        </span>
+        {output ? <span className="cv-badge" title="One of the network's outputs">out</span> : null}
+        {shape && nParams > 0 ? <span className="cv-params">{formatCount(nParams)} params</span> : null}
+      </div>
+      {error ? <div className="cv-message" data-testid={`cv-error-${id}`}>{error}</div> : null}
+      {data.hasOutput ? (
+        <Handle id="out" type="source" position={Position.Bottom} className="cv-port cv-port-out"
+          data-testid={`cv-port-${id}-out`} />
+      ) : null}
+    </div>
+  );
+}
+
+export const OpNode = memo(OpNodeView);

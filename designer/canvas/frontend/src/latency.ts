@@ -1,0 +1,60 @@
+// Measures what a user feels: milliseconds from a committed canvas edit to the frame that shows Python's check
+// of it, and the part of that spent before the answer reached the canvas (the round trip through Streamlit and
+// the script run). Kept on window.__convasLatency for the browser test that reports p50 / p95.
+interface Store {
+  started: Record<string, number>;
+  arrived: Record<string, number>;
+  samples: number[]; // edit -> painted frame with the check
+  roundTrips: number[]; // edit -> Python's answer handed to the canvas
+}
+
+declare global {
+  interface Window {
+    __convasLatency?: Store;
+  }
+}
+
+function store(): Store {
+  // a test may reset window.__convasLatency to {started: {}, samples: []}: fill in what is missing, keep the rest
+  const w = (window.__convasLatency ?? {}) as Partial<Store>;
+  w.started ??= {};
+  w.arrived ??= {};
+  w.samples ??= [];
+  w.roundTrips ??= [];
+  window.__convasLatency = w as Store;
+  return w as Store;
+}
+
+function openUpTo(s: Store, mount: string, seq: number): string[] {
+  return Object.keys(s.started).filter((k) => k.startsWith(`${mount}:`) && Number(k.split(":")[1]) <= seq);
+}
+
+export const latency = {
+  start(mount: string, seq: number): void {
+    store().started[`${mount}:${seq}`] = performance.now();
+  },
+  /** Python's answer covering every edit up to `seq` was handed to the component. */
+  arrived(mount: string, seq: number): void {
+    const s = store();
+    const t = performance.now();
+    for (const k of openUpTo(s, mount, seq)) s.arrived[k] ??= t;
+  },
+  /** ...and is rendered: stamp those edits once the next frame is painted. */
+  done(mount: string, seq: number): void {
+    const s = store();
+    const open = openUpTo(s, mount, seq);
+    if (!open.length) return;
+    const marks = open.map((k) => [s.started[k], s.arrived[k]] as const);
+    for (const k of open) {
+      delete s.started[k];
+      delete s.arrived[k];
+    }
+    requestAnimationFrame(() => {
+      const t1 = performance.now();
+      for (const [t0, ta] of marks) {
+        s.samples.push(t1 - t0);
+        if (ta !== undefined) s.roundTrips.push(ta - t0);
+      }
+    });
+  },
+};

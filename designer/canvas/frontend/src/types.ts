@@ -1,0 +1,77 @@
+// The messages between Python and the canvas. Python -> canvas: CanvasData (the component's `data`).
+// Canvas -> Python: the "canvas" state value (CanvasState) after every committed edit or selection, and the
+// "command" trigger (CanvasCommand) for what only Python can do (undo/redo, auto-layout, composite blocks).
+
+export type Params = Record<string, unknown>;
+
+/** A node as the graph file has it, plus its position: what the canvas edits and sends back. */
+export interface GNode {
+  id: string;
+  op: string;
+  params: Params;
+  inputs: string[];
+  x: number;
+  y: number;
+}
+
+/** Python's view of one node: the graph fields plus what the live check found. */
+export interface NodeView extends GNode {
+  summary: string; // key parameters in a few characters ("5×5 · 32 · same")
+  shape: string | null; // output shape "32×28×28" (batch excluded), null when unknown
+  n_params: number;
+  error: string | null; // the engine's message when this node is in error
+  blocked: boolean; // an upstream node is in error, so this one's shape is unknown
+  output: boolean; // one of the network's outputs
+}
+
+export interface OpInfo {
+  category: string;
+  colour: string;
+  min_inputs: number;
+  max_inputs: number | null; // null: any number
+  input_names: string[];
+  refs: string[]; // params naming another node (MaxUnpool2d's pool): drawn as extra ports
+}
+
+export interface PaletteItem {
+  kind: "op" | "block";
+  name: string;
+  title: string;
+  doc: string;
+  prefix: string;
+}
+
+export interface PaletteGroup {
+  category: string;
+  colour: string;
+  items: PaletteItem[];
+}
+
+export interface Ack {
+  mount: string;
+  seq: number;
+}
+
+export interface CanvasData {
+  rev: number; // bumped when Python replaced the graph (template, undo, fix, form edit): the canvas redraws from it
+  ack: Ack | null; // the last canvas edit Python has adopted and checked
+  nodes: NodeView[];
+  ops: Record<string, OpInfo>;
+  palette: PaletteGroup[];
+  select: { id: string | null; nonce: number };
+  can_undo: boolean;
+  can_redo: boolean;
+  height: number;
+}
+
+export interface CanvasState {
+  rev: number; // the revision this edit was made on; Python ignores edits made on a replaced graph
+  mount: string;
+  seq: number;
+  nodes: GNode[];
+  selected: string | null;
+}
+
+export type CanvasCommand =
+  | { kind: "undo" | "redo" | "layout"; nonce: number }
+  | { kind: "add_block"; name: string; x: number; y: number; after: string | null; nonce: number };
