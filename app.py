@@ -3,17 +3,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from designer.state import init_session
 from designer.sidebar import render_sidebar
+from designer.state import init_session
 
-st.set_page_config(page_title="Convas", page_icon="🧠", layout="wide")
+st.set_page_config(page_title="Convas", page_icon=":material/hub:", layout="wide")
 init_session()
 
 pages = st.navigation([
-    st.Page("pages/design.py", title="Design", icon="🧩", default=True),
-    st.Page("pages/train.py", title="Train", icon="📈"),
-    st.Page("pages/inspect.py", title="Inspect", icon="🔍"),
-    st.Page("pages/export.py", title="Export", icon="📦"),
+    st.Page("pages/design.py", title="Design", icon=":material/schema:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/monitoring:"),
+    st.Page("pages/inspect.py", title="Inspect", icon=":material/visibility:"),
+    st.Page("pages/export.py", title="Export", icon=":material/ios_share:"),
 ])
 render_sidebar()
 pages.run()

@@ -8,38 +8,95 @@ import streamlit as st
 import engine
 from designer.state import set_graph, template_path
 
+NEW_DESIGN = {  # the smallest design that trains: a linear classifier of 28×28 digits, to build on
+    "format": "convas-graph", "version": 1, "name": "Untitled design",
+    "nodes": [{"id": "input", "op": "Input", "params": {"shape": [1, 28, 28]}, "ui": {"x": 0.0, "y": 0.0}},
+              {"id": "flat", "op": "Flatten", "inputs": ["input"], "ui": {"x": 0.0, "y": 100.0}},
+              {"id": "out", "op": "Linear", "params": {"out_features": 10}, "inputs": ["flat"],
+               "ui": {"x": 0.0, "y": 200.0}}],
+    "outputs": ["out"], "task": {"kind": "classification", "num_classes": 10},
+}
+
 
 @st.cache_resource
 def device_name() -> str:
     import torch
 
     if torch.cuda.is_available():
-        return f"GPU: {torch.cuda.get_device_name(0)}"
+        return torch.cuda.get_device_name(0)
     return "CPU (no GPU found)"
 
 
-def _templates() -> dict[str, dict]:
-    return json.loads((template_path("index").read_text(encoding="utf-8")))
+@st.cache_data
+def templates() -> dict[str, dict]:
+    return json.loads(template_path("index").read_text(encoding="utf-8"))
+
+
+def _rename() -> None:
+    name = (st.session_state.get(_name_key()) or "").strip()
+    if name and name != st.session_state.graph.get("name"):
+        set_graph({**st.session_state.graph, "name": name}, replace=False)  # the canvas shows no name: no redraw
+
+
+def _name_key() -> str:
+    return f"design_name_{st.session_state.get('graph_rev', 0)}"  # a new design gets a fresh field
+
+
+def _new() -> None:
+    set_graph(json.loads(json.dumps(NEW_DESIGN)))
+    st.toast("New design: Input → Flatten → Linear. Build on it in Design.", icon=":material/note_add:")
+
+
+def _open_template(name: str) -> None:
+    set_graph(engine.load_graph(template_path(name)).to_dict())
+    st.toast(f"Opened {templates()[name]['title']}.", icon=":material/folder_open:")
+
+
+def _open_upload(up) -> str | None:
+    """Open an uploaded graph file; the engine's message when it is refused (nothing changes then)."""
+    try:
+        g = engine.load_graph(up.getvalue().decode("utf-8"))
+    except UnicodeDecodeError:
+        return f"{up.name} is not a text file. Received: {len(up.getvalue()):,} bytes of binary data."
+    except engine.GraphError as e:
+        return f"{up.name} was not opened. {e}"
+    set_graph(g.to_dict())
+    st.toast(f"Opened {up.name}.", icon=":material/folder_open:")
+    return None
 
 
 def render_sidebar() -> None:
-    g = st.session_state.graph
+    ss = st.session_state
+    g = ss.graph
     with st.sidebar:
-        st.markdown(f"**Design:** {g.get('name', 'untitled')}")
-        temps = _templates()
-        choice = st.selectbox("Open a template", list(temps), format_func=lambda k: temps[k]["title"],
-                              index=None, placeholder="Choose a template…", key="sidebar_template")
-        if choice and st.button("Open template", use_container_width=True):
-            set_graph(engine.load_graph(template_path(choice)).to_dict())
-            st.rerun()
-        up = st.file_uploader("Open a graph file", type=["json"], key="sidebar_upload")
-        if up is not None and st.button("Open file", use_container_width=True):
-            try:
-                set_graph(engine.load_graph(up.getvalue().decode("utf-8")).to_dict())
-                st.rerun()
-            except (engine.GraphError, UnicodeDecodeError) as e:
-                st.error(str(e))
-        name = (g.get("name") or "design").replace(" ", "_")
-        st.download_button("Save (download)", json.dumps(g, indent=2, ensure_ascii=False),
-                           file_name=f"{name}.json", mime="application/json", use_container_width=True)
-        st.caption(f"Device: {device_name()}")
+        st.text_input("Design", value=g.get("name", "untitled"), key=_name_key(), on_change=_rename,
+                      help="The design's name: it names runs, downloads and the exported code.")
+        st.button("New design", icon=":material/note_add:", on_click=_new, width="stretch",
+                  help="Start a new design (Input → Flatten → Linear)")
+        with st.popover("Open…", icon=":material/folder_open:", width="stretch"):
+            temps = templates()
+            pick = st.selectbox("A template", list(temps), key="open_template_pick",
+                                format_func=lambda k: f"{temps[k]['title']} · {temps[k]['params']:,} parameters")
+            st.caption(temps[pick]["description"])
+            st.button("Open template", key="open_template", on_click=_open_template, args=(pick,),
+                      icon=":material/file_open:", width="stretch")
+            st.markdown("**A graph file**")
+            up = st.file_uploader("Graph file (.json)", type=["json"], key="sidebar_upload",
+                                  label_visibility="collapsed")
+            if up is not None and ss.upload_seen != up.file_id:
+                ss.upload_error = _open_upload(up)
+                ss.upload_seen = up.file_id
+                if ss.upload_error is None:
+                    st.rerun()
+            if up is not None and ss.get("upload_error"):
+                st.error(ss.upload_error, icon=":material/error:")
+        name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in g.get("name") or "design").strip("_")
+        st.download_button("Save (download)", json.dumps(g, indent=2, ensure_ascii=False) + "\n",
+                               file_name=f"{name or 'design'}.json", mime="application/json",
+                               icon=":material/download:", width="stretch", on_click="ignore",
+                               help="Download the design as a graph file (.json)")
+        r = engine.check(g)
+        state = ":green[ready to train]" if r.ok else f":red[{len(r.errors)} problem(s)]"
+        st.caption(f"{len(g.get('nodes', []))} nodes · {r.total_params:,} parameters · {state}")
+        st.divider()
+        st.caption(f":material/memory: **Device:** {device_name()}")

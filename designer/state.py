@@ -54,6 +54,8 @@ def init_session() -> None:
         ss.graph = _initial_graph()  # the current design (a graph-file dict); the only source of truth
         ss.graph_rev = 0  # bumped when the graph is replaced wholesale (template, open, undo, fix)
     ss.setdefault("selected_run", None)  # run directory name the Train/Inspect/Export pages look at
+    ss.setdefault("run_metrics", {})  # run id -> {"offset": bytes of metrics.jsonl read, "rows": [...]}
+    ss.setdefault("upload_seen", None)  # file id of the last graph file opened from the sidebar uploader
 
 
 def set_graph(graph: dict, replace: bool = True) -> None:

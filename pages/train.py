@@ -1,4 +1,63 @@
+"""Train page: settings → Start; the focused run live (Stop / Resume, progress, curves); its results; all runs."""
 import streamlit as st
 
-st.title("Train")
-st.info("Train the current design on a dataset with live loss and accuracy curves.")
+import engine
+from designer.state import runs_root, set_graph
+from designer.train_form import render_form
+from designer.train_live import render_controls, render_live
+from designer.train_results import render_results
+from designer.train_runs import all_runs, focus_run, label, run_dir, runs_table
+from engine import runs as R
+from engine.train_config import TrainConfig
+
+g = st.session_state.graph
+report = engine.check(g)
+
+st.title("Train", anchor=False)
+st.caption(f"**{g.get('name', 'untitled')}** · {report.total_params:,} parameters · runs are kept in "
+           f"`{runs_root()}`")
+
+if not report.ok:
+    st.error("The design has problems; fix them on the Design page before training:\n\n"
+             + "\n".join(f"- {e}" for e in report.errors[:10]), icon=":material/error:")
+
+runs = all_runs()
+with st.expander("New run: data and settings", icon=":material/tune:", expanded=not runs):
+    config, task = render_form(g, can_start=report.ok)
+if config is not None:
+    try:
+        TrainConfig.from_dict(config)
+        if task != g.get("task"):
+            set_graph({**g, "task": task}, replace=False)
+            g = st.session_state.graph
+        run = R.start_run(g, config, runs_root())
+    except (ValueError, engine.GraphError) as e:
+        st.error(f"Training was not started: {e}", icon=":material/error:")
+    else:
+        st.session_state.selected_run = run.name
+        st.toast(f"Started {run.name}", icon=":material/play_arrow:")
+        runs = all_runs()
+
+focus = focus_run(runs)
+if focus is None:
+    st.info("No runs yet. Choose the settings above and press **Start training**: the curves draw themselves "
+            "here while it trains.", icon=":material/monitoring:")
+    st.stop()
+
+by_id = {r["id"]: r for r in runs}
+st.divider()
+ids = [r["id"] for r in runs]
+c_run, c_btn = st.columns([5, 1], vertical_alignment="bottom")
+picked = c_run.selectbox("Run", ids, index=ids.index(focus), format_func=lambda i: label(by_id[i]),
+                         key=f"focus_{focus}")
+if picked != focus:
+    st.session_state.selected_run = focus = picked
+with c_btn.container(key="run_buttons"):
+    render_controls(focus, R.read_status(run_dir(focus)).get("state"))
+
+with st.expander(f"All runs ({len(runs)}) — select rows to compare their curves", icon=":material/stacked_line_chart:",
+                 expanded=len(runs) > 1):
+    compare = runs_table(runs, focus)
+
+render_live(focus, by_id[focus], [by_id[c] for c in compare])
+render_results(focus)

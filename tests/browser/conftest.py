@@ -128,3 +128,39 @@ def wait_for_app_idle(page) -> None:
     from playwright.sync_api import expect
 
     expect(page.locator("[data-testid=stStatusWidget]")).to_have_count(0, timeout=60_000)
+
+
+def screenshot_whole(page, name: str) -> Path:
+    """Like `screenshot`, but all of a page taller than the window: Streamlit scrolls its main area inside the
+    window, so full_page alone stops at the fold. The viewport grows to the content for the shot, then returns."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    size = page.viewport_size
+    height = page.evaluate("() => document.querySelector('[data-testid=stMain]')?.scrollHeight ?? 0")
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], int(height))})
+    try:
+        wait_for_app_idle(page)
+        page.screenshot(path=str(path))
+    finally:
+        page.set_viewport_size(size)
+    return path
+
+
+def open_page(page, title: str) -> None:
+    """Go to a page through the sidebar navigation and wait for its script run to end."""
+    from playwright.sync_api import expect
+
+    page.locator("[data-testid=stSidebarNav]").get_by_role("link", name=title).click()
+    expect(page.get_by_role("heading", name=title, exact=True).first).to_be_visible()
+    wait_for_app_idle(page)
+
+
+def wait_for_app_ready(page, timeout_ms: int = 90_000) -> None:
+    """Wait until the app's own navigation is drawn and its script run has ended. The first run of a fresh server
+    imports torch (seconds on a busy machine); until app.py reaches st.navigation, Streamlit shows its legacy
+    pages/ listing, so 'the app has loaded' means 'the Design link is there'."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("[data-testid=stSidebarNav]").get_by_role("link", name="Design", exact=True)) \
+        .to_be_visible(timeout=timeout_ms)
+    wait_for_app_idle(page)
