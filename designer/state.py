@@ -71,3 +71,12 @@ def autosave(graph: dict) -> None:
     g, _ = engine.graph.parse(graph)
     if g is not None:
         save_graph(g, autosave_path())
+
+
+def require_app() -> None:
+    """Pages run inside app.py's st.navigation. Because this project has a pages/ folder, Streamlit's legacy
+    multipage mode runs a page file directly when the very first session of a fresh server opens a page URL
+    (e.g. /train) — without app.py's set-up. Send such a run through app.py, which switches Streamlit to
+    st.navigation for good."""
+    if "graph" not in st.session_state:
+        st.switch_page("app.py")

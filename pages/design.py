@@ -8,7 +8,9 @@ from designer.design_convert import canvas_data
 from designer.design_form import render_properties
 from designer.design_session import DesignSession
 from designer.design_summary import error_items, human_bytes, summary_rows, totals
-from designer.state import autosave
+from designer.state import autosave, require_app
+
+require_app()
 
 CANVAS_KEY = "design_canvas"
 

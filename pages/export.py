@@ -4,6 +4,9 @@ import streamlit as st
 import engine
 from designer.export_downloads import render_bundle, render_cards
 from designer.export_sources import sources
+from designer.state import require_app
+
+require_app()
 
 st.title("Export", anchor=False)
 st.caption("Take the design away as PyTorch code, weights, TorchScript, ONNX, or a verified bundle.")

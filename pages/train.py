@@ -2,13 +2,15 @@
 import streamlit as st
 
 import engine
-from designer.state import runs_root, set_graph
+from designer.state import require_app, runs_root, set_graph
 from designer.train_form import render_form
 from designer.train_live import render_controls, render_live
 from designer.train_results import render_results
 from designer.train_runs import all_runs, focus_run, label, run_dir, runs_table
 from engine import runs as R
 from engine.train_config import TrainConfig
+
+require_app()
 
 g = st.session_state.graph
 report = engine.check(g)
