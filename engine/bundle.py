@@ -21,7 +21,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any
 import torch
 from safetensors.torch import save as st_save
 
+from engine.atomic import atomic_write_bytes
 from engine.codegen import build_module, to_python
 from engine.graph import Graph, load_graph
 from engine.shapes import check
@@ -69,18 +69,7 @@ def build_bundle(graph: Any, out_path: str | os.PathLike, *, state_dict: dict[st
     --data-root."""
     data = bundle_bytes(graph, state_dict=state_dict, train_config=train_config, sample=sample,
                         batch_size=batch_size, seed=seed)
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return out
+    return atomic_write_bytes(out_path, data)
 
 
 def bundle_bytes(graph: Any, *, state_dict: dict[str, torch.Tensor] | None = None,

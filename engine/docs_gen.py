@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
+from engine.atomic import atomic_write_text
 from engine.blocks import list_blocks
 from engine.catalog import get_op, list_ops
 from engine.catalog.registry import OpSpec, Param
@@ -101,17 +100,7 @@ def render() -> str:
 
 
 def write(path: Path = DOC_PATH) -> None:
-    """Atomic write: a temp file in the same folder, then os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(render())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(path, render(), durable=False)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import inspect
 import os
-import tempfile
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from engine.atomic import atomic_write_with
 from engine.codegen import build_module, node_names, to_python
 from engine.errors import GraphError
 from engine.graph import Graph
@@ -44,19 +43,19 @@ def export(g: Any, fmt: str, out_path: str | os.PathLike, state_dict: dict[str, 
         if state_dict is not None:
             raise ValueError("the py format is source code only; export the weights with fmt='safetensors'. "
                              "Received: a state_dict with fmt='py'.")
-        _write_atomic(out_path, lambda tmp: tmp.write_text(to_python(g), encoding="utf-8"))
+        atomic_write_with(out_path, lambda tmp: tmp.write_text(to_python(g), encoding="utf-8"))
         return out_path
     model = build_module(g)
     if state_dict is not None:
         load_weights_into(model, state_dict)
     model.eval()
     if fmt == "safetensors":
-        _write_atomic(out_path, lambda tmp: save_safetensors(model, g, tmp))
+        atomic_write_with(out_path, lambda tmp: save_safetensors(model, g, tmp))
     elif fmt == "torchscript":
         scripted = to_torchscript(model, example_inputs(g))
-        _write_atomic(out_path, lambda tmp: _jit_save(scripted, tmp))
+        atomic_write_with(out_path, lambda tmp: _jit_save(scripted, tmp))
     else:
-        _write_atomic(out_path, lambda tmp: _onnx(model, g, tmp))
+        atomic_write_with(out_path, lambda tmp: _onnx(model, g, tmp))
     return out_path
 
 
@@ -171,21 +170,3 @@ def _unique(names: list[str]) -> list[str]:
     return out
 
 
-def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; an exported file gets the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -9,12 +9,12 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
+from engine.atomic import atomic_write_text
 from engine.catalog.registry import _closest
 from engine.errors import GraphError, Issue
 from engine.wiring import (  # noqa: F401  (the semantic checks, re-exported: engine.graph is their public home)
@@ -264,21 +264,8 @@ def looks_like_json(text: str) -> bool:
 
 def save_graph(g: Graph, path: str | os.PathLike) -> None:
     """Write atomically (temp file + rename): a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = g.to_json()  # serialise first: a graph that cannot be written leaves the old file untouched
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a saved design gets the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(path, text)
 
 
 def json_schema() -> dict[str, Any]:
@@ -299,16 +286,4 @@ def schema_text() -> str:
 
 def write_schema(path: str | os.PathLike = Path(__file__).resolve().parents[1] / "docs" / "graph.schema.json") -> Path:
     """Regenerate docs/graph.schema.json: python -c 'from engine.graph import write_schema; write_schema()'."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(schema_text())
-    os.chmod(tmp, 0o666 & ~_umask())
-    os.replace(tmp, path)
-    return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    return atomic_write_text(path, schema_text(), durable=False)
