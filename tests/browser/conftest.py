@@ -8,6 +8,7 @@ Screenshots go to tests/artifacts/ (look at them).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -163,4 +164,31 @@ def wait_for_app_ready(page, timeout_ms: int = 90_000) -> None:
 
     expect(page.locator("[data-testid=stSidebarNav]").get_by_role("link", name="Design", exact=True)) \
         .to_be_visible(timeout=timeout_ms)
+    wait_for_app_idle(page)
+
+
+def open_template(page, title: str) -> None:
+    """The sidebar's Open… popover: pick the template by title, press Open template, and wait until the design's
+    name says it opened. A rerun landing while the popover opens closes it again, so the whole gesture is retried
+    (up to 3 times) until the name field shows the template."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect
+
+    side = page.locator("[data-testid=stSidebar]")
+    name_box = side.get_by_role("textbox", name="Design")
+    pick = page.get_by_role("option", name=re.compile(rf"^{re.escape(title)} · [\d,]+ parameters$"))
+    for attempt in range(3):
+        wait_for_app_idle(page)
+        try:
+            side.get_by_role("button", name="Open…").click()
+            page.get_by_label("A template").click(timeout=5_000)
+            pick.click(timeout=5_000)
+            page.get_by_role("button", name="Open template").click(timeout=5_000)
+            expect(name_box).to_have_value(title, timeout=15_000)
+            break
+        except (AssertionError, PlaywrightTimeout):
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+    page.keyboard.press("Escape")  # close the popover
     wait_for_app_idle(page)

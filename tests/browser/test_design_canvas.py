@@ -9,7 +9,7 @@ import time
 from playwright.sync_api import expect
 
 import engine
-from tests.browser.conftest import ROOT, screenshot, wait_for_app_idle
+from tests.browser.conftest import ROOT, open_template, screenshot, wait_for_app_idle
 
 SHAPE = re.compile(r"^\d+(×\d+)*$")
 
@@ -93,21 +93,6 @@ def assert_in_step(page, app_server, timeout: float = 15.0) -> None:
             break
         page.wait_for_timeout(100)  # polling the autosave file, not waiting on the UI
     assert screen == held
-
-
-def open_template(page, title: str) -> None:
-    """The sidebar's Open… popover: pick the template, press Open template."""
-    pick = page.get_by_text(re.compile(rf"^{re.escape(title)} · [\d,]+ parameters$"))
-    for _ in range(3):  # a popover closes if a rerun lands while it opens: open it again
-        page.get_by_role("button", name="Open…").click()
-        try:
-            expect(page.get_by_label("A template")).to_be_visible(timeout=5_000)
-            break
-        except AssertionError:
-            wait_for_app_idle(page)
-    page.get_by_label("A template").click()
-    pick.click()
-    page.get_by_role("button", name="Open template").click()
 
 
 # ---- scenarios ----

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from engine import runs as R
-from tests.browser.conftest import open_page, screenshot_whole, wait_for_app_idle, wait_for_app_ready
+from tests.browser.conftest import open_page, open_template, screenshot_whole, wait_for_app_idle, wait_for_app_ready
 from tests.conftest import TEMPLATES
 
 LOSS_POINTS = """() => {
@@ -37,18 +37,6 @@ def stop_runs_at_the_end(app_server):
     deadline = time.monotonic() + 60
     while any(R.is_alive(r["path"]) for r in R.list_runs(root)) and time.monotonic() < deadline:
         time.sleep(0.5)  # waiting for processes to exit, not for the UI
-
-
-def open_template(page, title: str) -> None:
-    side = page.locator("[data-testid=stSidebar]")
-    side.get_by_role("button", name="Open…").click()
-    menu = page.locator("[data-testid=stPopoverBody]")
-    menu.get_by_role("combobox").click()
-    page.get_by_role("option", name=title).click()
-    menu.get_by_role("button", name="Open template").click()
-    expect(side.get_by_role("textbox", name="Design")).to_have_value(title)
-    page.keyboard.press("Escape")
-    wait_for_app_idle(page)
 
 
 def set_number(page, label: str, value: int) -> None:
