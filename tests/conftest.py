@@ -29,3 +29,44 @@ def template_path():
     def get(name: str) -> Path:
         return TEMPLATES / f"{name}.json"
     return get
+
+
+def _trained_run_key(cfg: dict) -> str:
+    """Hash of what the trained run depends on: the template, the config and the engine's source."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256((TEMPLATES / "mnist_cnn.json").read_bytes() + json.dumps(cfg, sort_keys=True).encode())
+    for f in sorted((ROOT / "engine").rglob("*.py")):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+@pytest.fixture(scope="session")
+def trained_mnist_run(mnist_root, tmp_path_factory) -> Path:
+    """The seed MNIST CNN (assets/templates/mnist_cnn.json) trained for one epoch on the full MNIST training set
+    with the default settings, to >= 98% test accuracy; yields the finished run directory.
+
+    Costs a few minutes of CPU once per session. CONVAS_REUSE_TRAINED_RUN=1 (for local iteration, never CI)
+    reuses a finished run from .pytest_cache when the template, config and engine source are unchanged.
+    """
+    import json
+    import shutil
+
+    from engine.trainer import TrainConfig, train
+
+    cfg = TrainConfig(data="mnist", data_root=str(mnist_root), epochs=1)
+    run_dir = tmp_path_factory.mktemp("runs") / "mnist_cnn"
+    cache = ROOT / ".pytest_cache" / "convas_trained_mnist" / _trained_run_key(cfg.to_dict())
+    reuse = os.environ.get("CONVAS_REUSE_TRAINED_RUN") == "1"
+    if reuse and (cache / "status.json").is_file() and \
+            json.loads((cache / "status.json").read_text())["state"] == "finished":
+        shutil.copytree(cache, run_dir)
+    else:
+        train(TEMPLATES / "mnist_cnn.json", cfg, run_dir)
+        if reuse:
+            shutil.rmtree(cache, ignore_errors=True)
+            shutil.copytree(run_dir, cache)
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["state"] == "finished", f"training the seed CNN did not finish: {status['message']}"
+    return run_dir

@@ -1,0 +1,178 @@
+"""Files of a run directory, written so that `kill -9` at any moment leaves a readable directory.
+
+Every file is written to a temporary name and renamed over the old one (os.replace is atomic). The last
+checkpoint is two files (weights + training state), so they get fresh names per step and a small pointer,
+`checkpoints/last.json`, is replaced last: a reader always sees a matching pair.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+CKPT = "checkpoints"
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, durable: bool = True) -> None:
+    """Write to a temp file in the same folder, then rename over `path`. `durable` also fsyncs (survives power
+    loss, not only a killed process): checkpoints yes, the status file rewritten every few steps no."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any, durable: bool = True) -> None:
+    text = json.dumps(obj, indent=2, ensure_ascii=False, default=_jsonable) + "\n"
+    atomic_write_bytes(path, text.encode(), durable)
+
+
+def _jsonable(o: Any) -> Any:
+    if isinstance(o, torch.Tensor):
+        return o.tolist()
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"cannot write {type(o).__name__} to JSON")
+
+
+def read_json(path: str | os.PathLike, default: Any = None) -> Any:
+    """The parsed file, or `default` when it is missing or unreadable (a reader never crashes on a run dir)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return default
+
+
+def process_start(pid: int) -> int | None:
+    """When the process started (clock ticks since boot, Linux /proc), to tell a pid from a later reuse of it."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def write_status(run_dir: Path, state: str, message: str = "", **extra: Any) -> dict:
+    """status.json: {state, message, pid, epoch, step, total_steps, updated}, merged over the previous one."""
+    path = Path(run_dir) / "status.json"
+    status = read_json(path, {}) or {}
+    status.update(extra)
+    if "pid" in extra:
+        status["pid_start"] = process_start(extra["pid"]) if extra["pid"] else None
+    status.update(state=state, message=message, updated=time.time())
+    atomic_write_json(path, status, durable=False)
+    return status
+
+
+# ---- checkpoints ---------------------------------------------------------------------------------------------
+
+def weights_bytes(model: torch.nn.Module, metadata: dict[str, Any] | None = None) -> bytes:
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    meta = {k: json.dumps(v) for k, v in (metadata or {}).items()}
+    return st_save(tensors, metadata=meta)
+
+
+def save_best(run_dir: Path, model: torch.nn.Module, info: dict[str, Any]) -> None:
+    atomic_write_bytes(Path(run_dir) / CKPT / "best.safetensors", weights_bytes(model, info))
+
+
+def save_last(run_dir: Path, model: torch.nn.Module, state: dict[str, Any]) -> None:
+    """Weights and state under step-tagged names, then the pointer, then the files the pointer no longer names."""
+    d = Path(run_dir) / CKPT
+    step = int(state["step"])
+    names = {"weights": f"last-{step}.safetensors", "state": f"last-{step}.pt"}
+    atomic_write_bytes(d / names["weights"], weights_bytes(model, {"step": step, "epoch": state.get("epoch")}))
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(d / names["state"], buf.getvalue())
+    atomic_write_json(d / "last.json", {**names, "step": step, "epoch": state.get("epoch"), "updated": time.time()})
+    for f in d.glob("last-*"):
+        if f.name not in names.values():
+            f.unlink(missing_ok=True)
+
+
+def weights_path(run_dir: str | os.PathLike, which: str = "best") -> Path | None:
+    """The weights file of the best or last checkpoint (best falls back to last), or None when there is none."""
+    d = Path(run_dir) / CKPT
+    if which not in ("best", "last"):
+        raise ValueError(f"which must be 'best' or 'last'. Received: which={which!r}.")
+    if which == "best" and (d / "best.safetensors").is_file():
+        return d / "best.safetensors"
+    ptr = read_json(d / "last.json")
+    if ptr and (d / ptr["weights"]).is_file():
+        return d / ptr["weights"]
+    return None
+
+
+def read_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Tensors and metadata of a safetensors file (no pickle involved; the file is read once)."""
+    data = Path(path).read_bytes()
+    tensors = st_load(data)
+    n = int.from_bytes(data[:8], "little")  # safetensors: 8-byte header length, then a JSON header
+    header = json.loads(data[8:8 + n])
+    meta = {k: json.loads(v) for k, v in (header.get("__metadata__") or {}).items()}
+    return tensors, meta
+
+
+def load_last_state(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+    """(weights, training state) of the last checkpoint, loaded with weights_only=True; None when none exists."""
+    d = Path(run_dir) / CKPT
+    ptr = read_json(d / "last.json")
+    if not ptr:
+        return None
+    tensors, _ = read_weights(d / ptr["weights"])
+    state = torch.load(d / ptr["state"], map_location="cpu", weights_only=True)
+    return tensors, state
+
+
+def diff_state_dict(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> list[str]:
+    """Human lines naming every layer whose weights do not fit the graph's module ([] when they match)."""
+    lines = []
+    for k in sorted(set(expected) | set(found)):
+        if k not in found:
+            lines.append(f"{k}: in the graph, missing from the checkpoint")
+        elif k not in expected:
+            lines.append(f"{k}: in the checkpoint, not in the graph")
+        elif tuple(expected[k].shape) != tuple(found[k].shape):
+            lines.append(f"{k}: the graph needs {tuple(expected[k].shape)}, the checkpoint has {tuple(found[k].shape)}")
+    return lines
+
+
+class CheckpointMismatch(ValueError):
+    """A checkpoint that does not fit the graph; the message lists the layers that differ."""
+
+    def __init__(self, where: Path, lines: list[str]):
+        self.lines = lines
+        shown = "; ".join(lines[:8]) + (f"; and {len(lines) - 8} more" if len(lines) > 8 else "")
+        super().__init__(f"the checkpoint {where} does not match the graph ({len(lines)} layer(s) differ: {shown}). "
+                         f"Load it with the graph it was trained with, or start a new run.")
+
+
+def load_weights_into(model: torch.nn.Module, path: Path) -> dict[str, Any]:
+    """Copy a safetensors file into model after checking every name and shape; returns its metadata."""
+    tensors, meta = read_weights(path)
+    lines = diff_state_dict(model.state_dict(), tensors)
+    if lines:
+        raise CheckpointMismatch(path, lines)
+    model.load_state_dict(tensors)
+    return meta
