@@ -24,6 +24,7 @@ from engine.data import Data, DataError, split_holdout
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
 MAX_BYTES = 2 * 2**30  # largest total (unpacked) size of a folder or zip we load into memory
+MAX_PIXELS = 40_000_000  # largest image we decode (PIL itself only warns below ~89 M)
 DEFAULT_SHAPE = (3, 32, 32)  # when no graph says what size the images should be
 
 Entry = tuple[str, str, Callable[[], bytes]]  # (class name, path shown in messages, read the bytes)
@@ -38,12 +39,15 @@ def _mb(n: int) -> str:
     return f"{n / 2**20:.1f} MB"
 
 
-def scan_zip(path: Path, max_bytes: int = MAX_BYTES) -> list[Entry]:
-    """Check every entry of the zip (names, types, sizes) and return readers for its images."""
+def open_zip(path: Path) -> zipfile.ZipFile:
     try:
-        zf = zipfile.ZipFile(path)
+        return zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as e:
         raise DataError(f"{path.name} is not a readable zip file ({e}).") from None
+
+
+def scan_zip(zf: zipfile.ZipFile, path: Path, max_bytes: int = MAX_BYTES) -> list[Entry]:
+    """Check every entry of the zip (names, types, sizes) and return readers for its images."""
     files: list[tuple[list[str], zipfile.ZipInfo]] = []
     total = 0
     for info in zf.infolist():
@@ -114,10 +118,15 @@ def decode(raw: bytes, shape: tuple[int, int, int], name: str) -> np.ndarray:
     C, H, W = shape
     try:
         with Image.open(io.BytesIO(raw)) as im:
+            if im.width * im.height > MAX_PIXELS:  # decided from the header, before decoding a byte of pixels
+                raise DataError(f"'{name}' is {im.width}×{im.height} pixels, over the limit of {MAX_PIXELS:,} per "
+                                f"image (a decompression bomb, or a photo far larger than any input layer).")
             im = im.convert("L" if C == 1 else "RGB")
             if im.size != (W, H):
                 im = im.resize((W, H), Image.BILINEAR)
             a = np.asarray(im, dtype=np.uint8)
+    except DataError:
+        raise
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
         raise DataError(f"'{name}' is not a readable image ({type(e).__name__}: {e}). Remove or replace it.") from None
     return a[None] if C == 1 else a.transpose(2, 0, 1)
@@ -138,11 +147,15 @@ def load_image_files(path: Path, input_shape: tuple[int, ...] | None = None, val
         raise DataError(f"image folders load as 1-channel (grey) or 3-channel (RGB) images C×H×W, but the graph's "
                         f"Input is {'×'.join(map(str, shape))}. Set the Input shape to [1, H, W] or [3, H, W].")
     if path.is_dir():
-        entries = scan_folder(path, max_bytes)
-    elif path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
-        entries = scan_zip(path, max_bytes)
-    else:
-        raise DataError(f"{path} is neither a folder nor a .zip of one. Received: data={str(path)!r}.")
+        return _load_entries(path, scan_folder(path, max_bytes), shape, val_fraction, seed)
+    if path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
+        with open_zip(path) as zf:
+            return _load_entries(path, scan_zip(zf, path, max_bytes), shape, val_fraction, seed)
+    raise DataError(f"{path} is neither a folder nor a .zip of one. Received: data={str(path)!r}.")
+
+
+def _load_entries(path: Path, entries: list[Entry], shape: tuple[int, int, int], val_fraction: float,
+                  seed: int) -> Data:
     classes = sorted({c for c, _, _ in entries})
     if len(classes) < 2:
         raise DataError(f"{path} has {len(classes)} class folder(s) ({', '.join(classes)}); classification needs "

@@ -5,14 +5,16 @@ Everything accumulates on the device and is read once per evaluation.
 from __future__ import annotations
 
 import contextlib
+import io
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from engine.atomic import atomic_write_bytes
 from engine.data import Data, to_float
-from engine.train_io import atomic_write_bytes, atomic_write_json
+from engine.train_io import atomic_write_json
 
 N_EXAMPLES = 32  # misclassified examples kept for classification
 N_SEG_EXAMPLES = 8  # image / true mask / predicted mask triples kept for segmentation
@@ -121,8 +123,6 @@ def write_results(run_dir: Path, model: torch.nn.Module, data: Data, *, batch: i
                   "pred": pred[idx].to(torch.uint8).cpu().numpy(), "index": idx.cpu().numpy()}
         res["examples"] = [{"index": int(i), "pixel_error": float(err[i]), "row": r}
                            for r, i in enumerate(arrays["index"])]
-    import io
-
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     atomic_write_bytes(Path(run_dir) / "results.npz", buf.getvalue())

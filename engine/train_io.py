@@ -1,6 +1,6 @@
 """Files of a run directory, written so that `kill -9` at any moment leaves a readable directory.
 
-Every file is written to a temporary name and renamed over the old one (os.replace is atomic). The last
+Every file is written to a temporary name and renamed over the old one (engine.atomic). The last
 checkpoint is two files (weights + training state), so they get fresh names per step and a small pointer,
 `checkpoints/last.json`, is replaced last: a reader always sees a matching pair.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -18,26 +17,9 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from engine.atomic import atomic_write_bytes
+
 CKPT = "checkpoints"
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes, durable: bool = True) -> None:
-    """Write to a temp file in the same folder, then rename over `path`. `durable` also fsyncs (survives power
-    loss, not only a killed process): checkpoints yes, the status file rewritten every few steps no."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            if durable:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any, durable: bool = True) -> None:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.train_io import atomic_write_bytes
+from engine.atomic import atomic_write_bytes
 
 ROW_KEYS = ("kind", "step", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "images_per_s",
             "elapsed", "device_mem")

@@ -1,4 +1,56 @@
+"""Inspect page: pick a trained run and an input, then look inside the network — its filters, its activations,
+where it looks (saliency), what it wants to see (gradient ascent) and what a layer remembers (inversion). Every
+picture comes with the number that says how good it is."""
 import streamlit as st
 
-st.title("Inspect")
-st.info("Look inside a trained network: filters, activations, saliency, gradient ascent and feature inversion.")
+from designer.inspect_optim import ascent_tab, inversion_tab
+from designer.inspect_runs import inspectable_runs
+from designer.inspect_saliency import saliency_tab
+from designer.inspect_views import (
+    activations_tab,
+    filters_tab,
+    input_id,
+    pick_input,
+    pick_run,
+    show_input_and_prediction,
+)
+from designer.state import require_app, runs_root
+
+require_app()
+
+st.title("Inspect", anchor=False)
+
+runs = inspectable_runs(runs_root())
+if not runs:
+    st.info("No finished run yet. Train a network first, then come back here to look inside it.",
+            icon=":material/search:")
+    st.page_link("pages/train.py", label="Go to the Train page", icon=":material/monitoring:")
+    st.stop()
+
+run = pick_run(runs)
+if not run.is_image_model:
+    st.warning(f"Inspect draws pictures of image models (1 or 3 channels × H × W). This run's input is "
+               f"{'×'.join(map(str, run.input_shape))}.", icon=":material/image_not_supported:")
+    st.stop()
+c_input, c_seen, c_pred = st.columns([2, 1.4, 2.4], vertical_alignment="top")
+with c_input:
+    x, label = pick_input(run)
+predicted = show_input_and_prediction(run, x, label, c_seen, c_pred) if x is not None else None
+
+t_filters, t_acts, t_sal, t_asc, t_inv = st.tabs(["Filters", "Activations", "Saliency", "Gradient ascent",
+                                                   "Inversion"])
+with t_filters:
+    filters_tab(run)
+with t_asc:
+    ascent_tab(run)
+if x is None:
+    for tab in (t_acts, t_sal, t_inv):
+        tab.info("Choose an input above to see this.", icon=":material/touch_app:")
+    st.stop()
+x_id = input_id(x)
+with t_acts:
+    activations_tab(run, x, x_id)
+with t_sal:
+    saliency_tab(run, x, x_id, predicted)
+with t_inv:
+    inversion_tab(run, x, x_id)

@@ -41,6 +41,13 @@ def make_zip(path: Path, entries: dict[str, bytes], prefix: str = "") -> Path:
     return path
 
 
+def bomb() -> bytes:
+    """48 M pixels that compress to a few kB: refused from the header, never decoded."""
+    buf = io.BytesIO()
+    Image.new("1", (8000, 6000)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
 def good_entries(n: int = 6) -> dict[str, bytes]:
     return {f"{cls}/{i}.png": png(colour) for cls, colour in COLOURS.items() for i in range(n)}
 
@@ -98,6 +105,7 @@ def symlink_zip(path: Path) -> Path:
     ("loose", "'readme.png' is not inside a class folder"),
     ("one_class", "1 class folder"),
     ("empty", "holds no images"),
+    ("bomb", "'bad.zip:dog/huge.png' is 8000×6000 pixels, over the limit"),
 ])
 def test_unsafe_or_wrong_zips_are_refused_and_nothing_is_extracted(tmp_path, case, match):
     work = tmp_path / "work"
@@ -105,7 +113,7 @@ def test_unsafe_or_wrong_zips_are_refused_and_nothing_is_extracted(tmp_path, cas
     path = work / "bad.zip"
     extra = {"dotdot": {"cat/../../evil.png": png((1, 2, 3))}, "absolute": {"/tmp/evil.png": png((1, 2, 3))},
              "not_image": {"dog/notes.txt": b"hello"}, "corrupt": {"cat/broken.png": b"\x89PNG not really"},
-             "loose": {"readme.png": png((1, 2, 3))}}
+             "loose": {"readme.png": png((1, 2, 3))}, "bomb": {"dog/huge.png": bomb()}}
     if case == "symlink":
         symlink_zip(path)
     elif case == "one_class":

@@ -52,12 +52,12 @@ def test_segmentation_template_beats_the_all_background_baseline(tmp_path):
     assert g["task"]["kind"] == "segmentation"
     # 256 steps on 2048 canvases: about a minute on 2 CPU cores. It learns ink vs background first, then which
     # digit; mean IoU ~0.14 here against ~0.086 for all-background (3 epochs reach ~0.25, too slow for CI).
-    run = train(g, TrainConfig(data="mnist-seg", limit=2048, batch_size=8, epochs=1, lr=3e-3, log_every=32),
-                tmp_path / "unet")
+    run = train(g, TrainConfig(data="mnist-seg", limit=2048, batch_size=8, epochs=1, lr=3e-3, log_every=32,
+                               val_fraction=0.05), tmp_path / "unet")
     assert read_status(run)["state"] == "finished", read_status(run)["message"]
     res = read_results(run)
     in_shape = tuple(next(n for n in g["nodes"] if n["op"] == "Input")["params"]["shape"])
-    d = load_data("mnist-seg", input_shape=in_shape, limit=1)  # the same validation canvases (same seed)
+    d = load_data("mnist-seg", input_shape=in_shape, val_fraction=0.05, limit=1)  # the same 500 validation canvases
     y = d.y_val.long()
     K = d.num_classes
 
