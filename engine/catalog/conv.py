@@ -18,13 +18,19 @@ def _pad_args(ctx: EmitCtx) -> tuple[tuple[int, int] | None, tuple[int, int, int
     return (0, 0), (lft, rgt, t, b)
 
 
-def conv2d_infer(p: dict, ins: list) -> tuple:
+def _image_input(p: dict, ins: list) -> tuple[int, int, int]:
+    """The (C, H, W) input of a convolution, checked: an image tensor whose channels split into `groups`."""
     need_rank(ins[0], 3, IMAGE_NEEDED)
     C, H, W = ins[0]
     g = p["groups"]
     if C % g:
         raise ShapeError(f"the number of input channels must be divisible by groups. "
                          f"Received: groups={g}, input channels={C} (input shape {C}×{H}×{W}).", field="groups")
+    return C, H, W
+
+
+def conv2d_infer(p: dict, ins: list) -> tuple:
+    C, H, W = _image_input(p, ins)
     k, s, d = p["kernel_size"], p["stride"], p["dilation"]
     pads = resolve_padding(p["padding"], (H, W), k, s, d)
     oh = window_out("height", H, k[0], s[0], pads[0], d[0])
@@ -97,12 +103,7 @@ register_op(OpSpec(
 
 
 def convT_infer(p: dict, ins: list) -> tuple:
-    need_rank(ins[0], 3, IMAGE_NEEDED)
-    C, H, W = ins[0]
-    g = p["groups"]
-    if C % g:
-        raise ShapeError(f"the number of input channels must be divisible by groups. "
-                         f"Received: groups={g}, input channels={C} (input shape {C}×{H}×{W}).", field="groups")
+    C, H, W = _image_input(p, ins)
     k, s, pad, op, d = p["kernel_size"], p["stride"], p["padding"], p["output_padding"], p["dilation"]
     for i, axis in enumerate(("height", "width")):
         if op[i] >= max(s[i], d[i]):
