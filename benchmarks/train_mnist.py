@@ -4,7 +4,7 @@
 
 Three loops train the same network (the TensorFlow tutorial CNN: 5×5×32 same, pool, 5×5×64 same, pool, FC 1024,
 dropout 0.5, FC 10) on the full 60k/10k MNIST from --data-root:
-  1. the engine: assets/templates/mnist_cnn.json through engine.trainer.train with its default settings;
+  1. the engine: assets/templates/mnist_cnn.json through engine.train.trainer.train with its default settings;
   2. the usual loop: torchvision MNIST + ToTensor, DataLoader(4 workers, pinned memory, batch 128), Adam 1e-3;
   3. a hand-written GPU-resident loop at the engine's batch size (tensors on the device, randperm batches, the
      engine's precision), i.e. the engine minus the engine: the ratio shows the overhead the engine adds.
@@ -31,10 +31,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.data import load_data, to_float  # noqa: E402
-from engine.train_checks import resolve_precision  # noqa: E402
-from engine.train_io import read_json  # noqa: E402
-from engine.train_log import parse_lines  # noqa: E402
-from engine.trainer import TrainConfig, train  # noqa: E402
+from engine.train.checks import resolve_precision  # noqa: E402
+from engine.train.log import parse_lines  # noqa: E402
+from engine.train.store import read_json  # noqa: E402
+from engine.train.trainer import TrainConfig, train  # noqa: E402
 
 
 class HandNet(nn.Module):
@@ -132,7 +132,7 @@ def dataloader_loop(args, dev, data_root: Path) -> dict:
 
 def resident_loop(args, dev, data) -> dict:
     """The engine's recipe by hand: device tensors, randperm batches, Adam one-cycle, same precision."""
-    from engine.train_optim import make_scheduler
+    from engine.train.optim import make_scheduler
 
     cfg = TrainConfig()
     amp = resolve_precision(cfg.precision, dev)

@@ -86,7 +86,7 @@ def main() -> None:
     else:
         steps = args.steps or 256
         if args.run:
-            from engine.runs import load_trained
+            from engine.train.runs import load_trained
 
             _, model = load_trained(args.run)
         else:

@@ -10,7 +10,7 @@ Pure Python + torch; never imports streamlit. The public API:
 """
 from engine.codegen import build_module, to_python
 from engine.errors import GraphError, Issue, ShapeError
-from engine.fx_import import ImportModelError, import_model
+from engine.fx.importer import ImportModelError, import_model
 from engine.graph import Graph, Node, Task, load_graph, save_graph
 from engine.shapes import NodeReport, Report, check
 

@@ -282,8 +282,3 @@ def json_schema() -> dict[str, Any]:
 
 def schema_text() -> str:
     return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
-
-
-def write_schema(path: str | os.PathLike = Path(__file__).resolve().parents[1] / "docs" / "graph.schema.json") -> Path:
-    """Regenerate docs/graph.schema.json: python -c 'from engine.graph import write_schema; write_schema()'."""
-    return atomic_write_text(path, schema_text(), durable=False)

@@ -8,14 +8,29 @@ from __future__ import annotations
 
 import heapq
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from engine.catalog import get_op, has_op, list_ops
 from engine.catalog.registry import _closest
 from engine.errors import Issue, ParamError
 
-if TYPE_CHECKING:
-    from engine.graph import Graph, Node
+
+class Node(Protocol):
+    """What the checks read of a node (engine.graph.Node has it); typed structurally so this module, which
+    engine.graph imports, never imports engine.graph back."""
+
+    id: str
+    op: str
+    params: dict[str, Any]
+    inputs: list[str]
+
+
+class Graph(Protocol):
+    """What the checks read of a graph (engine.graph.Graph has it)."""
+
+    nodes: Sequence[Node]
+    outputs: list[str]
 
 _NORMALISED: dict[tuple, tuple[dict[str, Any], list[ParamError]]] = {}
 _NORMALISED_MAX = 8192  # distinct (op, params) pairs kept; the canvas re-checks a mostly unchanged graph per edit

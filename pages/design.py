@@ -4,10 +4,10 @@ import streamlit as st
 
 import engine
 from designer.canvas import canvas
-from designer.design_convert import canvas_data
-from designer.design_form import render_properties
-from designer.design_session import DesignSession
-from designer.design_summary import error_items, human_bytes, summary_rows, totals
+from designer.design.convert import canvas_data
+from designer.design.form import render_properties
+from designer.design.session import DesignSession
+from designer.design.summary import error_items, human_bytes, summary_rows, totals
 from designer.state import autosave, require_app
 
 require_app()

@@ -2,8 +2,8 @@
 import streamlit as st
 
 import engine
-from designer.export_downloads import render_bundle, render_cards
-from designer.export_sources import sources
+from designer.export.downloads import render_bundle, render_cards
+from designer.export.sources import sources
 from designer.state import require_app
 
 require_app()

@@ -3,10 +3,10 @@ where it looks (saliency), what it wants to see (gradient ascent) and what a lay
 picture comes with the number that says how good it is."""
 import streamlit as st
 
-from designer.inspect_optim import ascent_tab, inversion_tab
-from designer.inspect_runs import inspectable_runs
-from designer.inspect_saliency import saliency_tab
-from designer.inspect_views import (
+from designer.inspect.optim import ascent_tab, inversion_tab
+from designer.inspect.runs import inspectable_runs
+from designer.inspect.saliency import saliency_tab
+from designer.inspect.views import (
     activations_tab,
     filters_tab,
     input_id,

@@ -3,12 +3,12 @@ import streamlit as st
 
 import engine
 from designer.state import require_app, runs_root, set_graph
-from designer.train_form import render_form
-from designer.train_live import render_controls, render_live
-from designer.train_results import render_results
-from designer.train_runs import all_runs, focus_run, label, run_dir, runs_table
-from engine import runs as R
-from engine.train_config import TrainConfig
+from designer.train.form import render_form
+from designer.train.live import render_controls, render_live
+from designer.train.results import render_results
+from designer.train.runs import all_runs, focus_run, label, run_dir, runs_table
+from engine.train import runs as R
+from engine.train.config import TrainConfig
 
 require_app()
 

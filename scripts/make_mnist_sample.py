@@ -16,7 +16,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.data import read_idx  # noqa: E402
+from engine.data.builtin import read_idx  # noqa: E402
 
 
 def main() -> int:

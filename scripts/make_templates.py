@@ -5,7 +5,7 @@
 
 The torchvision ones are imported with engine.import_model (weights=None: nothing is downloaded) at 3×224×224 with
 1000 classes, then given readable ids (conv1, layer1_0_conv1, fire2_squeeze, denseblock1_denselayer1_norm1, ...);
-every node keeps its "source: <module path>" comment, so engine.fx_import.map_state_dict still maps torchvision
+every node keeps its "source: <module path>" comment, so engine.fx.importer.map_state_dict still maps torchvision
 weights onto it. NiN, the U-Net and the LSTM are written here by hand. Positions come from engine.layout, and
 each index entry's `params` is the engine's count (tests check it against torch).
 """
@@ -27,7 +27,7 @@ import torch.nn as nn  # noqa: E402
 
 from engine.catalog import get_op  # noqa: E402
 from engine.codegen import Namespace  # noqa: E402
-from engine.fx_import import import_model, load_source, source_of  # noqa: E402
+from engine.fx.importer import import_model, load_source, source_of  # noqa: E402
 from engine.graph import Graph, load_graph, save_graph  # noqa: E402
 from engine.layout import layered_layout  # noqa: E402
 from engine.shapes import check  # noqa: E402

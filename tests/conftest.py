@@ -53,7 +53,7 @@ def trained_mnist_run(mnist_root, tmp_path_factory) -> Path:
     import json
     import shutil
 
-    from engine.trainer import TrainConfig, train
+    from engine.train.trainer import TrainConfig, train
 
     cfg = TrainConfig(data="mnist", data_root=str(mnist_root), epochs=1)
     run_dir = tmp_path_factory.mktemp("runs") / "mnist_cnn"

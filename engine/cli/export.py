@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from engine.errors import GraphError
-from engine.export import FORMATS, SUFFIXES, export, format_for, read_weights
+from engine.export.formats import FORMATS, SUFFIXES, export, format_for, read_weights
 
 
 def add_parser(sub) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from engine.fx_import import ImportModelError, import_model
+from engine.fx.importer import ImportModelError, import_model
 from engine.graph import save_graph
 from engine.shapes import check
 

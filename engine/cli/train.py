@@ -12,7 +12,7 @@ import re
 import sys
 from pathlib import Path
 
-from engine.train_config import TrainConfig
+from engine.train.config import TrainConfig
 
 _TYPES = {"data": str, "data_root": str, "optimizer": str, "schedule": str, "device": str, "precision": str,
           "augment": str, "lr": float, "momentum": float, "weight_decay": float, "clip_grad_norm": float,
@@ -47,9 +47,9 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from engine.errors import GraphError
-    from engine.runs import prepare_run
-    from engine.train_io import atomic_write_json, read_json
-    from engine.trainer import resume
+    from engine.train.runs import prepare_run
+    from engine.train.store import atomic_write_json, read_json
+    from engine.train.trainer import resume
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
                  if getattr(args, f.name) is not None}

@@ -23,7 +23,7 @@ ENV = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"OMP_NUM_THR
 @pytest.fixture(scope="module")
 def trained_run(app_server):
     """A LeNet-5 run of a few steps in the app's runs folder, trained by the engine as the Train page would."""
-    from engine import runs, trainer
+    from engine.train import runs, trainer
 
     config = {"data": "mnist-sample", "epochs": 1, "max_steps": 6, "log_every": 2, "seed": 1}
     run_dir = runs.prepare_run(TEMPLATES / "lenet5.json", config, app_server.home / "runs")
@@ -90,7 +90,7 @@ def test_export_a_trained_run(page, tmp_path, trained_run):
     expect(page.locator("[data-testid=stAlertContentSuccess]")).to_contain_text(
         "3/3 checks passed on 16 sample inputs", timeout=120_000)
 
-    from engine import runs
+    from engine.train import runs
 
     _, model = runs.load_trained(trained_run)
     bundle = download(page, "Download bundle", tmp_path)

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from engine.runs import new_run_dir, read_status
-from engine.trainer import TrainConfig, train
+from engine.train.runs import new_run_dir, read_status
+from engine.train.trainer import TrainConfig, train
 from tests.browser.conftest import open_page, screenshot_whole, wait_for_app_idle, wait_for_app_ready
 from tests.conftest import TEMPLATES
 

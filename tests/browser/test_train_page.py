@@ -9,7 +9,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from engine import runs as R
+from engine.train import runs as R
 from tests.browser.conftest import open_page, open_template, screenshot_whole, wait_for_app_idle, wait_for_app_ready
 from tests.conftest import TEMPLATES
 

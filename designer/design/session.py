@@ -1,0 +1,208 @@
+"""The Design page's state: what the canvas sent, the undo history, the selection, and every edit the page makes.
+
+`DesignSession` works on any mutable mapping (Streamlit's session_state in the app, a dict in tests) and stores a
+new graph through `store(graph, replace)` (designer.state.set_graph in the app: it autosaves). The rules:
+
+- A canvas edit is adopted only if it was made on the current revision (`rev`): after Python replaced the graph
+  (undo, fix, form edit, template) an edit made on the old one is dropped, and the canvas redraws from Python's.
+- Each canvas message is adopted once: (mount, seq) identifies it; a remounted canvas starts a new mount.
+- Every change of the graph goes through `commit`, which records undo history; only canvas edits skip the
+  revision bump (the canvas already shows them).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, MutableMapping
+from typing import Any
+
+from designer.design import edit
+from designer.design.history import History
+from designer.design.layout import auto_layout, layout_positions
+
+Graph = dict[str, Any]
+BLOCK_STEM = {"inception": "inc", "residual": "res", "bottleneck": "bneck", "fire": "fire", "dense": "dense",
+              "mlpconv": "mlp"}
+
+
+class DesignSession:
+    def __init__(self, state: MutableMapping[str, Any], store: Callable[[Graph, bool], None]):
+        self.state = state
+        self.store = store
+        state.setdefault("design_history", History())
+        state.setdefault("design_selected", None)  # node id whose properties the page shows
+        state.setdefault("design_select_nonce", 0)  # bumped when Python moves the canvas selection
+        state.setdefault("design_ack", None)  # {mount, seq} of the last canvas message adopted
+        state.setdefault("design_notice", None)  # one message for the page to show once (e.g. a refused edit)
+
+    # ---- reading ----
+    @property
+    def graph(self) -> Graph:
+        return self.state["graph"]
+
+    @property
+    def rev(self) -> int:
+        return self.state.get("graph_rev", 0)
+
+    @property
+    def history(self) -> History:
+        return self.state["design_history"]
+
+    @property
+    def selected(self) -> str | None:
+        sel = self.state["design_selected"]
+        return sel if sel in {n["id"] for n in self.graph["nodes"]} else None
+
+    def notice(self) -> str | None:
+        """The pending message for the user, once."""
+        msg, self.state["design_notice"] = self.state["design_notice"], None
+        return msg
+
+    # ---- changing ----
+    def _store(self, g: Graph, replace: bool) -> None:
+        self.store(g, replace)
+        self.state["design_known"] = self.graph
+
+    def note_external_change(self) -> None:
+        """Make a graph another page part stored (a template opened from the sidebar, a renamed design) one more
+        undoable step. Call once per page run, before reading the graph."""
+        known = self.state.get("design_known")
+        g = self.graph
+        if known is not None and known is not g:
+            self.history.record(known, g)
+        self.state["design_known"] = g
+
+    def commit(self, new: Graph, replace: bool = True) -> bool:
+        """Store `new` (recording undo) when it differs from the current graph."""
+        if not self.history.record(self.graph, new):
+            return False
+        self._store(new, replace)
+        return True
+
+    def adopt_canvas(self, msg: Any) -> bool:
+        """A canvas state message ({rev, mount, seq, nodes, selected}) -> adopted edit? Never raises."""
+        if not isinstance(msg, dict):
+            return False
+        ack = self.state["design_ack"]
+        mount, seq = msg.get("mount"), msg.get("seq")
+        if not isinstance(seq, int):
+            return False
+        fresh = ack is None or ack.get("mount") != mount or seq > ack.get("seq", -1)
+        changed = False
+        if fresh:
+            self.state["design_ack"] = {"mount": mount, "seq": seq}
+            if msg.get("rev") == self.rev:
+                try:
+                    new = edit.graph_from_canvas(self.graph, msg.get("nodes"))
+                except edit.CanvasError as e:
+                    self.state["design_notice"] = f"The canvas sent an edit the design cannot take: {e}"
+                    return False
+                changed = self.commit(new, replace=False)
+        sel = msg.get("selected")
+        if sel is None or any(n["id"] == sel for n in self.graph["nodes"]):
+            self.state["design_selected"] = sel
+        return changed
+
+    def run_command(self, cmd: Any) -> bool:
+        """A canvas command trigger: {kind: undo|redo|layout|add_block, ...}."""
+        if not isinstance(cmd, dict):
+            return False
+        kind = cmd.get("kind")
+        if kind == "undo":
+            return self.undo()
+        if kind == "redo":
+            return self.redo()
+        if kind == "layout":
+            return self.commit(auto_layout(self.graph))
+        if kind == "add_block":
+            try:
+                return self.add_block(str(cmd.get("name")), float(cmd.get("x", 0)), float(cmd.get("y", 0)),
+                                      cmd.get("after"))
+            except (ValueError, TypeError) as e:
+                self.state["design_notice"] = str(e)
+        return False
+
+    def undo(self) -> bool:
+        g = self.history.undo(self.graph)
+        if g is None:
+            return False
+        self._store(g, True)
+        return True
+
+    def redo(self) -> bool:
+        g = self.history.redo(self.graph)
+        if g is None:
+            return False
+        self._store(g, True)
+        return True
+
+    def select(self, node_id: str | None) -> None:
+        """Select a node from Python (an error clicked, a block added): the canvas follows and centres on it."""
+        self.state["design_selected"] = node_id
+        self.state["design_select_nonce"] += 1
+
+    def set_params(self, node_id: str, params: dict[str, Any]) -> bool:
+        return self.commit(edit.set_params(self.graph, node_id, params))
+
+    def rename(self, old: str, new: str) -> bool:
+        changed = self.commit(edit.rename_node(self.graph, old, new))
+        if changed and self.state["design_selected"] == old:
+            self.select(new.strip())
+        return changed
+
+    def set_output(self, node_id: str, is_output: bool) -> bool:
+        return self.commit(edit.set_output(self.graph, node_id, is_output))
+
+    def delete(self, ids: list[str]) -> bool:
+        """Delete nodes (ids already gone, e.g. deleted on the canvas in the same rerun, are skipped)."""
+        changed = self.commit(edit.delete_nodes(self.graph, ids))
+        if self.state["design_selected"] in ids:
+            self.select(None)
+        return changed
+
+    def apply_fix(self, fix: dict[str, Any]) -> bool:
+        """Apply a fix from engine.fixes.suggest_fixes; one made stale by an edit in the same rerun (its node
+        deleted or rewired on the canvas) is refused with a notice instead of an error."""
+        from engine.fixes import apply_fix
+
+        try:
+            fixed = apply_fix(self.graph, fix)
+        except (KeyError, IndexError, ValueError) as e:
+            self.state["design_notice"] = f"That fix no longer applies: the design changed meanwhile ({e})."
+            return False
+        return self.commit(fixed.to_dict())
+
+    def add_block(self, name: str, x: float, y: float, after: str | None) -> bool:
+        """Insert a composite block at (x, y), fed by `after` (or by a fresh Identity entry node to wire up).
+        A residual block whose input shape is not known yet gets an identity shortcut; if the channels then
+        differ, the check offers the "insert 1×1 Conv2d" fix."""
+        import engine
+        from engine import blocks
+
+        ids = {n["id"] for n in self.graph["nodes"]}
+        stem = BLOCK_STEM.get(name, "block")
+        k = 1
+        while f"{stem}{k}" in ids or any(i.startswith(f"{stem}{k}_") for i in ids):
+            k += 1
+        prefix = f"{stem}{k}"
+        entry: list[dict] = []
+        src = after if after in ids else None
+        if src is None:  # a block dropped on empty canvas gets one input to connect, not one per branch
+            src = f"{prefix}_in"
+            entry = [{"id": src, "op": "Identity", "ui": {"x": 0.0, "y": 0.0, "group": prefix}}]
+        shape = engine.check(self.graph).nodes[after].shape if after in ids else None
+        extra = {"projection": "never"} if shape is None and name in blocks.NEEDS_SHAPE else {}
+        nodes, out_id = blocks.make_block(name, prefix, src, input_shape=shape, **extra)
+        nodes = entry + nodes
+        if any(not n.get("ui") for n in nodes):
+            for n in nodes:
+                n["ui"] = {"x": 0.0, "y": 0.0, "group": prefix}
+            for nid, (px, py) in layout_positions(nodes).items():
+                next(n for n in nodes if n["id"] == nid)["ui"].update(x=px, y=py)
+        top = min(n["ui"]["y"] for n in nodes)
+        left = min(n["ui"]["x"] for n in nodes)
+        for n in nodes:
+            n["ui"]["x"] = round(n["ui"]["x"] - left + x, 1)
+            n["ui"]["y"] = round(n["ui"]["y"] - top + y, 1)
+        changed = self.commit(edit.add_nodes(self.graph, nodes))
+        if changed:
+            self.select(out_id)
+        return changed

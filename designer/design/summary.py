@@ -1,0 +1,56 @@
+"""The live check as a table and a few totals: node, op, output, params, MACs; memory at a batch size; the errors.
+
+Plain data (lists of dicts, strings) so the page only lays it out and tests read it without a browser.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from designer.design.convert import fmt_shape
+from engine.shapes import Report
+
+
+def human_count(n: int) -> str:
+    """11689512 -> '11.7M', 3274634 -> '3.27M', 61706 -> '61.7k' (the full number goes beside it in the UI)."""
+    for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if n >= div:
+            v = n / div
+            return f"{v:.3g}{unit}" if v < 100 else f"{v:.0f}{unit}"
+    return str(n)
+
+
+def human_bytes(b: int) -> str:
+    for div, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if b >= div:
+            return f"{b / div:.1f} {unit}"
+    return f"{b} B"
+
+
+def summary_rows(g: dict[str, Any], report: Report) -> list[dict[str, Any]]:
+    """One row per node in file order. `output` is the shape, or what stops it (error / waiting on an input)."""
+    rows = []
+    for n in g.get("nodes", []):
+        nr = report.nodes.get(n["id"])
+        if nr is None:
+            out, params, macs = "not checked", 0, 0
+        elif nr.error:
+            out, params, macs = "error", 0, 0
+        elif nr.blocked or nr.shape is None:
+            out, params, macs = "waiting on input", 0, 0
+        else:
+            out, params, macs = fmt_shape(nr.shape), nr.params, nr.macs
+        rows.append({"node": n["id"], "op": n["op"], "output": out, "params": params, "MACs": macs})
+    return rows
+
+
+def totals(report: Report, batch_size: int) -> dict[str, Any]:
+    """Parameters, MACs per sample, and the training memory estimate at this batch size (bytes and text)."""
+    mem = report.memory_estimate(batch_size)
+    return {"params": report.total_params, "macs": report.total_macs, "memory": mem["total"],
+            "memory_parts": mem, "params_text": human_count(report.total_params),
+            "macs_text": human_count(report.total_macs), "memory_text": human_bytes(mem["total"])}
+
+
+def error_items(report: Report) -> list[dict[str, Any]]:
+    """Every problem, node-level first: {node, field, message, fix} (node None for the graph as a whole)."""
+    return [{"node": e.node, "field": e.field, "message": e.message, "fix": e.fix} for e in report.errors]

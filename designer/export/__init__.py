@@ -1,0 +1,1 @@
+"""The Export page's pieces: which design or run to export (sources) and the download buttons (downloads)."""

@@ -1,0 +1,98 @@
+"""The training settings form: dataset, task, hyperparameters, device -> a TrainConfig dict (or None).
+
+Defaults come from engine.train.config.TrainConfig; the last settings used are kept in session state so they
+survive a visit to another page (Streamlit forgets the widgets of pages not shown).
+"""
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+from engine.train.config import AUGMENTS, OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig
+
+DATASETS = {"mnist-sample": "MNIST sample (bundled)", "mnist": "MNIST (60k)",
+            "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
+            "mnist-seg": "MNIST segmentation", "folder": "Image folder or .zip…"}
+OPT_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
+SCHED_NAMES = {"constant": "constant", "step": "step (÷10 at 50%, 75%)", "cosine": "cosine",
+               "onecycle": "one-cycle"}
+
+
+APP_DEFAULTS = {"log_every": 10}  # a point every 10 steps: the curves move from the first seconds of a run
+
+
+def _defaults() -> dict:
+    d = st.session_state.get("train_config") or {}
+    return {**TrainConfig().to_dict(), **APP_DEFAULTS, **d}
+
+
+def _task_of(graph: dict) -> tuple[str, int]:
+    t = graph.get("task") or {}
+    return t.get("kind", "classification"), int(t.get("num_classes", 10))
+
+
+def render_form(graph: dict, can_start: bool) -> tuple[dict | None, dict | None]:
+    """Draw the form. On Start: (config dict, task dict); otherwise (None, None)."""
+    d = _defaults()
+    kind, k = _task_of(graph)
+    devices = ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    with st.form("train_settings", border=True):
+        c_data, c_opt, c_sched, c_run = st.columns(4, gap="medium")
+        with c_data:
+            st.markdown("**:material/dataset: Data**")
+            known = d["data"] if d["data"] in DATASETS else "folder"
+            data = st.selectbox("Dataset", list(DATASETS), index=list(DATASETS).index(known),
+                                format_func=DATASETS.get, key="tf_data")
+            path = st.text_input("Folder / .zip or data root", value=d["data"] if known == "folder" else
+                                 (d.get("data_root") or ""), key="tf_path",
+                                 placeholder="optional: where the files are",
+                                 help="For an image folder or .zip: its path. For MNIST / Fashion-MNIST / CIFAR: "
+                                      "the folder that holds the files (default: the download cache).")
+            tasks = ["classification", "segmentation"]
+            task = st.selectbox("Task", tasks, index=tasks.index(kind), key="tf_task",
+                                help="segmentation: a class per pixel (e.g. MNIST segmentation)")
+            classes = st.number_input("Classes", 1, 1000, k, key="tf_classes")
+        with c_opt:
+            st.markdown("**:material/tune: Optimiser**")
+            opt = st.selectbox("Optimiser", OPTIMIZERS, index=OPTIMIZERS.index(d["optimizer"]),
+                               format_func=OPT_NAMES.get, key="tf_opt")
+            lr = st.number_input("Learning rate", 1e-6, 10.0, float(d["lr"]), format="%.4g", key="tf_lr")
+            bs = st.number_input("Batch size", 1, 65536, int(d["batch_size"]), key="tf_bs")
+            mom = st.number_input("Momentum (SGD)", 0.0, 0.999, float(d["momentum"]), key="tf_mom")
+        with c_sched:
+            st.markdown("**:material/show_chart: Schedule**")
+            epochs = st.number_input("Epochs", 1, 1000, int(d["epochs"]), key="tf_epochs")
+            sched = st.selectbox("Learning-rate schedule", SCHEDULES, index=SCHEDULES.index(d["schedule"]),
+                                 format_func=SCHED_NAMES.get, key="tf_sched")
+            wd = st.number_input("Weight decay", 0.0, 1.0, float(d["weight_decay"]), format="%.4g", key="tf_wd")
+            aug = st.selectbox("Augmentation", AUGMENTS, index=AUGMENTS.index(d["augment"]), key="tf_aug",
+                               help="auto: none for digits, random crop + flip for CIFAR")
+        with c_run:
+            st.markdown("**:material/memory: Run**")
+            dev = st.selectbox("Device", devices, index=devices.index(d["device"]) if d["device"] in devices else 0,
+                               key="tf_dev", help="auto: the GPU when there is one")
+            prec = st.selectbox("Precision", PRECISIONS, index=PRECISIONS.index(d["precision"]), key="tf_prec",
+                                help="auto: bf16 autocast on GPUs that support it, else fp32")
+            seed = st.number_input("Seed", 0, 2**31 - 1, int(d["seed"]), key="tf_seed")
+            with st.expander("More"):
+                clip = st.number_input("Clip gradient norm (0: off)", 0.0, 1e6, float(d["clip_grad_norm"] or 0.0),
+                                       key="tf_clip")
+                smooth = st.number_input("Label smoothing", 0.0, 0.99, float(d["label_smoothing"]), key="tf_ls")
+                nesterov = st.checkbox("Nesterov (SGD)", bool(d["nesterov"]), key="tf_nest")
+                val = st.number_input("Validation fraction", 0.01, 0.99, float(d["val_fraction"]), key="tf_val")
+                log_every = st.number_input("Log every N steps", 1, 100000, int(d["log_every"]), key="tf_log")
+                max_steps = st.number_input("Stop after N steps (0: all)", 0, 10**9, int(d["max_steps"] or 0),
+                                            key="tf_max")
+        start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:",
+                                      disabled=not can_start)
+    if not start:
+        return None, None
+    source = (path.strip() or "") if data == "folder" else data
+    config = {**d, "data": source, "data_root": (path.strip() or None) if data != "folder" else None,
+              "epochs": int(epochs), "batch_size": int(bs), "optimizer": opt, "lr": float(lr), "momentum": float(mom),
+              "nesterov": bool(nesterov), "weight_decay": float(wd), "schedule": sched,
+              "clip_grad_norm": float(clip) or None, "label_smoothing": float(smooth), "seed": int(seed),
+              "device": dev, "precision": prec, "augment": aug, "val_fraction": float(val),
+              "log_every": int(log_every), "max_steps": int(max_steps) or None}
+    st.session_state.train_config = config
+    return config, {"kind": task or kind, "num_classes": int(classes)}

@@ -1,0 +1,142 @@
+"""The live view of a run: status, Stop / Resume, progress with ETA, headline numbers and the curves.
+
+It is a fragment that re-runs every second while the run is queued or running (only it, not the page), reading
+the new lines of metrics.jsonl. When the run ends it asks for one full rerun, so the page shows the results and
+the timer stops.
+"""
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from designer.train import plots
+from designer.train.runs import ACTIVE, STATE_COLOR, STATE_ICON, label, metrics, run_dir
+from engine.train import runs as R
+
+REFRESH_S = 1.0
+
+
+def _fmt_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def _last(rows: list[dict], key: str) -> float | None:
+    for r in reversed(rows):
+        if r.get(key) is not None:
+            return r[key]
+    return None
+
+
+def _progress(status: dict, rows: list[dict]) -> None:
+    step, total = status.get("step") or 0, status.get("total_steps")
+    elapsed = _last(rows, "elapsed")
+    if not total:
+        st.progress(0.0, text="starting…")
+        return
+    frac = min(1.0, step / total)
+    eta = elapsed / step * (total - step) if elapsed and step and status.get("state") in ACTIVE else None
+    parts = [f"step {step:,} / {total:,}", f"elapsed {_fmt_time(elapsed)}"]
+    if eta is not None:
+        parts.append(f"ETA {_fmt_time(eta)}")
+    st.progress(frac, text=" · ".join(parts))
+
+
+def _headline(rows: list[dict], status: dict, epochs: int | None) -> None:
+    losses = [r["train_loss"] for r in rows if r.get("kind") == "step" and r.get("train_loss") is not None]
+    c = st.columns(5)
+    ep = _last(rows, "epoch")
+    c[0].metric("Epoch", f"{ep:.2f}".rstrip("0").rstrip(".") + (f" / {epochs}" if epochs else "") if ep else "–",
+                border=True)
+    c[1].metric("Train loss", f"{losses[-1]:.4f}" if losses else "–", border=True)
+    va = _last(rows, "val_acc")
+    c[2].metric("Validation accuracy", f"{va:.2%}" if va is not None else "–", border=True,
+                help="on the held-out data, after each epoch")
+    ips = _last(rows, "images_per_s")
+    c[3].metric("Images / s", f"{ips:,.0f}" if ips else "–", border=True)
+    lr = _last(rows, "lr")
+    c[4].metric("Learning rate", f"{lr:.2e}" if lr else "–", border=True)
+
+
+def _charts(runs: dict[str, list[dict]], epochs: float | None) -> None:
+    cfg = {"displayModeBar": False}
+    left, right = st.columns(2)
+    left.plotly_chart(plots.curves(runs, "loss", "Loss", epochs=epochs), key="chart_loss", config=cfg)
+    right.plotly_chart(plots.curves(runs, "acc", "Accuracy", percent=True, epochs=epochs), key="chart_acc",
+                       config=cfg)
+    left.plotly_chart(plots.single(runs, "lr", "Learning rate", "lr", log=True, epochs=epochs), key="chart_lr",
+                      config=cfg)
+    right.plotly_chart(plots.single(runs, "images_per_s", "Throughput", "images / s", epochs=epochs),
+                       key="chart_speed", config=cfg)
+
+
+def render_controls(run_id: str, state: str | None) -> None:
+    """Stop while the run is live, Resume when it stopped or failed with a checkpoint. Drawn by the full script
+    run (not the fragment): a click always lands, and the fragment asks for a full run when the state changes."""
+    if state in ACTIVE:
+        if st.button("Stop", icon=":material/stop_circle:", key=f"stop_{run_id}", width="stretch",
+                     help="The trainer finishes its step, saves a checkpoint and stops; Resume continues."):
+            R.stop_run(run_dir(run_id))
+            st.toast("Stopping: the trainer saves a checkpoint first.", icon=":material/stop_circle:")
+    elif state in ("stopped", "failed") and _resumable(run_id):
+        if st.button("Resume", icon=":material/play_arrow:", key=f"resume_{run_id}", type="primary",
+                     width="stretch", help="Continue from the last checkpoint"):
+            try:
+                _wait_for_exit(run_id)
+                R.resume_run(run_dir(run_id))
+            except (RuntimeError, FileNotFoundError) as e:
+                st.toast(str(e), icon=":material/error:")
+            else:
+                st.rerun()  # the page refreshes live again
+
+
+def _state(status: dict) -> None:
+    state = status.get("state")
+    with st.container(key="run_state"):
+        st.badge(state or "unknown", icon=STATE_ICON.get(state), color=STATE_COLOR.get(state, "gray"))
+        if status.get("message") and state != "failed":
+            st.caption(status["message"])
+    if state == "failed":
+        st.error(status.get("message") or "the run failed; see log.txt in its folder.", icon=":material/error:")
+
+
+def _wait_for_exit(run_id: str, timeout_s: float = 30.0) -> None:
+    """A trainer writes "stopped" before it has closed its files and exited; resuming waits for that."""
+    deadline = time.monotonic() + timeout_s
+    while R.is_alive(run_dir(run_id)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def _resumable(run_id: str) -> bool:
+    return (run_dir(run_id) / "checkpoints" / "last.json").is_file()
+
+
+def render_live(focus: str, focus_run: dict, compare: list[dict]) -> None:
+    """The fragment for the focused run (plus the runs overlaid on its charts)."""
+    active = focus_run["status"] in ACTIVE
+    st.session_state.live_was_active = active
+
+    @st.fragment(run_every=REFRESH_S if active else None)
+    def live() -> None:
+        status = R.read_status(run_dir(focus))
+        if st.session_state.get("live_was_active") and status.get("state") not in ACTIVE:
+            st.session_state.live_was_active = False
+            st.rerun(scope="app")  # once: show the results and the right buttons, and stop refreshing
+        rows = metrics(focus)
+        _state(status)
+        if not rows and status.get("state") not in ACTIVE:
+            return  # it ended before its first numbers (a refused input): the message above says why
+        _progress(status, rows)
+        _headline(rows, status, focus_run.get("epochs"))
+        runs = {label(focus_run): rows}
+        runs.update({label(r): metrics(r["id"]) for r in compare})
+        epochs = max([r.get("epochs") or 0 for r in [focus_run, *compare]]) or None
+        if any(runs.values()):
+            _charts(runs, epochs)
+        else:
+            st.info("Waiting for the first numbers from the trainer…", icon=":material/hourglass_top:")
+
+    live()

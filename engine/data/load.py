@@ -1,0 +1,48 @@
+"""load_data: one entry point for every data source. Datasets as tensors: every source becomes uint8 images (N, C, H, W) and int64 labels, held on the device.
+
+Sources (`load_data(source, ...)`):
+- `mnist-sample`: the real MNIST 10k test set bundled in assets/ (offline out of the box), split train/val.
+- `mnist`, `fashion-mnist`: the standard idx files from `root` (as in ../shared/data/mnist) or through
+  torchvision into a cache directory; `cifar10`, `cifar100` through torchvision.
+- a folder (one sub-folder per class) or a `.zip` of one (engine.data.files: checked, never extracted).
+- `mnist-seg`: MNIST digits on a larger canvas, every pixel labelled (engine.data.seg).
+
+Images stay uint8 until a batch is taken; `to_float` is the one preprocessing step the model sees (pixels in
+[0, 1], no mean/std), so a page that feeds a trained model applies the same `to_float`.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from engine.data.base import Data, DataError
+from engine.data.builtin import load_cifar, load_idx_dataset, load_mnist_sample
+from engine.data.files import load_image_files
+from engine.data.seg import load_mnist_seg
+
+BUILTIN = ("mnist-sample", "mnist", "fashion-mnist", "cifar10", "cifar100", "mnist-seg")
+
+
+def load_data(source: str, root: str | os.PathLike | None = None, *, input_shape: tuple[int, ...] | None = None,
+              val_fraction: float = 0.1, seed: int = 0, limit: int | None = None) -> Data:
+    """Any source -> Data. `input_shape` (the graph's Input) sizes folder/zip images and the mnist-seg canvas;
+    `limit` keeps only the first N training examples (quick runs)."""
+    if source == "mnist-sample":
+        data = load_mnist_sample(val_fraction, seed)
+    elif source in ("mnist", "fashion-mnist"):
+        data = load_idx_dataset(source, root)
+    elif source in ("cifar10", "cifar100"):
+        data = load_cifar(source, root)
+    elif source == "mnist-seg":
+        data = load_mnist_seg(root, input_shape=input_shape, val_fraction=val_fraction, seed=seed, limit=limit)
+    else:
+        path = Path(source).expanduser()
+        if not path.exists():
+            raise DataError(f"unknown data source '{source}': not one of {', '.join(BUILTIN)} and no such file or "
+                            f"folder. Received: data={source!r}.")
+        data = load_image_files(path, input_shape=input_shape, val_fraction=val_fraction, seed=seed)
+    if limit is not None:
+        if limit < 1:
+            raise DataError(f"limit must be at least 1. Received: limit={limit}.")
+        data.x_train, data.y_train = data.x_train[:limit], data.y_train[:limit]
+    return data
