@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from designer.design.layout import layout_positions
+from designer.design.layout import GAP, LAYER_DY, NODE_W, layout_positions
 from designer.design.palette import op_spec, op_table, palette
 from engine.shapes import Report
 
@@ -81,5 +81,11 @@ def canvas_data(g: dict[str, Any], report: Report, *, rev: int, ack: dict | None
     return {
         "rev": rev, "ack": ack, "nodes": node_views(g, report), "ops": op_table(), "palette": palette(),
         "select": {"id": selected, "nonce": select_nonce}, "can_undo": can_undo, "can_redo": can_redo,
-        "height": height,
+        "height": height, "layout": layout_sizes(),
     }
+
+
+def layout_sizes() -> dict[str, float]:
+    """The sizes the canvas places new nodes with (the LayoutSizes type in frontend/src/types.ts): a card's width
+    and height, the distance between layers, and between side-by-side columns. The auto-layout uses the same."""
+    return {"node_w": NODE_W, "node_h": 76.0, "layer_dy": LAYER_DY, "col_dx": NODE_W + GAP}
