@@ -1,7 +1,7 @@
 # The two commands in the README: `make app` (install + start the app) and `make test` (install + the whole suite).
 PY ?= python3
 
-.PHONY: app install test install-test lint canvas
+.PHONY: app install test install-test lint canvas canvas-check
 
 install:
 	$(PY) -m pip install -e .
@@ -23,3 +23,8 @@ test: install-test lint
 # Rebuild the canvas bundle from the lockfile (needs Node.js + npm; running the app does not).
 canvas:
 	cd designer/canvas/frontend && npm ci --no-audit --no-fund && npm run build
+
+# The canvas's TypeScript: type check (tsc --noEmit) and unit tests (vitest) of its pure parts. Run after `canvas`
+# (which installs node_modules from the lockfile).
+canvas-check:
+	cd designer/canvas/frontend && npm run typecheck && npm test

@@ -2,11 +2,14 @@
 
 Registered in package mode: pyproject.toml declares the component "canvas" of the project "convas" with
 asset_dir designer/canvas/dist (so the project must be pip-installed, editable is fine), and the js/css below
-name files in that folder. Rebuild the bundle with `cd designer/canvas/frontend && npm ci && npm run build`.
+name files in that folder. Rebuild the bundle with `cd designer/canvas/frontend && npm ci && npm run build`
+(`make canvas`); `npm run typecheck` (tsc) and `npm test` (vitest, frontend/test/) check the sources (`make
+canvas-check`, part of CI).
 
 Messages (see frontend/src/types.ts): `data` goes to the canvas (the graph with its check results, the palette,
-the op table); the canvas sends the state value "canvas" (its whole structure after each committed edit, and
-the selection) and the trigger "command" (undo, redo, auto-layout, composite block).
+the op table, the layout sizes it places new nodes with); the canvas sends the state value "canvas" (its whole
+structure after each committed edit, and the selection) and the trigger "command" (undo, redo, auto-layout,
+composite block).
 """
 from __future__ import annotations
 

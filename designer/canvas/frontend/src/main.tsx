@@ -7,9 +7,9 @@ import { ReactFlowProvider } from "@xyflow/react";
 import type { FrontendRenderer, FrontendRendererArgs } from "@streamlit/component-v2-lib";
 import "@xyflow/react/dist/style.css";
 import "./canvas.css";
-import { Canvas, type Sender } from "./Canvas";
+import { Canvas } from "./Canvas";
 import { latency } from "./latency";
-import type { CanvasData } from "./types";
+import type { CanvasData, Sender } from "./types";
 
 interface Mounted {
   root: Root;

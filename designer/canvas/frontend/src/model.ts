@@ -39,6 +39,15 @@ export function addNode(nodes: GNode[], node: GNode): GNode[] {
   return [...nodes, node];
 }
 
+/** A new node of `op` at (x, y) with the first free id for `prefix` (the op's name in lower case when empty),
+ * wired to `after` when given and the op takes an input. */
+export function newNode(nodes: GNode[], op: string, prefix: string, x: number, y: number, after: string | null,
+  ops: Record<string, OpInfo>): GNode {
+  const id = newId(prefix || op.toLowerCase(), nodes);
+  const takesInput = ops[op]?.max_inputs !== 0;
+  return { id, op, params: {}, inputs: after && takesInput ? [after] : [], x, y };
+}
+
 /** The node ids a node's reference params name (only params the catalog marks as node references). */
 export function refsOf(n: GNode, ops: Record<string, OpInfo>): string[] {
   const out: string[] = [];
@@ -69,6 +78,15 @@ export function createsCycle(nodes: GNode[], source: string, target: string,
   return false;
 }
 
+/** May source's output go to target's port `handle`? Not into an op that takes no input (except through a
+ * reference port), not to a node that does not exist, and not into a loop. */
+export function canConnect(nodes: GNode[], source: string, target: string, handle: string | null | undefined,
+  ops: Record<string, OpInfo>): boolean {
+  const t = nodes.find((n) => n.id === target);
+  if (!t || ops[t.op]?.max_inputs === 0 && !handle?.startsWith("ref:")) return false;
+  return !createsCycle(nodes, source, target, ops);
+}
+
 /** Connect source's output to target's port: fills that input slot, appends past the end, or sets a reference. */
 export function connect(nodes: GNode[], source: string, target: string, handle: string | null | undefined,
   info: OpInfo | undefined): GNode[] {
@@ -90,6 +108,13 @@ export function connect(nodes: GNode[], source: string, target: string, handle: 
 export interface EdgeRef {
   target: string;
   handle: string; // "in<i>" or "ref:<param>"
+}
+
+/** The edges a deletion cuts by themselves: those not attached to a deleted node (which go with the node). */
+export function cutEdges(edges: { source: string; target: string; targetHandle?: string | null }[],
+  nodeIds: Set<string>): EdgeRef[] {
+  return edges.filter((e) => !nodeIds.has(e.source) && !nodeIds.has(e.target))
+    .map((e) => ({ target: e.target, handle: e.targetHandle ?? "in0" }));
 }
 
 /** Remove nodes (and every connection to them) and edges; inputs close up, references become "". */
@@ -115,6 +140,15 @@ export function remove(nodes: GNode[], nodeIds: Set<string>, edges: EdgeRef[],
     });
 }
 
+/** Did any node of `nodes` move by more than half a pixel to its position in `moved`? */
+export function hasMoved(nodes: GNode[], moved: Map<string, { x: number; y: number }>): boolean {
+  return nodes.some((g) => {
+    const p = moved.get(g.id);
+    return !!p && (Math.abs(p.x - g.x) > 0.5 || Math.abs(p.y - g.y) > 0.5);
+  });
+}
+
+/** Nodes at their new positions (rounded to 0.1 px); nodes not in `moved` stay where they are. */
 export function move(nodes: GNode[], moved: Map<string, { x: number; y: number }>): GNode[] {
   return nodes.map((n) => {
     const p = moved.get(n.id);

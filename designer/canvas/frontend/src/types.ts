@@ -47,6 +47,14 @@ export interface PaletteGroup {
   items: PaletteItem[];
 }
 
+/** The sizes the canvas places new nodes with, sent by Python (the same ones its auto-layout uses), in px. */
+export interface LayoutSizes {
+  node_w: number; // a node card's width
+  node_h: number; // a node card's height
+  layer_dy: number; // vertical distance between a node and the layer below it
+  col_dx: number; // horizontal distance between side-by-side columns
+}
+
 export interface Ack {
   mount: string;
   seq: number;
@@ -62,6 +70,7 @@ export interface CanvasData {
   can_undo: boolean;
   can_redo: boolean;
   height: number;
+  layout: LayoutSizes;
 }
 
 export interface CanvasState {
@@ -75,3 +84,9 @@ export interface CanvasState {
 export type CanvasCommand =
   | { kind: "undo" | "redo" | "layout"; nonce: number }
   | { kind: "add_block"; name: string; x: number; y: number; after: string | null; nonce: number };
+
+/** How the canvas talks to Python: the "canvas" state value and the "command" trigger. */
+export interface Sender {
+  state: (s: CanvasState) => void;
+  command: (c: CanvasCommand) => void;
+}
