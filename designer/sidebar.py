@@ -6,7 +6,7 @@ import json
 import streamlit as st
 
 import engine
-from designer.state import set_graph, template_path
+from designer.state import design_checked, set_graph, template_path
 
 NEW_DESIGN = {  # the smallest design that trains: a linear classifier of 28×28 digits, to build on
     "format": "convas-graph", "version": 1, "name": "Untitled design",
@@ -95,7 +95,7 @@ def render_sidebar() -> None:
                                file_name=f"{name or 'design'}.json", mime="application/json",
                                icon=":material/download:", width="stretch", on_click="ignore",
                                help="Download the design as a graph file (.json)")
-        r = engine.check(g)
+        r = design_checked().report  # the page reads the same report: one check per revision
         state = ":green[ready to train]" if r.ok else f":red[{len(r.errors)} problem(s)]"
         st.caption(f"{len(g.get('nodes', []))} nodes · {r.total_params:,} parameters · {state}")
         st.divider()

@@ -10,6 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 import engine
+from designer.design.checked import Checked, checked
 from engine.graph import save_graph
 
 DEFAULT_TEMPLATE = "mnist_cnn"
@@ -59,16 +60,24 @@ def init_session() -> None:
 
 
 def set_graph(graph: dict, replace: bool = True) -> None:
-    """Store a new design and autosave it. `replace` bumps the revision so the canvas redraws from it."""
+    """Store a new design (a new dict: the old one is never changed in place) and autosave it. `replace` bumps the
+    revision so the canvas redraws from it."""
     st.session_state.graph = graph
     if replace:
         st.session_state.graph_rev = st.session_state.get("graph_rev", 0) + 1
-    autosave(graph)
+    autosave()
 
 
-def autosave(graph: dict) -> None:
-    """Atomic write of the design; a graph the parser refuses is still kept (as raw JSON) so nothing is lost."""
-    g, _ = engine.graph.parse(graph)
+def design_checked() -> Checked:
+    """The session's design parsed and checked, once per revision (designer.design.checked): the sidebar, the
+    pages and the fixes all read this one report."""
+    return checked(st.session_state)
+
+
+def autosave() -> None:
+    """Atomic write of the session's design, from its cached parse (no second parse). A graph whose structure the
+    parser refuses is not written: the last design that parsed stays on disk and opens next time."""
+    g = design_checked().graph
     if g is not None:
         save_graph(g, autosave_path())
 

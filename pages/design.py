@@ -2,8 +2,8 @@
 node's properties, and the summary table with totals and the memory estimate."""
 import streamlit as st
 
-import engine
 from designer.canvas import canvas
+from designer.design.checked import Checked
 from designer.design.convert import canvas_data
 from designer.design.form import render_properties
 from designer.design.session import DesignSession
@@ -27,7 +27,7 @@ def _store(g: dict, replace: bool) -> None:
 
 def _autosave() -> None:
     if st.session_state.get("design_unsaved"):
-        autosave(st.session_state.graph)
+        autosave()  # from the run's cached parse: no second parse, no second check
         st.session_state.design_unsaved = False
 
 
@@ -44,19 +44,22 @@ def _on_command() -> None:
     ds.run_command(value.get("command"))
 
 
-def _fixes(g: dict, report: engine.Report) -> dict[tuple, dict]:
-    if report.ok:
+def _fixes(c: Checked) -> dict[tuple, dict]:
+    """The one-click fixes, keyed by (node, message); given the run's parsed graph and report, so suggesting them
+    neither parses nor checks the design again (a file whose structure is refused has none)."""
+    if c.report.ok or c.graph is None:
         return {}
     from engine.fixes import suggest_fixes
 
-    return {(f["node"], f["issue"]): f for f in suggest_fixes(g, report)}
+    return {(f["node"], f["issue"]): f for f in suggest_fixes(c.graph, c.report)}
 
 
 if not st.session_state.pop("design_edited_now", False):
     _autosave()  # a run cut short by the next edit may have left an edit unsaved
 ds.note_external_change()
 g = st.session_state.graph
-report = engine.check(g)
+design = ds.checked  # parsed and checked once per revision: the sidebar already read this same report
+report = design.report
 
 header = st.container()  # drawn above the canvas, filled after it: the canvas's answer goes out first
 
@@ -86,7 +89,7 @@ if notice:
 
 with right:
     errors = error_items(report)
-    fixes = _fixes(g, report)
+    fixes = _fixes(design)
     if errors:
         st.markdown(f"**{len(errors)} problem{'s' if len(errors) > 1 else ''}**")
         with st.container(height=460 if len(errors) > 3 else "content", border=False):

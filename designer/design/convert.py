@@ -8,13 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from designer.design.layout import GAP, LAYER_DY, NODE_W, layout_positions
 from designer.design.palette import op_spec, op_table, palette
+from engine.catalog.arith import fmt_shape
+from engine.layout import SIZES, layout_positions
 from engine.shapes import Report
-
-
-def fmt_shape(shape: tuple[int, ...] | list[int] | None) -> str | None:
-    return "×".join(str(d) for d in shape) if shape else None
 
 
 def _pair(v: Any) -> str:
@@ -69,7 +66,7 @@ def node_views(g: dict[str, Any], report: Report) -> list[dict[str, Any]]:
         views.append({
             "id": n["id"], "op": n["op"], "params": n.get("params", {}), "inputs": n.get("inputs", []),
             "x": x, "y": y, "summary": param_summary(n["op"], n.get("params", {})),
-            "shape": fmt_shape(nr.shape) if nr else None, "n_params": nr.params if nr else 0,
+            "shape": fmt_shape(nr.shape) if nr and nr.shape else None, "n_params": nr.params if nr else 0,
             "error": nr.error if nr else None, "blocked": bool(nr and nr.blocked), "output": n["id"] in outputs,
         })
     return views
@@ -87,5 +84,6 @@ def canvas_data(g: dict[str, Any], report: Report, *, rev: int, ack: dict | None
 
 def layout_sizes() -> dict[str, float]:
     """The sizes the canvas places new nodes with (the LayoutSizes type in frontend/src/types.ts): a card's width
-    and height, the distance between layers, and between side-by-side columns. The auto-layout uses the same."""
-    return {"node_w": NODE_W, "node_h": 76.0, "layer_dy": LAYER_DY, "col_dx": NODE_W + GAP}
+    and height, the distance between layers, and between side-by-side columns; engine.layout lays out with the
+    same ones (`SIZES`)."""
+    return SIZES.to_dict()

@@ -8,15 +8,18 @@ new graph through `store(graph, replace)` (designer.state.set_graph in the app: 
 - Each canvas message is adopted once: (mount, seq) identifies it; a remounted canvas starts a new mount.
 - Every change of the graph goes through `commit`, which records undo history; only canvas edits skip the
   revision bump (the canvas already shows them).
+- A change stores a new graph dict, never mutates the stored one: its identity is the revision the undo history
+  and the check cache (`checked`, designer.design.checked) key on.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
-from designer.design import edit
+from designer.design.checked import Checked, checked
 from designer.design.history import History
-from designer.design.layout import auto_layout, layout_positions
+from engine import edit
+from engine.layout import auto_layout, layout_positions
 
 Graph = dict[str, Any]
 BLOCK_STEM = {"inception": "inc", "residual": "res", "bottleneck": "bneck", "fire": "fire", "dense": "dense",
@@ -41,6 +44,11 @@ class DesignSession:
     @property
     def rev(self) -> int:
         return self.state.get("graph_rev", 0)
+
+    @property
+    def checked(self) -> Checked:
+        """The current graph parsed and checked, once per revision: what the page draws and the fixes read."""
+        return checked(self.state)
 
     @property
     def history(self) -> History:
@@ -174,7 +182,6 @@ class DesignSession:
         """Insert a composite block at (x, y), fed by `after` (or by a fresh Identity entry node to wire up).
         A residual block whose input shape is not known yet gets an identity shortcut; if the channels then
         differ, the check offers the "insert 1×1 Conv2d" fix."""
-        import engine
         from engine import blocks
 
         ids = {n["id"] for n in self.graph["nodes"]}
@@ -188,7 +195,7 @@ class DesignSession:
         if src is None:  # a block dropped on empty canvas gets one input to connect, not one per branch
             src = f"{prefix}_in"
             entry = [{"id": src, "op": "Identity", "ui": {"x": 0.0, "y": 0.0, "group": prefix}}]
-        shape = engine.check(self.graph).nodes[after].shape if after in ids else None
+        shape = self.checked.report.nodes[after].shape if after in ids else None
         extra = {"projection": "never"} if shape is None and name in blocks.NEEDS_SHAPE else {}
         nodes, out_id = blocks.make_block(name, prefix, src, input_shape=shape, **extra)
         nodes = entry + nodes

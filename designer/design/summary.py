@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from designer.design.convert import fmt_shape
+from engine.catalog.arith import fmt_shape
 from engine.shapes import Report
 
 

@@ -12,6 +12,7 @@ import torchvision
 import engine
 from engine.__main__ import main
 from engine.fx.importer import map_state_dict
+from engine.layout import SIZES
 from engine.templates import INDEX, UnknownTemplate, list_templates, load_template, template_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +29,10 @@ def make_templates_script():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+_SCRIPT = make_templates_script()
+GENERATED = [*_SCRIPT.TORCHVISION, *_SCRIPT.HANDMADE]  # the templates scripts/make_templates.py lays out
 
 
 def test_the_library_has_every_template_the_issue_asks_for():
@@ -90,6 +95,19 @@ def test_layout_flows_top_to_bottom_without_overlaps(name):
     for n in g.nodes:
         for i in n.inputs:
             assert pos[i][1] < pos[n.id][1], f"{i} -> {n.id} points up"
+    rows: dict[float, list[float]] = {}
+    for x, y in pos.values():
+        rows.setdefault(y, []).append(x)
+    for y, xs in rows.items():  # cards side by side never overlap on the canvas
+        xs.sort()
+        assert all(b - a >= SIZES.node_w for a, b in zip(xs, xs[1:])), f"cards overlap in the row at y={y}"
+
+
+@pytest.mark.parametrize("name", GENERATED)
+def test_generated_templates_use_the_canvas_sizes(name):
+    """Generated templates are laid out by engine.layout, so their layers are the canvas's layer distance apart."""
+    ys = sorted({n.ui.y for n in load_template(name).nodes})
+    assert ys == [i * SIZES.layer_dy for i in range(len(ys))]
 
 
 def test_branches_sit_side_by_side():

@@ -103,3 +103,47 @@ def test_bundle_is_built():
         assert f.exists() and f.stat().st_size > 1000, f"{f} missing: cd designer/canvas/frontend && npm ci && npm run build"
     assert sorted(p.name for p in DIST.iterdir()) == ["canvas.css", "canvas.js"]  # each glob names one file
     assert (DIST / JS).read_text(encoding="utf-8").rstrip().endswith("as default};")
+
+
+@pytest.fixture
+def checks(monkeypatch) -> list:
+    """Every design engine.check sees during the app's runs (the public name and the module's, so a caller that
+    imports it either way is counted)."""
+    seen = []
+    real = engine.shapes.check
+
+    def counting(source):
+        seen.append(source)
+        return real(source)
+
+    monkeypatch.setattr(engine, "check", counting)
+    monkeypatch.setattr(engine.shapes, "check", counting)
+    return seen
+
+
+def test_each_revision_of_the_design_is_checked_once(home, checks):
+    """The sidebar, the page, the canvas data and the autosave share one check per revision of the design."""
+    at = run_app(home, design_selected="conv1")
+    assert not at.exception and len(checks) == 1
+    assert any("12 nodes · 3,274,634 parameters" in c.value for c in at.sidebar.caption)
+    assert at.dataframe[0].value["params"].sum() == 3_274_634
+    at.number_input(key="design_batch").set_value(128).run()  # a rerun that leaves the design as it was
+    assert len(checks) == 1
+    at.text_input(key=key(at, "conv1", "kernel_size")).set_value("3").run()  # an edit: one fresh check
+    assert len(checks) == 2 and "kernel_size" not in checks[-1].node("conv1").params  # 3 is the default
+    conv1 = next(n for n in canvas_data(at)["nodes"] if n["id"] == "conv1")
+    assert conv1["n_params"] == 32 * 9 + 32 and at.dataframe[0].value["params"].sum() == 3_274_634 - 32 * 16
+    assert "kernel_size" not in engine.load_graph(home / "autosave.json").node("conv1").params  # autosaved
+
+
+def test_the_fixes_use_the_pages_check(home, template_path, checks):
+    """Offering fixes for an error does not check the design a second time."""
+    g = engine.load_graph(template_path("mnist_cnn")).to_dict()
+    g["nodes"] = [n for n in g["nodes"] if n["id"] != "flat"]
+    next(n for n in g["nodes"] if n["id"] == "fc1")["inputs"] = ["pool2"]
+    engine.save_graph(engine.graph.parse(g)[0], home / "autosave.json")
+    at = run_app(home)
+    assert any(b.label == "Insert Flatten before fc1" for b in at.button)
+    design = at.session_state.graph
+    same = [c for c in checks if (c.to_dict() if isinstance(c, engine.Graph) else c) == design]
+    assert len(same) == 1  # the design itself once, shared with the fixes (which check their own trial graphs)

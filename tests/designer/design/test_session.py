@@ -213,3 +213,22 @@ def test_a_fix_made_stale_by_a_canvas_edit_is_refused_politely(mnist):
     ds.delete(["fc1"])  # the canvas deleted it in the same rerun
     assert not ds.apply_fix(fix)
     assert "no longer applies" in ds.notice()
+
+
+def test_the_check_is_kept_until_the_graph_changes(mnist):
+    ds, _ = session(mnist)
+    first = ds.checked
+    assert ds.checked is first and first.report.ok and first.graph.to_dict() == mnist  # parsed once, reused
+    ds.adopt_canvas(canvas_msg(mnist, seq=1, selected="conv1"))  # a selection changes no graph
+    assert ds.checked is first
+    assert ds.set_params("conv1", {"out_channels": 8, "kernel_size": 5, "padding": "same"})
+    assert ds.checked is not first and ds.checked.report.nodes["conv1"].shape == (8, 28, 28)
+    assert ds.undo() and ds.checked.report.nodes["conv1"].shape == (32, 28, 28)
+
+
+def test_a_design_the_parser_refuses_is_checked_but_not_parsed():
+    from designer.design.checked import check_design
+
+    c = check_design({"format": "convas-graph", "version": 1, "nodes": [{"id": "a", "op": "ReLU", "colour": 1}]})
+    assert c.graph is None and not c.report.ok  # nothing for the autosave to write; the report says why
+    assert any(e.node == "a" and "colour" in (e.field or "") for e in c.report.errors)

@@ -4,7 +4,7 @@ import json
 import pytest
 
 import engine
-from designer.design import edit
+from engine import edit
 
 
 def _template(template_path, name="mnist_cnn") -> dict:
@@ -128,3 +128,21 @@ def test_malformed_canvas_messages_are_refused_with_a_reason(template_path, bad)
 def test_results_are_json(template_path):
     g = _template(template_path)
     json.dumps(edit.graph_from_canvas(g, _canvas_nodes(g)))
+
+
+def test_edits_read_dependencies_as_the_engine_does(template_path):
+    """One dependency order: what an edit treats as read (inputs, then node references) is engine.graph's."""
+    g = engine.load_graph(template_path("unet")).to_dict()
+    g["nodes"].append({"id": "up", "op": "MaxUnpool2d", "params": {"pool": "pool1"}, "inputs": ["head"]})
+    parsed = engine.load_graph(g)
+    for n in g["nodes"]:
+        assert edit.dependencies(n) == engine.graph.dependencies(parsed, parsed.node(n["id"]))
+    assert edit.dependencies({"id": "u", "op": "MaxUnpool2d", "params": {"pool": ""}}) == []  # not chosen yet
+
+
+def test_a_pool_read_only_by_reference_is_not_a_sink():
+    nodes = [{"id": "x", "op": "Input"}, {"id": "pool", "op": "MaxPool2d", "inputs": ["x"]},
+             {"id": "relu", "op": "ReLU", "inputs": ["x"]},
+             {"id": "up", "op": "MaxUnpool2d", "params": {"pool": "pool"}, "inputs": ["relu"]}]
+    assert edit.sinks(nodes) == ["up"]
+    assert edit.sinks(nodes[:3]) == ["pool", "relu"]

@@ -2,30 +2,72 @@
 
 The canvas sends its whole structure after each committed action (`graph_from_canvas`); the Design page's
 buttons and forms call the others. None of them checks shapes: engine.check does that on the result.
+
+They work on dicts, not on engine.graph.Graph, because a design being edited is often not a valid graph yet (an
+unknown op, a dangling input) and must still be editable. What a node reads comes from engine.wiring's
+`dependencies`, seen through `NodeView`, so edits, the checks and the layout agree on one dependency order.
 """
 from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from designer.design.palette import op_spec, ref_params
+from engine.catalog import get_op, has_op
+from engine.wiring import dependencies as _wiring_dependencies
 
-Graph = dict[str, Any]
+Design = dict[str, Any]
 
 
 class CanvasError(ValueError):
     """A canvas message that does not describe a graph (a bug in the frontend, never the user's fault)."""
 
 
-def dependencies(node: dict) -> list[str]:
-    """Ids a node reads: its inputs, then node references in its params (MaxUnpool2d's pool)."""
-    deps = list(node.get("inputs", []))
-    for name in ref_params(node["op"]):
-        ref = node.get("params", {}).get(name)
-        if isinstance(ref, str) and ref:
-            deps.append(ref)
-    return deps
+@dataclass(frozen=True)
+class NodeView:
+    """A graph-file node dict as engine.wiring's Node protocol reads it (id, op, params, inputs); no validation,
+    so half-built designs can be walked too."""
+
+    id: str
+    op: str
+    params: dict[str, Any] = field(default_factory=dict)
+    inputs: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, node: dict[str, Any]) -> NodeView:
+        params, inputs = node.get("params"), node.get("inputs")
+        return cls(node["id"], node["op"], params if isinstance(params, dict) else {},
+                   inputs if isinstance(inputs, list) else [])
+
+
+@dataclass(frozen=True)
+class GraphView:
+    """Node dicts as engine.wiring's Graph protocol (for `topo_order` and the layout)."""
+
+    nodes: Sequence[NodeView]
+    outputs: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, nodes: list[dict[str, Any]], outputs: list[str] | None = None) -> GraphView:
+        return cls([NodeView.of(n) for n in nodes], list(outputs or []))
+
+
+_NO_GRAPH = GraphView([])  # wiring.dependencies reads only the node; its graph argument is for the protocol
+
+
+def dependencies(node: dict[str, Any]) -> list[str]:
+    """Ids a node dict reads: its inputs, then node references in its params (MaxUnpool2d's pool). Empty
+    references (a pool not chosen yet) are not dependencies."""
+    return [d for d in _wiring_dependencies(_NO_GRAPH, NodeView.of(node)) if d]
+
+
+@cache
+def ref_params(op: str) -> tuple[str, ...]:
+    """Params of this op that name another node (MaxUnpool2d's pool); none for an op the catalog lacks."""
+    return tuple(p.name for p in get_op(op).params if p.type == "node") if has_op(op) else ()
 
 
 def _consumed(nodes: list[dict]) -> set[str]:
@@ -52,7 +94,7 @@ def _downstream_sinks(nodes: list[dict], start: str) -> list[str]:
     return [s for s in sinks(nodes) if s in seen]
 
 
-def update_outputs(old: Graph, nodes: list[dict]) -> list[str]:
+def update_outputs(old: Design, nodes: list[dict]) -> list[str]:
     """The outputs after an edit. An output that just gained a reader hands its role to the sinks below it (the
     user extended the network past it); deleted outputs drop out; when none is left, every sink is an output.
     An output that already had readers before the edit was chosen on purpose and stays."""
@@ -78,7 +120,7 @@ def _num(v: Any, what: str) -> float:
     return round(float(v), 1)
 
 
-def graph_from_canvas(old: Graph, canvas_nodes: list[Any]) -> Graph:
+def graph_from_canvas(old: Design, canvas_nodes: list[Any]) -> Design:
     """The canvas's nodes ({id, op, params, inputs, x, y}, in canvas order) -> the new graph-file dict.
 
     Name, task and every node's ui extras (group, comment) carry over from `old`; outputs follow
@@ -108,14 +150,14 @@ def graph_from_canvas(old: Graph, canvas_nodes: list[Any]) -> Graph:
     return g
 
 
-def _node(g: Graph, node_id: str) -> dict:
+def _node(g: Design, node_id: str) -> dict:
     for n in g["nodes"]:
         if n["id"] == node_id:
             return n
     raise KeyError(f"no node '{node_id}' in the design.")
 
 
-def delete_nodes(g: Graph, ids: list[str] | set[str]) -> Graph:
+def delete_nodes(g: Design, ids: list[str] | set[str]) -> Design:
     """Remove nodes and every connection to them (inputs close up, references are cleared)."""
     gone = set(ids)
     out = copy.deepcopy(g)
@@ -132,13 +174,14 @@ def delete_nodes(g: Graph, ids: list[str] | set[str]) -> Graph:
     return out
 
 
-def set_params(g: Graph, node_id: str, params: dict[str, Any]) -> Graph:
-    """Replace a node's params; values equal to the catalog default are left out to keep the file short."""
+def set_params(g: Design, node_id: str, params: dict[str, Any]) -> Design:
+    """Replace a node's params; values equal to the catalog default are left out to keep the file short (node
+    references are kept even when empty: the form shows them as 'not chosen yet')."""
     out = copy.deepcopy(g)
     n = _node(out, node_id)
-    spec = op_spec(n["op"])
-    defaults = {p["name"]: p["default"] for p in spec["params"]} if spec else {}
-    kept = {k: v for k, v in params.items() if k not in defaults or v != defaults[k] or k in ref_params(n["op"])}
+    defaults = {p.name: p.default for p in get_op(n["op"]).params} if has_op(n["op"]) else {}
+    refs = ref_params(n["op"])
+    kept = {k: v for k, v in params.items() if k not in defaults or v != defaults[k] or k in refs}
     if kept:
         n["params"] = kept
     else:
@@ -146,7 +189,7 @@ def set_params(g: Graph, node_id: str, params: dict[str, Any]) -> Graph:
     return out
 
 
-def rename_node(g: Graph, old_id: str, new_id: str) -> Graph:
+def rename_node(g: Design, old_id: str, new_id: str) -> Design:
     """Give a node a new id and update everything that names it (inputs, references, outputs)."""
     new_id = new_id.strip()
     if not new_id:
@@ -166,7 +209,7 @@ def rename_node(g: Graph, old_id: str, new_id: str) -> Graph:
     return out
 
 
-def set_output(g: Graph, node_id: str, is_output: bool) -> Graph:
+def set_output(g: Design, node_id: str, is_output: bool) -> Design:
     """Mark or unmark a node as one of the network's outputs (order: file order of the nodes)."""
     out = copy.deepcopy(g)
     _node(out, node_id)
@@ -176,7 +219,7 @@ def set_output(g: Graph, node_id: str, is_output: bool) -> Graph:
     return out
 
 
-def add_nodes(g: Graph, nodes: list[dict]) -> Graph:
+def add_nodes(g: Design, nodes: list[dict]) -> Design:
     """Append nodes (e.g. a composite block); outputs follow `update_outputs` (a block appended to an output
     takes over its role)."""
     out = copy.deepcopy(g)

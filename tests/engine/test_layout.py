@@ -1,10 +1,14 @@
-"""Auto-layout: edges point down, cards never overlap, chains stay straight, skip lines get their own column."""
+"""The one auto-layout (canvas button, block inserts, imports, templates): edges point down, cards never overlap,
+chains stay straight, skip lines get their own column, and the canvas gets the sizes it was laid out with."""
 import pytest
 
 import engine
-from designer.design.edit import dependencies
-from designer.design.layout import LAYER_DY, NODE_W, auto_layout, layout_positions
+from designer.design.convert import layout_sizes
 from designer.design.session import DesignSession
+from engine.edit import dependencies
+from engine.layout import SIZES, auto_layout, layered_layout, layout_positions
+
+LAYER_DY, NODE_W = SIZES.layer_dy, SIZES.node_w
 
 
 def _residual_graph() -> dict:
@@ -73,3 +77,42 @@ def test_auto_layout_is_deterministic_and_keeps_ui_extras(template_path):
     a, b = auto_layout(g), auto_layout(g)
     assert a == b and a["nodes"][0]["ui"]["comment"] == "kept"
     assert engine.check(a).ok
+
+
+def test_the_canvas_gets_the_sizes_the_layout_uses():
+    assert layout_sizes() == {"node_w": 200.0, "node_h": 76.0, "layer_dy": 120.0, "col_dx": 236.0}
+    assert all(isinstance(v, float) for v in layout_sizes().values())
+    assert SIZES.col_dx >= SIZES.node_w and SIZES.layer_dy > SIZES.node_h  # laid-out cards cannot touch
+
+
+@pytest.mark.parametrize("name", ["googlenet", "resnet18", "unet", "densenet121"])
+def test_graphs_and_canvas_dicts_get_the_same_layout(template_path, name):
+    """One algorithm: an import or template (a Graph) and the canvas's Auto-layout (dicts) place cards alike."""
+    g = engine.load_graph(template_path(name))
+    laid = layered_layout(g)
+    assert {n.id: (n.ui.x, n.ui.y) for n in laid.nodes} == layout_positions(g.to_dict()["nodes"])
+    assert [n.ui.group for n in laid.nodes] == [n.ui.group for n in g.nodes]  # groups survive a re-layout
+    _check_layout(g.to_dict()["nodes"])
+
+
+def test_a_node_reference_counts_as_an_edge():
+    """A MaxUnpool2d reads its pool's indices: it sits below the pool even though its only wire comes from above
+    the pool."""
+    nodes = [{"id": "x", "op": "Input"}, {"id": "c1", "op": "Conv2d", "inputs": ["x"]},
+             {"id": "pool", "op": "MaxPool2d", "inputs": ["c1"]},
+             {"id": "up", "op": "MaxUnpool2d", "params": {"pool": "pool"}, "inputs": ["x"]}]
+    pos = _check_layout(nodes)
+    assert pos["up"][1] == 3 * LAYER_DY
+
+
+def test_a_source_with_many_skips_does_not_fan_out():
+    """DenseNet-style: every layer reads the block's input. Lanes for all of them would spread the block into a
+    wide fan, so such a source gets none, and its chain stays one column."""
+    nodes = [{"id": "x", "op": "Input"}]
+    prev = "x"
+    for i in range(6):
+        nodes.append({"id": f"cat{i}", "op": "Concat", "inputs": [prev, "x"]})
+        nodes.append({"id": f"conv{i}", "op": "Conv2d", "inputs": [f"cat{i}"]})
+        prev = f"conv{i}"
+    pos = _check_layout(nodes)
+    assert len({x for x, _ in pos.values()}) == 1
