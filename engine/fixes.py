@@ -7,13 +7,20 @@ A shape rule that knows the remedy attaches it to its error as `Issue.fix`, a sm
 `suggest_fixes` completes each with the node it applies to and a title for the button ("Insert Flatten before
 fc1"), and keeps only the fixes that, applied, make their error go away. `apply_fix` returns a new Graph; the
 one given is never changed.
+
+Proving that a fix works costs O(1), not a check of the whole graph per fix: a fix changes only its node N (a
+param, or a new node between N and one of its inputs), and N's shape rule reads only its inputs' shapes and dtypes,
+which the fix leaves alone. So each fix is tried on N's neighbourhood: N fed by Input nodes with its inputs' ids,
+shapes and dtypes. Where that stand-in does not reproduce N's error first (an input too large for an Input node,
+a rule that reads a referenced node such as MaxUnpool2d's pool), the fix is tried on the whole graph instead.
 """
 from __future__ import annotations
 
 import copy
 from typing import Any
 
-from engine.errors import GraphError
+from engine.catalog import get_op
+from engine.errors import GraphError, Issue
 from engine.graph import UI, Graph, Node, parse
 from engine.shapes import Report, check
 
@@ -25,18 +32,43 @@ def suggest_fixes(g: Any, report: Report | None = None) -> list[dict[str, Any]]:
     g = _as_graph(g)
     report = report or check(g)
     fixes: list[dict[str, Any]] = []
+    local: dict[str, Graph | None] = {}  # node id -> the neighbourhood its fixes are tried on (None: whole graph)
     for issue in report.errors:
         if not issue.fix or not issue.node or issue.fix.get("kind") not in KINDS:
             continue
         fix = {**copy.deepcopy(issue.fix), "node": issue.node, "issue": issue.message}
         try:
             fix["title"] = title(g, fix)
-            fixed = check(apply_fix(g, fix))
+            if issue.node not in local:
+                local[issue.node] = _neighbourhood(g, issue.node, report)
+            trial = local[issue.node]
+            if trial is None or not _has(check(trial), issue):
+                trial = g  # the stand-in does not see what the whole graph sees: judge on the whole graph
+            fixed = check(apply_fix(trial, fix))
         except (KeyError, IndexError, ValueError, TypeError):
             continue  # a fix that does not fit this graph is not offered
-        if not any(e.node == issue.node and e.message == issue.message for e in fixed.errors):
+        if not _has(fixed, issue):
             fixes.append(fix)
     return fixes
+
+
+def _has(report: Report, issue: Issue) -> bool:
+    return any(e.node == issue.node and e.message == issue.message for e in report.errors)
+
+
+def _neighbourhood(g: Graph, node_id: str, report: Report) -> Graph | None:
+    """Node `node_id` fed by stand-in Input nodes (same ids, shapes and dtypes as its inputs): everything its shape
+    rule reads. None when the rule reads more (a referenced node) or an input's shape is unknown."""
+    node = g.node(node_id)
+    if get_op(node.op).ref_params:
+        return None
+    stand_ins = []
+    for src in dict.fromkeys(node.inputs):  # one stand-in per distinct input (Add(x, a, x) reads x twice)
+        r = report.nodes.get(src)
+        if r is None or r.shape is None:
+            return None
+        stand_ins.append(Node(id=src, op="Input", params={"shape": list(r.shape), "dtype": r.dtype}))
+    return Graph(name=g.name, nodes=stand_ins + [node.model_copy(deep=True)], outputs=[node_id])
 
 
 def title(g: Graph, fix: dict[str, Any]) -> str:
@@ -52,11 +84,10 @@ def title(g: Graph, fix: dict[str, Any]) -> str:
 
 
 def _describe(op: str, params: dict[str, Any]) -> str:
-    if op == "Conv2d" and "out_channels" in params:
-        k = params.get("kernel_size", 3)
-        kh, kw = (k, k) if isinstance(k, int) else k
-        return f"a {kh}×{kw} Conv2d with {params['out_channels']} filters"
-    return op
+    """How the op names a new node with these params (OpSpec.describe), e.g. 'a 1×1 Conv2d with 16 filters'."""
+    spec = get_op(op)
+    p, problems = spec.normalise(params)
+    return op if problems else spec.title(p)
 
 
 def apply_fix(g: Any, fix: dict[str, Any]) -> Graph:

@@ -1,43 +1,18 @@
 """What the canvas palette offers: every catalog op grouped by category, the composite blocks, their colours,
 and the op-based ids new nodes get (conv1, conv2, …).
 
-All of it is data read from the catalog (engine.catalog) and engine.blocks, so a new op shows up in the palette
-with no change here; only its colour falls back to grey until its category is named below.
+All of it is data read from the catalog: the categories' order and colours from engine.catalog.categories (the
+docs use the same order), each op's id stem from its spec (OpSpec.id_prefix), the blocks from engine.blocks. A new
+op shows up in the palette with no change here.
 """
 from __future__ import annotations
 
-import re
 from functools import cache
 from typing import Any
 
 from engine.catalog import catalog_dict
-
-# Category order in the palette (the order a network is usually built in) and one colour per family.
-CATEGORY_COLOURS: dict[str, str] = {
-    "Input/Output": "#475569",
-    "Convolution": "#2563eb",
-    "Pooling": "#0891b2",
-    "Activation": "#d97706",
-    "Normalisation": "#7c3aed",
-    "Dense": "#db2777",
-    "Reshape": "#64748b",
-    "Merge": "#16a34a",
-    "Regularisation": "#ea580c",
-    "Unpooling": "#0d9488",
-    "Recurrent": "#9333ea",
-    "Blocks": "#0f766e",
-}
-OTHER_COLOUR = "#6b7280"
-
-# Short id stems for ops whose lower-cased name would make a clumsy id.
-ID_PREFIX: dict[str, str] = {
-    "Input": "input", "Conv2d": "conv", "ConvTranspose2d": "deconv", "Linear": "fc", "Flatten": "flat",
-    "MaxPool2d": "pool", "AvgPool2d": "avgpool", "GlobalAvgPool2d": "gap", "GlobalMaxPool2d": "gmp",
-    "AdaptiveAvgPool2d": "avgpool", "AdaptiveMaxPool2d": "maxpool", "BatchNorm1d": "bn", "BatchNorm2d": "bn",
-    "LayerNorm": "ln", "LocalResponseNorm": "lrn", "Dropout": "drop", "Dropout2d": "drop", "Concat": "cat",
-    "Multiply": "mul", "MaxUnpool2d": "unpool", "BedOfNailsUnpool2d": "unpool", "NearestUnpool2d": "unpool",
-    "Upsample": "up", "ZeroPad2d": "pad", "ToSequence": "seq", "Embedding": "embed",
-}
+from engine.catalog.categories import BLOCKS, category_names, get_category
+from engine.catalog.registry import default_id_prefix
 
 
 @cache
@@ -58,16 +33,13 @@ def ref_params(op: str) -> tuple[str, ...]:
 
 
 def colour(category: str) -> str:
-    return CATEGORY_COLOURS.get(category, OTHER_COLOUR)
+    return get_category(category).colour
 
 
 def id_prefix(op: str) -> str:
     """'Conv2d' -> 'conv', 'LeakyReLU' -> 'leakyrelu': a readable identifier stem for new nodes of this op."""
-    if op in ID_PREFIX:
-        return ID_PREFIX[op]
-    stem = re.sub(r"[^a-z0-9_]", "", op.lower())
-    stem = re.sub(r"[0-9]+d$", "", stem) or "node"
-    return stem if not stem[0].isdigit() else f"n{stem}"
+    spec = op_spec(op)
+    return spec["id_prefix"] if spec else default_id_prefix(op)
 
 
 def new_node_id(op: str, taken: set[str] | list[str]) -> str:
@@ -104,11 +76,10 @@ def palette() -> list[dict[str, Any]]:
     for name, spec in catalog().items():
         groups.setdefault(spec["category"], []).append(
             {"kind": "op", "name": name, "title": name, "doc": spec["doc"], "prefix": id_prefix(name)})
-    order = [c for c in CATEGORY_COLOURS if c in groups] + sorted(c for c in groups if c not in CATEGORY_COLOURS)
-    out = [{"category": c, "colour": colour(c), "items": groups[c]} for c in order]
+    out = [{"category": c, "colour": colour(c), "items": groups[c]} for c in category_names() if c in groups]
     blocks = _blocks()
     if blocks:
-        out.append({"category": "Blocks", "colour": colour("Blocks"), "items": blocks})
+        out.append({"category": BLOCKS, "colour": colour(BLOCKS), "items": blocks})
     return out
 
 

@@ -1,8 +1,11 @@
 """Convolutions: Conv2d and ConvTranspose2d."""
 from __future__ import annotations
 
+import torch.nn as nn
+
 from engine.catalog.arith import conv_transpose_out, need_rank, resolve_padding, window_out
-from engine.catalog.registry import EmitCtx, OpSpec, Param, register_op
+from engine.catalog.helpers import keywords, pair
+from engine.catalog.registry import EmitCtx, OpSpec, Param, from_module, register_op
 from engine.errors import ParamError, ShapeError
 
 IMAGE_NEEDED = "Convolutions need C×H×W input; feed it an image tensor, or Reshape first."
@@ -60,16 +63,7 @@ def conv2d_init(ctx: EmitCtx) -> str:
     p = ctx.p
     sym, _ = _pad_args(ctx)
     args = [str(ctx.in_shapes[0][0]), str(p["out_channels"]), f"kernel_size={p['kernel_size']}"]
-    if p["stride"] != (1, 1):
-        args.append(f"stride={p['stride']}")
-    if sym != (0, 0):
-        args.append(f"padding={sym}")
-    if p["dilation"] != (1, 1):
-        args.append(f"dilation={p['dilation']}")
-    if p["groups"] != 1:
-        args.append(f"groups={p['groups']}")
-    if not p["bias"]:
-        args.append("bias=False")
+    args += keywords({**p, "padding": sym}, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1, bias=True)
     return f"nn.Conv2d({', '.join(args)})"
 
 
@@ -79,6 +73,26 @@ def conv2d_forward(ctx: EmitCtx) -> str:
     if asym:
         x = f"F.pad({x}, {asym})"  # TensorFlow-style 'same': the odd pixel goes bottom/right
     return f"self.{ctx.attr}({x})"
+
+
+def _zeros_padding(c) -> None:
+    if c.module.padding_mode != "zeros":
+        raise c.unsupported(f"{c.label}(padding_mode={c.module.padding_mode!r})")
+
+
+def _conv2d_fx(c):
+    m = c.module
+    _zeros_padding(c)
+    padding = m.padding if isinstance(m.padding, str) else pair(m.padding)
+    return c.emit("Conv2d", {"out_channels": m.out_channels, "kernel_size": pair(m.kernel_size),
+                             "stride": pair(m.stride), "padding": padding, "dilation": pair(m.dilation),
+                             "groups": m.groups, "bias": m.bias is not None},
+                  [c.only_input()], keep=("out_channels", "kernel_size"))
+
+
+def _describe_conv(p: dict) -> str:
+    kh, kw = p["kernel_size"]
+    return f"a {kh}×{kw} Conv2d with {p['out_channels']} filters"
 
 
 COMMON = [
@@ -99,6 +113,8 @@ register_op(OpSpec(
     params=[Param("out_channels", "int", 16, "Number of filters (output channels).", min=1, max=65536)] + COMMON,
     infer=conv2d_infer, init=conv2d_init, forward=conv2d_forward,
     count_params=conv2d_params, count_macs=conv2d_macs, check_params=_check_conv,
+    id_prefix="conv", width_param="out_channels", describe=_describe_conv,
+    fx=(from_module(nn.Conv2d, convert=_conv2d_fx),),
 ))
 
 
@@ -129,13 +145,19 @@ def convT_macs(p, ins, out) -> int:
 def convT_init(ctx: EmitCtx) -> str:
     p = ctx.p
     args = [str(ctx.in_shapes[0][0]), str(p["out_channels"]), f"kernel_size={p['kernel_size']}"]
-    for name, default in (("stride", (1, 1)), ("padding", (0, 0)), ("output_padding", (0, 0)),
-                          ("groups", 1), ("dilation", (1, 1))):
-        if p[name] != default:
-            args.append(f"{name}={p[name]}")
-    if not p["bias"]:
-        args.append("bias=False")
+    # torch's defaults, not the catalog's (whose stride and kernel default to 2, the usual upsampling)
+    args += keywords(p, stride=(1, 1), padding=(0, 0), output_padding=(0, 0), groups=1, dilation=(1, 1), bias=True)
     return f"nn.ConvTranspose2d({', '.join(args)})"
+
+
+def _conv_transpose2d_fx(c):
+    m = c.module
+    _zeros_padding(c)
+    return c.emit("ConvTranspose2d", {"out_channels": m.out_channels, "kernel_size": pair(m.kernel_size),
+                                      "stride": pair(m.stride), "padding": pair(m.padding),
+                                      "output_padding": pair(m.output_padding), "dilation": pair(m.dilation),
+                                      "groups": m.groups, "bias": m.bias is not None},
+                  [c.only_input()], keep=("out_channels", "kernel_size", "stride"))
 
 
 register_op(OpSpec(
@@ -155,4 +177,6 @@ register_op(OpSpec(
     ],
     infer=convT_infer, init=convT_init, forward=lambda c: f"self.{c.attr}({c.args[0]})",
     count_params=convT_params, count_macs=convT_macs, check_params=_check_conv,
+    id_prefix="deconv", width_param="out_channels",
+    fx=(from_module(nn.ConvTranspose2d, convert=_conv_transpose2d_fx),),
 ))

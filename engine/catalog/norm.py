@@ -1,9 +1,11 @@
 """Normalisation: BatchNorm1d, BatchNorm2d, LayerNorm, LocalResponseNorm."""
 from __future__ import annotations
 
+import torch.nn as nn
+
 from engine.catalog.arith import fmt_shape, need_rank
-from engine.catalog.core import call, numel
-from engine.catalog.registry import EmitCtx, OpSpec, Param, register_op
+from engine.catalog.helpers import call, keywords, numel
+from engine.catalog.registry import EmitCtx, OpSpec, Param, from_module, register_op
 from engine.errors import ShapeError
 
 BN_PARAMS = [
@@ -16,15 +18,18 @@ BN_PARAMS = [
 def _bn_init(ctor: str):
     def init(ctx: EmitCtx) -> str:
         p = ctx.p
-        args = [str(ctx.in_shapes[0][0])]
-        if p["eps"] != 1e-5:
-            args.append(f"eps={p['eps']!r}")
-        if p["momentum"] != 0.1:
-            args.append(f"momentum={p['momentum']!r}")
-        if not p["affine"]:
-            args.append("affine=False")
+        args = [str(ctx.in_shapes[0][0])] + keywords(p, eps=1e-5, momentum=0.1, affine=True)
         return f"nn.{ctor}({', '.join(args)})"
     return init
+
+
+def _bn_fx(c):
+    m = c.module
+    if not m.track_running_stats:
+        raise c.unsupported(f"{c.label}(track_running_stats=False)")
+    if m.momentum is None:
+        raise c.unsupported(f"{c.label}(momentum=None)")
+    return c.emit(type(m).__name__, {"eps": m.eps, "momentum": m.momentum, "affine": m.affine}, [c.only_input()])
 
 
 def bn_params(p: dict, ins: list, out: tuple) -> int:
@@ -46,6 +51,7 @@ register_op(OpSpec(
         "dimension (for a T×F sequence that is T; put it in channels-first order if you mean the features).",
     params=BN_PARAMS, infer=bn1d_infer, init=_bn_init("BatchNorm1d"), forward=call,
     count_params=bn_params, count_macs=lambda p, ins, out: numel(out),
+    id_prefix="bn", fx=(from_module(nn.BatchNorm1d, convert=_bn_fx),),
 ))
 
 
@@ -59,6 +65,7 @@ register_op(OpSpec(
     doc="Normalises each channel over the batch and the image, then scales and shifts it: C×H×W → C×H×W.",
     params=BN_PARAMS, infer=bn2d_infer, init=_bn_init("BatchNorm2d"), forward=call,
     count_params=bn_params, count_macs=lambda p, ins, out: numel(out),
+    id_prefix="bn", fx=(from_module(nn.BatchNorm2d, convert=_bn_fx),),
 ))
 
 
@@ -73,12 +80,16 @@ def ln_infer(p: dict, ins: list) -> tuple:
 def ln_init(ctx: EmitCtx) -> str:
     p = ctx.p
     dims = list(ctx.in_shapes[0][-p["normalized_dims"]:])
-    args = [str(dims)]
-    if p["eps"] != 1e-5:
-        args.append(f"eps={p['eps']!r}")
-    if not p["elementwise_affine"]:
-        args.append("elementwise_affine=False")
+    args = [str(dims)] + keywords(p, eps=1e-5, elementwise_affine=True)
     return f"nn.LayerNorm({', '.join(args)})"
+
+
+def _ln_fx(c):
+    m = c.module
+    if m.elementwise_affine and getattr(m, "bias", True) is None:
+        raise c.unsupported(f"{c.label}(bias=False)")
+    return c.emit("LayerNorm", {"normalized_dims": len(m.normalized_shape), "eps": m.eps,
+                                "elementwise_affine": m.elementwise_affine}, [c.only_input()])
 
 
 register_op(OpSpec(
@@ -90,7 +101,7 @@ register_op(OpSpec(
             Param("elementwise_affine", "bool", True, "Learn a scale and shift per normalised element.")],
     infer=ln_infer, init=ln_init, forward=call,
     count_params=lambda p, ins, out: 2 * numel(ins[0][-p["normalized_dims"]:]) if p["elementwise_affine"] else 0,
-    count_macs=lambda p, ins, out: numel(out),
+    count_macs=lambda p, ins, out: numel(out), id_prefix="ln", fx=(from_module(nn.LayerNorm, convert=_ln_fx),),
 ))
 
 
@@ -110,5 +121,8 @@ register_op(OpSpec(
     infer=lrn_infer,
     init=lambda c: f"nn.LocalResponseNorm({c.p['size']}, alpha={c.p['alpha']!r}, beta={c.p['beta']!r}, "
                    f"k={c.p['k']!r})",
-    forward=call, count_macs=lambda p, ins, out: numel(out) * p["size"],
+    forward=call, count_macs=lambda p, ins, out: numel(out) * p["size"], id_prefix="lrn",
+    fx=(from_module(nn.LocalResponseNorm, convert=lambda c: c.emit(
+        "LocalResponseNorm", {"size": c.module.size, "alpha": c.module.alpha, "beta": c.module.beta, "k": c.module.k},
+        [c.only_input()], keep=("size",))),),
 ))

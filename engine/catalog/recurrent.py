@@ -1,8 +1,11 @@
 """Sequences: LSTM, GRU (input T×F, batch_first) and Embedding (token ids → vectors)."""
 from __future__ import annotations
 
+import torch.nn as nn
+
 from engine.catalog.arith import fmt_shape, need_rank
-from engine.catalog.registry import EmitCtx, OpSpec, Param, register_op
+from engine.catalog.helpers import keywords
+from engine.catalog.registry import EmitCtx, OpSpec, Param, from_module, register_op
 from engine.errors import ParamError, ShapeError
 
 GATES = {"LSTM": 4, "GRU": 3}  # weight blocks per layer: LSTM has input/forget/cell/output, GRU reset/update/new
@@ -43,17 +46,11 @@ def rnn_macs(gates: int):
 def rnn_init(name: str):
     def init(ctx: EmitCtx) -> str:
         p = ctx.p
-        args = [str(ctx.in_shapes[0][1]), str(p["hidden_size"])]
-        if p["num_layers"] != 1:
-            args.append(f"num_layers={p['num_layers']}")
-        if not p["bias"]:
-            args.append("bias=False")
+        args = [str(ctx.in_shapes[0][1]), str(p["hidden_size"])] + keywords(p, num_layers=1, bias=True)
         args.append("batch_first=True")
-        if p["dropout"] and p["num_layers"] > 1:
-            args.append(f"dropout={p['dropout']!r}")
-        if p["bidirectional"]:
-            args.append("bidirectional=True")
-        return f"nn.{name}({', '.join(args)})"
+        if p["num_layers"] > 1:  # torch warns about dropout without a layer after it to drop into
+            args += keywords(p, dropout=0.0)
+        return f"nn.{name}({', '.join(args + keywords(p, bidirectional=False))})"
     return init
 
 
@@ -70,6 +67,21 @@ def rnn_forward(name: str):
     return forward
 
 
+def _rnn_fx(c):
+    """The module call stands for its output at every step; `seq[:, -1]` after it (engine/fx/tensor_ops.py) turns
+    the node's return_sequence off, and the final state, which the graph cannot hold, is refused where it is used."""
+    m = c.module
+    if not m.batch_first:
+        raise c.unsupported(f"{c.label}(batch_first=False)")
+    if getattr(m, "proj_size", 0):
+        raise c.unsupported(f"{c.label}(proj_size=…)")
+    state = c.refused(f"{c.label}'s final state ({'(h, c)' if isinstance(m, nn.LSTM) else 'h'})")
+    return c.emit(type(m).__name__, {"hidden_size": m.hidden_size, "num_layers": m.num_layers,
+                                     "bidirectional": m.bidirectional, "dropout": float(m.dropout), "bias": m.bias,
+                                     "return_sequence": True}, [c.only_input()], keep=("hidden_size",),
+                  results=lambda gid: (gid, state))
+
+
 def _rnn(name: str, doc: str) -> None:
     register_op(OpSpec(
         name=name, category="Recurrent", doc=doc,
@@ -83,6 +95,7 @@ def _rnn(name: str, doc: str) -> None:
                 Param("return_sequence", "bool", False, "Return every step (T×H) instead of only the last (H).")],
         infer=rnn_infer, init=rnn_init(name), forward=rnn_forward(name),
         count_params=rnn_params(GATES[name]), count_macs=rnn_macs(GATES[name]),
+        fx=(from_module(getattr(nn, name), convert=_rnn_fx),),
     ))
 
 
@@ -98,8 +111,8 @@ def embedding_infer(p: dict, ins: list) -> tuple:
 
 def embedding_init(ctx: EmitCtx) -> str:
     p = ctx.p
-    pad = f", padding_idx={p['padding_idx']}" if p["padding_idx"] is not None else ""
-    return f"nn.Embedding({p['num_embeddings']}, {p['embedding_dim']}{pad})"
+    args = [str(p["num_embeddings"]), str(p["embedding_dim"])] + keywords(p, padding_idx=None)
+    return f"nn.Embedding({', '.join(args)})"
 
 
 def _check_embedding(p: dict) -> None:
@@ -118,4 +131,5 @@ register_op(OpSpec(
                   min=0, max=10_000_000, optional=True)],
     infer=embedding_infer, init=embedding_init, forward=lambda c: f"self.{c.attr}({c.args[0]})",
     count_params=lambda p, ins, out: p["num_embeddings"] * p["embedding_dim"], check_params=_check_embedding,
+    id_prefix="embed",
 ))

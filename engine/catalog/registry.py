@@ -10,10 +10,12 @@ Shapes exclude the batch dimension: C×H×W for images, (T, F) for sequences, (F
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.catalog.categories import BLOCKS, get_category
 from engine.errors import ParamError
 
 Shape = tuple[int, ...]
@@ -54,8 +56,48 @@ class EmitCtx:
     extras: dict[str, Any] = field(default_factory=dict)  # graph-level facts, e.g. return_indices
 
 
+FX_KINDS = ("module", "function", "method")
+
+
+@dataclass(frozen=True)
+class FxFrom:
+    """One way an op appears in a torch.fx trace: the nn module classes, functions or Tensor method names it maps
+    from, and the converter that reads such a call's settings into the op's params.
+
+    The converter receives an engine.fx.convert.Call `c` and returns `c.emit(op, params, inputs, ...)` (or
+    `c.alias(x)` when the call changes nothing); it raises `c.unsupported(label)` for a setting the op cannot
+    express. The catalog declares it and engine.fx calls it, so the catalog never imports engine.fx.
+    """
+
+    kind: str  # one of FX_KINDS
+    targets: tuple[Any, ...]  # nn.Module classes, callables (F.relu, operator.add) or method names ("relu")
+    convert: Callable[[Any], Any]
+
+
+def from_module(*classes: type, convert: Callable[[Any], Any]) -> FxFrom:
+    return FxFrom("module", classes, convert)
+
+
+def from_function(*fns: Any, convert: Callable[[Any], Any]) -> FxFrom:
+    return FxFrom("function", fns, convert)
+
+
+def from_method(*names: str, convert: Callable[[Any], Any]) -> FxFrom:
+    return FxFrom("method", names, convert)
+
+
+def default_id_prefix(op: str) -> str:
+    """'LeakyReLU' -> 'leakyrelu', 'Dropout2d' -> 'dropout': the op name as a lower-case identifier stem."""
+    stem = re.sub(r"[^a-z0-9_]", "", op.lower())
+    stem = re.sub(r"[0-9]+d$", "", stem) or "node"
+    return stem if not stem[0].isdigit() else f"n{stem}"
+
+
 @dataclass
 class OpSpec:
+    """Everything about one op: what the property form, the shape check, the compiler, the exporter, the importer,
+    the palette and the docs need. Only `name` .. `forward` are required; see docs/adding-an-op.md."""
+
     name: str
     category: str
     doc: str
@@ -70,6 +112,17 @@ class OpSpec:
     input_names: tuple[str, ...] = ()  # port labels for ordered multi-input ops
     check_params: Callable[[dict], None] | None = None  # cross-parameter checks, raise ParamError
     ref_params: tuple[str, ...] = ()  # "node" params whose node's (input shape, output shape) infer also receives
+    id_prefix: str = ""  # stem of new node ids on the canvas (conv1, conv2, ...); empty: default_id_prefix(name)
+    fx: tuple[FxFrom, ...] = ()  # where the op comes from in an imported torch model (engine.fx reads these)
+    describe: Callable[[dict], str] | None = None  # normalised params -> how a fix button names a new node
+    width_param: str | None = None  # the param that alone sets the output's channels/features (Linear out_features)
+
+    def __post_init__(self) -> None:
+        self.id_prefix = self.id_prefix or default_id_prefix(self.name)
+
+    def title(self, params: dict[str, Any]) -> str:
+        """A short phrase for a new node of this op with these normalised params ('a 1×1 Conv2d with 16 filters')."""
+        return self.describe(params) if self.describe else self.name
 
     def param(self, name: str) -> Param:
         for prm in self.params:
@@ -111,7 +164,7 @@ class OpSpec:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "category": self.category, "doc": self.doc,
                 "params": [p.to_dict() for p in self.params], "min_inputs": self.min_inputs,
-                "max_inputs": self.max_inputs, "input_names": list(self.input_names)}
+                "max_inputs": self.max_inputs, "input_names": list(self.input_names), "id_prefix": self.id_prefix}
 
 
 def _closest(name: str, options: list[str]) -> str | None:
@@ -216,6 +269,15 @@ def register_op(spec: OpSpec) -> OpSpec:
     """Add an op to the catalog; a name already taken is refused."""
     if spec.name in _REGISTRY:
         raise ValueError(f"op {spec.name!r} is already registered")
+    if spec.category == BLOCKS:
+        raise ValueError(f"op {spec.name!r}: {BLOCKS!r} is the palette's group of composite blocks, not an op category")
+    get_category(spec.category)  # KeyError naming the known categories
+    if not spec.id_prefix.isidentifier() or spec.id_prefix != spec.id_prefix.lower():
+        raise ValueError(f"op {spec.name!r}: id_prefix must be a lower-case identifier. Received: {spec.id_prefix!r}.")
+    if spec.width_param is not None:
+        spec.param(spec.width_param)  # KeyError: it must be one of the op's params
+    for src in spec.fx:
+        assert src.kind in FX_KINDS and src.targets, (spec.name, src)
     names = [p.name for p in spec.params]
     if len(set(names)) != len(names):
         raise ValueError(f"op {spec.name!r} has duplicate parameter names")

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import math
 
+import torch.nn as nn
+import torch.nn.functional as F
+
 from engine.catalog.arith import fmt_shape, need_rank
-from engine.catalog.core import call, numel
-from engine.catalog.registry import EmitCtx, OpSpec, Param, register_op
+from engine.catalog.helpers import call, numel, pair
+from engine.catalog.registry import EmitCtx, OpSpec, Param, from_function, from_module, register_op
 from engine.errors import ParamError, ShapeError
 
 
@@ -27,13 +30,31 @@ def max_unpool_forward(ctx: EmitCtx) -> str:
     return f"{x}.new_zeros({x}.shape[0], {C}, {H * W}).scatter(2, {idx}.flatten(2), {x}.flatten(2)).view(-1, {C}, {H}, {W})"
 
 
+def _unpool_emit(c, x, indices):
+    pool = c.pool_of(indices)
+    if pool is None:
+        raise c.unsupported(f"{c.label} whose indices do not come straight from a MaxPool2d")
+    return c.emit("MaxUnpool2d", {"pool": pool}, [c.tensor(x)], keep=("pool",))
+
+
+def _unpool_module(c):
+    a = c.bind("input, indices, output_size=None")
+    return _unpool_emit(c, a["input"], a["indices"])
+
+
+def _unpool_function(c):
+    a = c.bind("input, indices, kernel_size, stride=None, padding=0, output_size=None")
+    return _unpool_emit(c, a["input"], a["indices"])
+
+
 register_op(OpSpec(
     name="MaxUnpool2d", category="Unpooling",
     doc="Puts each value back where the named MaxPool2d found its maximum and zeros elsewhere; the output has the "
         "pool's input size (the decoder half of SegNet / Zeiler–Fergus deconvnets).",
     params=[Param("pool", "node", "", "Id of the MaxPool2d whose switch positions (indices) to use.",
                   choices=("MaxPool2d",))],
-    infer=max_unpool_infer, init=lambda c: None, forward=max_unpool_forward, ref_params=("pool",),
+    infer=max_unpool_infer, init=lambda c: None, forward=max_unpool_forward, ref_params=("pool",), id_prefix="unpool",
+    fx=(from_module(nn.MaxUnpool2d, convert=_unpool_module), from_function(F.max_unpool2d, convert=_unpool_function)),
 ))
 
 
@@ -57,14 +78,14 @@ register_op(OpSpec(
     name="BedOfNailsUnpool2d", category="Unpooling",
     doc="Zero insertion: each value goes to the top-left corner of its scale×scale block, zeros elsewhere: "
         "C×H×W → C×(H·s)×(W·s).",
-    params=[SCALE], infer=scaled_infer, init=lambda c: None, forward=bed_of_nails_forward,
+    params=[SCALE], infer=scaled_infer, init=lambda c: None, forward=bed_of_nails_forward, id_prefix="unpool",
 ))
 
 register_op(OpSpec(
     name="NearestUnpool2d", category="Unpooling",
     doc="Nearest-neighbour unpooling: each value is copied into its whole scale×scale block: "
         "C×H×W → C×(H·s)×(W·s).",
-    params=[SCALE], infer=scaled_infer, init=lambda c: None,
+    params=[SCALE], infer=scaled_infer, init=lambda c: None, id_prefix="unpool",
     forward=lambda c: f"{c.args[0]}.repeat_interleave({c.p['scale_factor'][0]}, dim=2)"
                       f".repeat_interleave({c.p['scale_factor'][1]}, dim=3)",
 ))
@@ -95,6 +116,37 @@ def upsample_init(ctx: EmitCtx) -> str:
     return f"nn.Upsample({what}, mode={p['mode']!r}{extra})"
 
 
+def _upsample_emit(c, x, size, scale_factor, mode, align_corners, recompute=None, antialias=False):
+    if antialias or recompute:
+        raise c.unsupported(f"{c.label}({'antialias' if antialias else 'recompute_scale_factor'}=True)")
+    if mode not in ("nearest", "bilinear"):
+        raise c.unsupported(f"{c.label}(mode={mode!r})")
+    if mode == "bilinear" and align_corners:
+        raise c.unsupported(f"{c.label}(align_corners=True)")
+    if size is not None:
+        return c.emit("Upsample", {"size": pair(c.full_out[-2:]), "scale_factor": None, "mode": mode}, [c.tensor(x)],
+                      keep=("size", "scale_factor"))
+    scale = scale_factor
+    if isinstance(scale, (list, tuple)):
+        if len(set(scale)) != 1:
+            raise c.unsupported(f"{c.label} with different height and width scales")
+        scale = scale[0]
+    return c.emit("Upsample", {"scale_factor": float(scale), "mode": mode}, [c.tensor(x)], keep=("scale_factor",))
+
+
+def _upsample_module(c):
+    m = c.module
+    return _upsample_emit(c, c.only_input(), m.size, m.scale_factor, m.mode, m.align_corners,
+                          getattr(m, "recompute_scale_factor", None))
+
+
+def _interpolate(c):
+    a = c.bind("input, size=None, scale_factor=None, mode='nearest', align_corners=None, "
+               "recompute_scale_factor=None, antialias=False")
+    return _upsample_emit(c, a["input"], *(c.const(a[n]) for n in ("size", "scale_factor", "mode", "align_corners",
+                                                                    "recompute_scale_factor", "antialias")))
+
+
 register_op(OpSpec(
     name="Upsample", category="Unpooling",
     doc="Resizes the image by scale_factor (out = ⌊in·scale⌋) or to a fixed size, by nearest or bilinear "
@@ -105,5 +157,6 @@ register_op(OpSpec(
                   optional=True),
             Param("mode", "choice", "nearest", "How new pixels are filled.", choices=("nearest", "bilinear"))],
     infer=upsample_infer, init=upsample_init, forward=call, check_params=_check_upsample,
-    count_macs=lambda p, ins, out: numel(out) * (4 if p["mode"] == "bilinear" else 0),
+    count_macs=lambda p, ins, out: numel(out) * (4 if p["mode"] == "bilinear" else 0), id_prefix="up",
+    fx=(from_module(nn.Upsample, convert=_upsample_module), from_function(F.interpolate, convert=_interpolate)),
 ))

@@ -12,11 +12,10 @@ from pathlib import Path
 from engine.atomic import atomic_write_text
 from engine.blocks import list_blocks
 from engine.catalog import get_op, list_ops
+from engine.catalog.categories import category_names
 from engine.catalog.registry import OpSpec, Param
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "layers.md"
-CATEGORY_ORDER = ("Input/Output", "Convolution", "Pooling", "Unpooling", "Dense", "Activation", "Normalisation",
-                  "Regularisation", "Merge", "Reshape", "Recurrent")
 
 
 def _cell(text: str) -> str:
@@ -61,8 +60,9 @@ def _op_section(spec: OpSpec) -> list[str]:
 
 
 def _categories() -> list[str]:
+    """The categories that have ops, in the catalog's order (the palette's too); register_op refuses any other."""
     found = {get_op(n).category for n in list_ops()}
-    return [c for c in CATEGORY_ORDER if c in found] + sorted(found - set(CATEGORY_ORDER))
+    return [c for c in category_names() if c in found]
 
 
 def render() -> str:

@@ -2,8 +2,9 @@
 
 importer.py    import_model / map_state_dict: trace, convert, check against torch
 builder.py     turns traced calls into catalog nodes, one converter per call
-convert.py     the converter registry (on_module / on_function / on_method) and the facts converters read
-layers.py, recurrent.py, tensor_ops.py   converters for nn layers, recurrent layers and tensor functions
+convert.py     the converter tables, filled from every op's OpSpec.fx (and on_module / on_function / on_method
+               here), and the Call converters read
+recurrent.py, tensor_ops.py   the converters that are not one op's: patterns and calls that become 0 or 2+ ops
 """
 from engine.fx.importer import ImportModelError, import_model, map_state_dict
 

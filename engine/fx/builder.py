@@ -18,11 +18,8 @@ from engine.catalog import get_op, has_op
 from engine.catalog.registry import coerce
 from engine.codegen import Namespace
 from engine.errors import ParamError
-from engine.fx import layers, recurrent, tensor_ops  # noqa: F401  (registration side effects)
+from engine.fx import recurrent, tensor_ops  # noqa: F401  (registration side effects)
 from engine.fx.convert import (
-    FUNCTIONS,
-    METHODS,
-    MODULES,
     PREV,
     Alias,
     Call,
@@ -31,6 +28,7 @@ from engine.fx.convert import (
     TensorFact,
     Unsupported,
     call_label,
+    converter_for,
     has_tensor,
 )
 
@@ -128,8 +126,7 @@ class Builder:
             else:
                 self._refuse(label, node)
             return
-        convert = (MODULES.get(type(module)) if module is not None else
-                   METHODS.get(node.target) if node.op == "call_method" else FUNCTIONS.get(node.target))
+        convert = converter_for(node, module)
         if convert is None:
             self._refuse(label, node)
             return

@@ -1,5 +1,10 @@
 """How one torch.fx call becomes catalog ops: one small converter per nn module class, function or tensor method.
 
+Most converters are declared by the op they produce (`OpSpec.fx`, e.g. Conv2d's `from_module(nn.Conv2d, ...)` in
+engine/catalog/conv.py) and collected into the tables below when this module loads. Only calls that are not one
+op live in engine.fx itself: tensor_ops.py (reshape-like calls that become Flatten, Reshape or nothing; spatial
+means that become two ops; indexing) and recurrent.py (permute + reshape that together become ToSequence).
+
 A converter receives a `Call` (the fx node, its module, and what torch computed for every node when the importer
 ran the model once) and returns an `Emit` (one catalog op), a list of them (a chain), an `Alias` (the call changes
 nothing, e.g. `.contiguous()`), or raises `Unsupported` with the label the refusal message shows.
@@ -17,7 +22,7 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
-from engine.catalog import has_op
+from engine.catalog import get_op, list_ops
 
 
 @dataclass(frozen=True)
@@ -173,6 +178,37 @@ class Call:
             raise Unsupported(f"{self.label} over the batch dimension")
         return d - 1
 
+    # -- what a converter returns; methods, so converters declared in the catalog need not import engine.fx ------
+    def emit(self, op: str, params: dict[str, Any], inputs: list[Any], *, keep: tuple[str, ...] = (),
+             results: Callable[[str], Any] | None = None, expect: tuple[int, ...] | None = None) -> Emit:
+        return Emit(op, params, inputs, results=results, keep=keep, expect=expect)
+
+    def alias(self, source: fx.Node) -> Alias:
+        return Alias(source)
+
+    def unsupported(self, label: str | None = None) -> Unsupported:
+        """The refusal to raise: `raise c.unsupported(f"{c.label}(padding_mode='circular')")`."""
+        return Unsupported(label or self.label)
+
+    def only_input(self) -> fx.Node:
+        """The single tensor argument of a module call (extra arguments are refused)."""
+        if len(self.node.args) != 1 or self.node.kwargs:
+            raise Unsupported(f"{self.label} called with extra arguments")
+        return self.tensor(self.node.args[0])
+
+    def indices(self, pool: str) -> Indices:
+        """The second result of a MaxPool2d(return_indices=True) node `pool`."""
+        return Indices(pool)
+
+    def refused(self, label: str) -> Refused:
+        """A part of a tuple result the graph cannot hold, refused only where the model uses it."""
+        return Refused(label)
+
+    def pool_of(self, value: Any) -> str | None:
+        """The MaxPool2d node whose indices the fx value `value` is, or None (MaxUnpool2d's `pool`)."""
+        v = self.builder.value(value) if self.builder is not None and isinstance(value, fx.Node) else None
+        return v.pool if isinstance(v, Indices) else None
+
 
 def has_tensor(fact: Any) -> bool:
     if isinstance(fact, TensorFact):
@@ -182,52 +218,51 @@ def has_tensor(fact: Any) -> bool:
     return False
 
 
-def pair(v: Any) -> int | list[int]:
-    """torch's int-or-tuple as the graph file writes it: one number when both sides agree."""
-    if isinstance(v, (list, tuple)):
-        if len(v) == 1:
-            return int(v[0])
-        a, b = (int(x) for x in v)
-        return a if a == b else [a, b]
-    return int(v)
-
-
 MODULES: dict[type, Callable[[Call], Any]] = {}
 FUNCTIONS: dict[Any, Callable[[Call], Any]] = {}
 METHODS: dict[str, Callable[[Call], Any]] = {}
 
 
+def _add(table: dict, targets: tuple, fn: Callable[[Call], Any], owner: str) -> None:
+    for t in targets:
+        if table.get(t, fn) is not fn:  # two converters for one call would make the import depend on load order
+            raise ValueError(f"{owner}: a converter for {t!r} is already registered")
+        table[t] = fn
+
+
 def on_module(*classes: type):
     def deco(fn):
-        for cls in classes:
-            MODULES[cls] = fn
+        _add(MODULES, classes, fn, fn.__name__)
         return fn
     return deco
 
 
 def on_function(*fns: Any):
     def deco(fn):
-        for f in fns:
-            FUNCTIONS[f] = fn
+        _add(FUNCTIONS, fns, fn, fn.__name__)
         return fn
     return deco
 
 
 def on_method(*names: str):
     def deco(fn):
-        for n in names:
-            METHODS[n] = fn
+        _add(METHODS, names, fn, fn.__name__)
         return fn
     return deco
 
 
-def need(op: str, c: Call) -> None:
-    if not has_op(op):
-        raise Unsupported(c.label)
+def _load_catalog() -> None:
+    """Every op's own fx mapping (OpSpec.fx) into the tables."""
+    tables = {"module": MODULES, "function": FUNCTIONS, "method": METHODS}
+    for name in list_ops():
+        for src in get_op(name).fx:
+            _add(tables[src.kind], src.targets, src.convert, f"op {name}")
 
 
-def only_input(c: Call) -> fx.Node:
-    """The single tensor argument of a module call (extra arguments are refused)."""
-    if len(c.node.args) != 1 or c.node.kwargs:
-        raise Unsupported(f"{c.label} called with extra arguments")
-    return c.tensor(c.node.args[0])
+_load_catalog()
+
+
+def converter_for(node: fx.Node, module: nn.Module | None) -> Callable[[Call], Any] | None:
+    if module is not None:
+        return MODULES.get(type(module))
+    return METHODS.get(node.target) if node.op == "call_method" else FUNCTIONS.get(node.target)

@@ -1,32 +1,16 @@
-"""Converters for sequences: LSTM/GRU modules, `seq[:, -1]` (the last step), and the image-rows-as-steps pattern.
+"""The image-rows-as-steps pattern: `x.permute(0, 2, 1, 3)` followed by a flatten/reshape to (B, H, C·W) becomes
+ToSequence. It spans two calls (the builder absorbs the reshape), so it lives here rather than on ToSequence's spec.
 
-A recurrent module returns (output, state). The graph's LSTM/GRU node stands for `output` (every step); reading the
-state is refused if the model uses it. `output[:, -1]` right after it becomes the node's return_sequence=False,
-and `x.permute(0, 2, 1, 3)` followed by a flatten/reshape to (B, H, C·W) becomes ToSequence.
+LSTM/GRU modules are declared by their ops (engine/catalog/recurrent.py); `output[:, -1]` right after one becomes
+the node's return_sequence=False (tensor_ops.getitem and Builder.last_step).
 """
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 
-from engine.fx.convert import Call, Emit, Refused, Unsupported, on_function, on_method, on_module, only_input
+from engine.fx.convert import Call, Emit, Unsupported, on_function, on_method
 
 _RESHAPES = {"view", "reshape", "flatten"}
-
-
-@on_module(nn.LSTM, nn.GRU)
-def recurrent(c: Call) -> Emit:
-    m = c.module
-    if not m.batch_first:
-        raise Unsupported(f"{c.label}(batch_first=False)")
-    if getattr(m, "proj_size", 0):
-        raise Unsupported(f"{c.label}(proj_size=…)")
-    emit = Emit(type(m).__name__, {"hidden_size": m.hidden_size, "num_layers": m.num_layers,
-                                   "bidirectional": m.bidirectional, "dropout": float(m.dropout), "bias": m.bias,
-                                   "return_sequence": True}, [only_input(c)], keep=("hidden_size",))
-    state = Refused(f"{c.label}'s final state ({'(h, c)' if isinstance(m, nn.LSTM) else 'h'})")
-    emit.results = lambda gid: (gid, state)
-    return emit
 
 
 def _is_rows_reshape(user, facts, B, C, H, W) -> bool:

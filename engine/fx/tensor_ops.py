@@ -1,4 +1,6 @@
-"""Converters for tensor operations: merges (+, *, cat), reshapes (view, flatten, squeeze, ...), spatial means.
+"""Converters for tensor calls that are not one catalog op: reshapes (view, flatten, squeeze, ...) that become
+Flatten, Reshape or nothing; no-ops (contiguous, clone); spatial means that become GlobalAvgPool2d (+ Flatten); and
+indexing. Calls that map to one op (+, *, cat, ...) are declared by that op in the catalog (OpSpec.fx).
 
 Reshape-like calls are judged by what they did, not how they were spelt: the traced run knows the output shape, so
 `x.view(x.size(0), -1)`, `torch.flatten(x, 1)` and `x.reshape(2, -1)` all become Flatten when they keep the batch
@@ -11,46 +13,7 @@ import operator
 import torch
 import torch.nn as nn
 
-from engine.fx.convert import PREV, Alias, Call, Emit, Unsupported, need, on_function, on_method, on_module
-
-
-def _same_shape_operands(c: Call, a, b, what: str, gates: bool = False) -> list:
-    """Both operands tensors of one shape; with `gates`, a (B, C, 1, 1) operand may scale a (B, C, H, W) one."""
-    xa, xb = c.tensor(a), c.tensor(b)
-    sa, sb = c.full_shape(xa), c.full_shape(xb)
-    if sa != sb and not (gates and len(sa) == len(sb) == 4 and (sa[:2] + (1, 1) == sb or sb[:2] + (1, 1) == sa)):
-        raise Unsupported(f"{c.label} with broadcasting ({what} needs equal shapes"
-                          + (" or a C×1×1 gate)" if gates else ")"))
-    return [xa, xb]
-
-
-@on_function(operator.add, operator.iadd, torch.add)
-@on_method("add", "add_")
-def add(c: Call) -> Emit:
-    a = c.bind("input, other, alpha=1")
-    if c.const(a["alpha"]) != 1:
-        raise Unsupported(f"{c.label}(alpha=…)")
-    return Emit("Add", {}, _same_shape_operands(c, a["input"], a["other"], "Add"))
-
-
-@on_function(operator.mul, operator.imul, torch.mul)
-@on_method("mul", "mul_")
-def mul(c: Call) -> Emit:
-    need("Multiply", c)
-    a = c.bind("input, other")
-    return Emit("Multiply", {}, _same_shape_operands(c, a["input"], a["other"], "Multiply", gates=True))
-
-
-@on_function(torch.cat, *(f for f in (getattr(torch, "concat", None), getattr(torch, "concatenate", None)) if f))
-def cat(c: Call):
-    a = c.bind("tensors, dim=0, axis=None")
-    if a["axis"] is not None:  # torch.concatenate spells dim as axis
-        a["dim"] = a["axis"]
-    tensors = [c.tensor(t) for t in a["tensors"]]
-    if len(tensors) == 1:
-        return Alias(tensors[0])
-    dim = c.feature_dim(c.const(a["dim"]), len(c.full_out))
-    return Emit("Concat", {"dim": dim}, tensors)
+from engine.fx.convert import PREV, Alias, Call, Emit, Unsupported, on_function, on_method, on_module
 
 
 def reshape_like(c: Call):

@@ -8,6 +8,7 @@ import math
 
 import torch
 
+from engine.catalog import get_op, has_op
 from engine.catalog.arith import fmt_shape
 from engine.data import Data
 from engine.graph import Graph
@@ -39,10 +40,9 @@ def resolve_precision(name: str, device: torch.device) -> torch.dtype | None:
 
 def _fix_for_output(g: Graph, want: int) -> str:
     node = g.node(g.outputs[0])
-    if node.op == "Linear":
-        return f"Set {node.id}.out_features to {want}."
-    if node.op in ("Conv2d", "ConvTranspose2d"):
-        return f"Set {node.id}.out_channels to {want}."
+    width = get_op(node.op).width_param if has_op(node.op) else None  # Linear's out_features, Conv2d's out_channels
+    if width:
+        return f"Set {node.id}.{width} to {want}."
     return f"Make the last layer produce {want} values per example."
 
 
