@@ -1,4 +1,5 @@
-"""Making images bigger: MaxUnpool2d (a named pool's indices), bed-of-nails and nearest unpooling, Upsample."""
+"""Making images bigger: MaxUnpool2d (a named pool's indices), bed-of-nails and nearest unpooling, Upsample, and
+sub-pixel shuffling (PixelShuffle, with its inverse PixelUnshuffle beside it)."""
 from __future__ import annotations
 
 import math
@@ -159,4 +160,64 @@ register_op(OpSpec(
     infer=upsample_infer, init=upsample_init, forward=call, check_params=_check_upsample,
     count_macs=lambda p, ins, out: numel(out) * (4 if p["mode"] == "bilinear" else 0), id_prefix="up",
     fx=(from_module(nn.Upsample, convert=_upsample_module), from_function(F.interpolate, convert=_interpolate)),
+))
+
+
+# ---- sub-pixel shuffling: channels <-> r×r blocks of pixels (ESPCN, Shi et al. 2016) -----------------------------
+
+def pixel_shuffle_infer(p: dict, ins: list) -> tuple:
+    need_rank(ins[0], 3, "PixelShuffle turns channels of C×H×W into blocks of pixels.")
+    C, H, W = ins[0]
+    r = p["upscale_factor"]
+    if C % (r * r):
+        want = r * r * -(-C // (r * r))  # the next channel count that splits into r×r blocks
+        raise ShapeError(f"the input channels must be divisible by upscale_factor² = {r * r}, since every {r * r} "
+                         f"channels become one {r}×{r} block of pixels. Received: upscale_factor={r}, input channels="
+                         f"{C} (input shape {fmt_shape(ins[0])}). Insert a 1×1 Conv2d with {want} filters before it.",
+                         field="upscale_factor", fix={"kind": "insert_before", "op": "Conv2d",
+                                                      "params": {"out_channels": want, "kernel_size": 1}})
+    return (C // (r * r), H * r, W * r)
+
+
+def pixel_unshuffle_infer(p: dict, ins: list) -> tuple:
+    need_rank(ins[0], 3, "PixelUnshuffle turns blocks of pixels of C×H×W into channels.")
+    C, H, W = ins[0]
+    r = p["downscale_factor"]
+    for axis, size in (("height", H), ("width", W)):
+        if size % r:
+            raise ShapeError(f"the input {axis} must be divisible by downscale_factor {r}, since the image is cut "
+                             f"into {r}×{r} blocks: {size} = {size // r}·{r} + {size % r}. Received: "
+                             f"downscale_factor={r} (input shape {fmt_shape(ins[0])}).", field="downscale_factor")
+    return (C * r * r, H // r, W // r)
+
+
+def _shuffle_fx(op: str, param: str, module: type, fn) -> tuple:
+    def from_fn(c):
+        a = c.bind(f"input, {param}")
+        return c.emit(op, {param: c.const(a[param])}, [c.tensor(a["input"])], keep=(param,))
+
+    return (from_module(module, convert=lambda c: c.emit(op, {param: getattr(c.module, param)}, [c.only_input()],
+                                                         keep=(param,))),
+            from_function(fn, convert=from_fn))
+
+
+# Both only move values (a reshape and a permute), so they have no parameters and count 0 MACs, as Flatten does.
+register_op(OpSpec(
+    name="PixelShuffle", category="Unpooling",
+    doc="Sub-pixel upsampling: every r² channels become one r×r block of pixels, C×H×W → (C/r²)×(H·r)×(W·r). "
+        "A Conv2d with C·r² filters before it learns the upsampling (ESPCN).",
+    params=[Param("upscale_factor", "int", 2, "r: how many times larger the height and width get; the input "
+                  "channels must be divisible by r².", min=1, max=64)],
+    infer=pixel_shuffle_infer, init=lambda c: f"nn.PixelShuffle({c.p['upscale_factor']})", forward=call,
+    id_prefix="shuffle", fx=_shuffle_fx("PixelShuffle", "upscale_factor", nn.PixelShuffle, F.pixel_shuffle),
+))
+
+register_op(OpSpec(
+    name="PixelUnshuffle", category="Reshape",
+    doc="Space-to-depth, the inverse of PixelShuffle: each r×r block of pixels becomes r² channels, "
+        "C×H×W → (C·r²)×(H/r)×(W/r). Downsamples without dropping a value.",
+    params=[Param("downscale_factor", "int", 2, "r: how many times smaller the height and width get; both must be "
+                  "divisible by r.", min=1, max=64)],
+    infer=pixel_unshuffle_infer, init=lambda c: f"nn.PixelUnshuffle({c.p['downscale_factor']})", forward=call,
+    id_prefix="unshuffle", fx=_shuffle_fx("PixelUnshuffle", "downscale_factor", nn.PixelUnshuffle, F.pixel_unshuffle),
 ))

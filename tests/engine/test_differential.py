@@ -38,7 +38,7 @@ def image_layer(rng: random.Random, shape: tuple) -> tuple[str, dict]:
     small = min(H, W)
     k = rng.choice(["conv"] * 6 + ["convT", "maxpool", "maxpool", "avgpool", "avgpool", "act", "act", "act", "gap",
                                    "gmp", "adaptive", "unpool", "upsample", "bn", "ln", "lrn", "pad", "drop",
-                                   "flatten", "reshape", "toseq", "softmax", "identity"])
+                                   "flatten", "reshape", "toseq", "softmax", "identity"] + ["shuffle", "unshuffle"] * 2)
     if k == "conv":
         g = rng.choice(divisors(C)) if rng.random() < 0.4 else 1
         out = g * rng.randint(1, max(1, 8 // g))
@@ -82,6 +82,13 @@ def image_layer(rng: random.Random, shape: tuple) -> tuple[str, dict]:
             return "Upsample", {"size": pair(rng, 2, 20), "mode": rng.choice(["nearest", "bilinear"])}
         scale = rng.choice([0.5, 1.5, 1.7, 2.0]) if small <= 12 else 0.5
         return "Upsample", {"scale_factor": scale, "mode": rng.choice(["nearest", "bilinear"])}
+    if k in ("shuffle", "unshuffle"):  # r = 2, 3 where they fit, else r = 2 anyway (refused, so another candidate)
+        fits = [r for r in (2, 3) if (C % (r * r) == 0 and max(H, W) * r <= 28 if k == "shuffle"
+                                      else H % r == 0 and W % r == 0)]
+        r = 1 if rng.random() < 0.1 else rng.choice(fits or [2])  # r = 1 is the identity
+        if k == "shuffle":
+            return "PixelShuffle", {"upscale_factor": r}
+        return "PixelUnshuffle", {"downscale_factor": r}
     if k == "bn":
         return "BatchNorm2d", {"affine": rng.random() < 0.8}
     if k == "ln":
@@ -234,6 +241,8 @@ def test_valid_graphs_cover_the_catalog():
     assert sum(1 for p in params if p.get("ceil_mode")) >= 20
     assert sum(1 for p in params if isinstance(p.get("kernel_size"), list)) >= 20
     assert sum(1 for p in params if isinstance(p.get("stride"), list)) >= 10
+    for op, factor in (("PixelShuffle", "upscale_factor"), ("PixelUnshuffle", "downscale_factor")):
+        assert sum(1 for g in VALID for n in g["nodes"] if n["op"] == op and n["params"][factor] > 1) >= 10, op
 
 
 # --- invalid graphs ---------------------------------------------------------------------------------------------
@@ -295,7 +304,8 @@ def mutate(rng: random.Random, g: dict) -> tuple[str, dict]:
         rank = len(shapes[src]) if shapes[src] else 3
         op = {3: rng.choice(["Linear", "LSTM", "BatchNorm1d", "Embedding"]),
               2: rng.choice(["Conv2d", "MaxPool2d", "BatchNorm2d", "GlobalAvgPool2d", "ToSequence", "Embedding"]),
-              1: rng.choice(["Conv2d", "LSTM", "Dropout2d", "ZeroPad2d", "Upsample", "LocalResponseNorm"])}[rank]
+              1: rng.choice(["Conv2d", "LSTM", "Dropout2d", "ZeroPad2d", "Upsample", "LocalResponseNorm",
+                             "PixelShuffle", "PixelUnshuffle"])}[rank]
         nodes.append({"id": "wrong", "op": op, "params": {}, "inputs": [src]})
     elif kind == "tiny_input":
         k = rng.randint(3, 6)
@@ -321,9 +331,13 @@ def mutate(rng: random.Random, g: dict) -> tuple[str, dict]:
         victim = rng.choice([n for n in nodes if n["op"] == "Conv2d"])
         C = r.nodes[victim["id"]].in_shapes[0][0]
         victim["params"] = {**victim["params"], "groups": C + 1, "out_channels": C + 1}
-    elif kind == "cycle":
+    elif kind == "cycle":  # the first layer fed by a layer downstream of it (itself at least): certainly a loop
         first = layers[0]
-        first["inputs"] = [layers[-1]["id"]]
+        below = {first["id"]}
+        for n in layers:  # generated graphs list nodes in dependency order
+            if any(i in below for i in n["inputs"]):
+                below.add(n["id"])
+        first["inputs"] = [[n["id"] for n in layers if n["id"] in below][-1]]
     elif kind == "mismatch":
         a, b = rng.sample([i for i in shapes if shapes[i]], 2)
         while shapes[a] == shapes[b]:

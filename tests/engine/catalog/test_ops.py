@@ -107,6 +107,12 @@ CASES: dict[str, list] = {
     "AdaptiveMaxPool2d": [((3, 9, 10), [("AdaptiveMaxPool2d", {"output_size": 2})])],
     "BedOfNailsUnpool2d": [((3, 4, 5), [("BedOfNailsUnpool2d", {"scale_factor": [2, 3]})])],
     "NearestUnpool2d": [((3, 4, 5), [("NearestUnpool2d", {"scale_factor": 2})])],
+    "PixelShuffle": [((8, 3, 5), [("PixelShuffle", {})]), ((18, 2, 1), [("PixelShuffle", {"upscale_factor": 3})]),
+                     ((5, 4, 3), [("PixelShuffle", {"upscale_factor": 1})])],
+    "PixelUnshuffle": [((3, 4, 6), [("PixelUnshuffle", {})]),
+                       ((2, 9, 3), [("PixelUnshuffle", {"downscale_factor": 3})]),
+                       ((2, 4, 4), [("PixelUnshuffle", {}), ("Conv2d", {"out_channels": 4, "kernel_size": 1}),
+                                    ("PixelShuffle", {})])],
     "Upsample": [((3, 4, 5), [("Upsample", {"scale_factor": 1.5, "mode": "bilinear"})]),
                  ((3, 4, 5), [("Upsample", {"size": [7, 9]})])],
     "BatchNorm1d": [((12,), [("BatchNorm1d", {})]), ((4, 9), [("BatchNorm1d", {"affine": False})])],
@@ -174,3 +180,38 @@ def test_multiply_refuses_other_broadcasts():
                {"id": "m", "op": "Multiply", "inputs": ["x", "p"]}])
     r = engine.check(g)
     assert not r.ok and "3×2×2" in r.nodes["m"].error and "3×4×4" in r.nodes["m"].error
+
+
+@pytest.mark.parametrize("op,factor", [("PixelShuffle", "upscale_factor"), ("PixelUnshuffle", "downscale_factor")])
+def test_pixel_shuffles_accept_exactly_what_torch_accepts(op, factor):
+    """Every small C×H×W and r: the engine's verdict (shape, or an error on the factor) is torch's."""
+    layer = getattr(torch.nn, op)
+    verdicts = set()
+    for C in range(1, 10):
+        for H, W in ((1, 1), (2, 3), (4, 6), (6, 9)):
+            for r in (1, 2, 3):
+                r_ = engine.check(chain((C, H, W), (op, {factor: r})))
+                try:
+                    want = tuple(layer(r)(torch.randn(1, C, H, W)).shape[1:])
+                except RuntimeError:
+                    want = None
+                got = r_.nodes["n0"].shape if r_.ok else None
+                assert got == want, f"{op}({r}) on {C}×{H}×{W}: engine {got or r_.errors[0]}, torch {want}"
+                if want is None:
+                    (e,) = r_.errors
+                    assert e.field == f"params.{factor}" and f"Received: {factor}={r}" in e.message
+                verdicts.add(want is None)
+    assert verdicts == {True, False}  # both accepted and refused inputs were tried
+
+
+def test_pixel_shuffle_messages_teach():
+    r = engine.check(chain((6, 5, 5), ("PixelShuffle", {})))
+    (e,) = r.errors
+    assert "divisible by upscale_factor² = 4" in e.message and "input channels=6" in e.message
+    assert e.fix == {"kind": "insert_before", "op": "Conv2d", "params": {"out_channels": 8, "kernel_size": 1}}
+    r = engine.check(chain((3, 8, 7), ("PixelUnshuffle", {})))
+    (e,) = r.errors
+    assert "width must be divisible by downscale_factor 2" in e.message and "7 = 3·2 + 1" in e.message
+    r = engine.check(chain((12,), ("PixelShuffle", {})))
+    assert "expects an image tensor (C×H×W)" in r.errors[0].message
+    assert r.nodes["n0"].macs == 0 and engine.check(chain((8, 3, 5), ("PixelShuffle", {}))).nodes["n0"].macs == 0

@@ -155,3 +155,11 @@ def test_zero_pad_crops_with_negative_values():
     x = torch.randn(1, 2, 5, 6)
     y = build(chain((2, 5, 6), ("ZeroPad2d", {"padding": [1, 0, 3, -2]})))(x)
     torch.testing.assert_close(y, F.pad(x, (1, 0, 3, -2)))
+
+
+def test_pixel_shuffle_and_unshuffle_compute_torchs_rearrangement_and_undo_each_other():
+    x = torch.randn(2, 18, 3, 4)
+    y = build(chain((18, 3, 4), ("PixelShuffle", {"upscale_factor": 3})))(x)
+    torch.testing.assert_close(y, F.pixel_shuffle(x, 3))
+    back = build(chain((2, 9, 12), ("PixelUnshuffle", {"downscale_factor": 3})))(y)
+    torch.testing.assert_close(back, x)  # unshuffle(shuffle(x)) == x: no value is lost either way

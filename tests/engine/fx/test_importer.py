@@ -166,6 +166,36 @@ def test_zoo_of_converters_matches_torch():
             assert a.shape == b.shape and (a - b).abs().max().item() <= 1e-5
 
 
+class SubPixel(nn.Module):
+    """ESPCN-style upsampling (a conv to C·r² channels, then PixelShuffle) and its functional twins."""
+
+    def __init__(self):
+        super().__init__()
+        self.down = nn.PixelUnshuffle(2)
+        self.conv = nn.Conv2d(12, 3 * 9, 3, padding=1)
+        self.shuffle = nn.PixelShuffle(3)
+
+    def forward(self, x):  # (B, 3, 6, 8)
+        h = self.conv(self.down(x))  # (B, 27, 3, 4)
+        return self.shuffle(h), F.pixel_unshuffle(F.pixel_shuffle(h, 3), 3)  # (B, 3, 9, 12), (B, 27, 3, 4)
+
+
+def test_pixel_shuffle_model_imports_and_matches_torch():
+    src = randomise(SubPixel())
+    g = import_model(src, (3, 6, 8))
+    params = {op: [n.params for n in g.nodes if n.op == op] for op in ("PixelShuffle", "PixelUnshuffle")}
+    assert params["PixelShuffle"] == [{"upscale_factor": 3}] * 2  # the module and F.pixel_shuffle
+    assert params["PixelUnshuffle"] == [{"downscale_factor": 2}, {"downscale_factor": 3}]
+    r = engine.check(g)
+    assert r.ok and r.nodes[g.outputs[0]].shape == (3, 9, 12) and r.nodes[g.outputs[1]].shape == (27, 3, 4)
+    assert r.total_params == sum(p.numel() for p in src.parameters())
+    net = compiled_with_source_weights(g, src)
+    x = torch.randn(2, 3, 6, 8)
+    with torch.no_grad():
+        for a, b in zip(net(x), src(x)):
+            assert a.shape == b.shape and (a - b).abs().max().item() <= 1e-5
+
+
 class RowsLSTM(nn.Module):
     def __init__(self):
         super().__init__()
@@ -254,17 +284,17 @@ class Net(nn.Module):
     def __init__(self):
         super().__init__()
         self.conv = nn.Conv2d(3, 12, 3, padding=1)
-        self.shuffle = nn.PixelShuffle(2)
+        self.pad = nn.ReflectionPad2d(1)  # PixelShuffle was the example here until the catalog gained it
 
     def forward(self, x):
         x = torch.roll(self.conv(x), 1, 2)
-        return self.shuffle(torch.roll(x, 1, 3))
+        return self.pad(torch.roll(x, 1, 3))
 
 
 def test_unsupported_ops_are_named_once_with_counts():
     with pytest.raises(ImportModelError) as e:
         import_model(Net(), (3, 8, 8))
-    assert str(e.value) == "cannot import Net: unsupported ops torch.roll (2×), nn.PixelShuffle (1×)."
+    assert str(e.value) == "cannot import Net: unsupported ops torch.roll (2×), nn.ReflectionPad2d (1×)."
 
 
 @pytest.mark.parametrize("model, shape, message", [
