@@ -124,3 +124,66 @@ def test_errors_without_a_remedy_offer_nothing_and_bad_fixes_are_refused():
         apply_fix(g, {"kind": "delete_everything", "node": "pool"})
     with pytest.raises(KeyError):
         apply_fix(g, {"kind": "set_param", "node": "nope", "param": "padding", "value": 1})
+
+
+# ---- each fix is proved on its node's neighbourhood, not by re-checking the whole graph ------------------------
+
+def whole_graph_fixes(g) -> list[str]:
+    """The oracle: what suggest_fixes offered when it re-checked the whole graph once per fixable error."""
+    out = []
+    for issue in engine.check(g).errors:
+        if issue.fix and issue.node:
+            try:
+                fixed = engine.check(apply_fix(g, {**issue.fix, "node": issue.node}))
+            except (KeyError, IndexError, ValueError, TypeError):
+                continue
+            if not any(e.node == issue.node and e.message == issue.message for e in fixed.errors):
+                out.append(issue.message)
+    return out
+
+
+def long_chain(n: int) -> dict:
+    """n same-padded convs, then three fixable errors: Add with mismatched channels, Linear on an image, and a
+    PixelShuffle whose channels do not split into 2×2 blocks."""
+    nodes = [{"id": f"c{i}", "op": "Conv2d", "params": {"out_channels": 4, "padding": "same"},
+              "inputs": [f"c{i - 1}" if i else "input"]} for i in range(n)]
+    last = f"c{n - 1}"
+    nodes += [{"id": "add", "op": "Add", "inputs": [last, "input", last]},
+              {"id": "fc", "op": "Linear", "inputs": [last]},
+              {"id": "ps", "op": "PixelShuffle", "inputs": ["input"]}]
+    return doc(*nodes, outputs=["add", "fc", "ps"])
+
+
+UNSHUFFLED = doc({"id": "ps", "op": "PixelShuffle", "params": {"upscale_factor": 3}, "inputs": ["input"]},
+                 outputs=["ps"], shape=(5, 4, 4))
+# an Input may not be wider than 100000, so this input cannot be stood in for: the whole graph is checked instead
+WIDE = doc({"id": "up", "op": "Upsample", "params": {"scale_factor": 2.0}, "inputs": ["input"]},
+           {"id": "fc", "op": "Linear", "params": {"out_features": 3}, "inputs": ["up"]},
+           outputs=["fc"], shape=(1, 4, 60000))
+
+
+@pytest.mark.parametrize("g", [LINEAR_ON_IMAGE, ADD_CHANNELS, KERNEL_TOO_BIG, UNSHUFFLED, WIDE, long_chain(12)],
+                         ids=["flatten", "project", "pad", "shuffle", "wide", "chain"])
+def test_fixes_offered_are_those_the_whole_graph_check_accepts(g):
+    assert [f["issue"] for f in suggest_fixes(g)] == whole_graph_fixes(g)
+
+
+def test_pixel_shuffle_gets_a_conv_to_a_multiple_of_r_squared_channels():
+    fix = only_fix(UNSHUFFLED)
+    assert fix["title"] == "Insert a 1×1 Conv2d with 9 filters before ps"
+    r = engine.check(apply_fix(UNSHUFFLED, fix))
+    assert r.ok and r.nodes["ps"].shape == (1, 12, 12)
+
+
+def test_each_fix_is_proved_on_a_graph_of_its_node_and_inputs(monkeypatch):
+    import engine.fixes as fixes
+
+    sizes = []
+    real_check = fixes.check
+    monkeypatch.setattr(fixes, "check", lambda g: sizes.append(len(fixes._as_graph(g).nodes)) or real_check(g))
+    g = long_chain(60)
+    assert len(suggest_fixes(g)) == 3
+    assert sizes[0] == 64 and max(sizes[1:]) <= 4, sizes  # one whole check for the report, then tiny ones
+    sizes.clear()
+    assert len(suggest_fixes(WIDE)) == 1
+    assert sizes == [3, 2, 4]  # the report; a stand-in that cannot reproduce the error; the whole graph, fixed
