@@ -14,8 +14,9 @@ from typing import Any
 
 from engine.catalog.registry import Param, coerce
 from engine.errors import ParamError
+from engine.layout import SIZES
 
-DX, DY = 220, 90  # canvas spacing between branches (x) and between layers (y)
+DX, DY = SIZES.col_dx, SIZES.layer_dy  # a block's branches sit side by side like auto-laid-out cards
 
 
 class Builder:

@@ -13,11 +13,11 @@ import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 from engine.catalog import get_op, has_op
 from engine.wiring import dependencies as _wiring_dependencies
+from engine.wiring import ref_params
 
 Design = dict[str, Any]
 
@@ -62,12 +62,6 @@ def dependencies(node: dict[str, Any]) -> list[str]:
     """Ids a node dict reads: its inputs, then node references in its params (MaxUnpool2d's pool). Empty
     references (a pool not chosen yet) are not dependencies."""
     return [d for d in _wiring_dependencies(_NO_GRAPH, NodeView.of(node)) if d]
-
-
-@cache
-def ref_params(op: str) -> tuple[str, ...]:
-    """Params of this op that name another node (MaxUnpool2d's pool); none for an op the catalog lacks."""
-    return tuple(p.name for p in get_op(op).params if p.type == "node") if has_op(op) else ()
 
 
 def _consumed(nodes: list[dict]) -> set[str]:

@@ -66,15 +66,15 @@ def _non_finite(v: Any) -> bool:
     return isinstance(v, (list, tuple)) and any(_non_finite(x) for x in v)
 
 
-_NODE_PARAMS: dict[str, tuple[str, ...]] = {}
+_REF_PARAMS: dict[str, tuple[str, ...]] = {}
 
 
-def _node_params(op: str) -> tuple[str, ...]:
+def ref_params(op: str) -> tuple[str, ...]:
     """Names of the op's parameters that name another node (e.g. MaxUnpool2d's pool)."""
-    names = _NODE_PARAMS.get(op)
+    names = _REF_PARAMS.get(op)
     if names is None:
         names = tuple(p.name for p in get_op(op).params if p.type == "node") if has_op(op) else ()
-        _NODE_PARAMS[op] = names
+        _REF_PARAMS[op] = names
     return names
 
 
@@ -156,7 +156,7 @@ def inspect_node(n: Node, ids: set[str], by_id: dict[str, Node]) -> tuple[list[I
         verb = "is missing an input" if k < spec.min_inputs else "has too many inputs"
         out.append(Issue(f"{verb}: {n.op} takes {spec.arity_text()} input(s) but has {k}.", node=n.id,
                          field="inputs"))
-    for name in _node_params(n.op):  # node references; the Param's choices name the allowed ops
+    for name in ref_params(n.op):  # node references; the Param's choices name the allowed ops
         ref = n.params.get(name)
         if not isinstance(ref, str) or not ref:
             continue
@@ -172,7 +172,7 @@ def inspect_node(n: Node, ids: set[str], by_id: dict[str, Node]) -> tuple[list[I
 def dependencies(g: Graph, n: Node) -> list[str]:
     """Inputs plus node references in params (a MaxUnpool2d depends on the pool whose indices it uses)."""
     deps = list(n.inputs)
-    for name in _node_params(n.op):
+    for name in ref_params(n.op):
         ref = n.params.get(name)
         if isinstance(ref, str):
             deps.append(ref)
