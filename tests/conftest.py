@@ -10,6 +10,15 @@ ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "assets" / "templates"
 
 
+def pytest_collection_modifyitems(config, items):
+    """Every test under tests/browser/ drives the real app in Chromium: it carries the `browser` marker, so
+    `pytest -m "not browser and not slow"` is the fast loop. (`slow` is set on each slow test where it is written.)"""
+    browser_dir = Path(__file__).resolve().parent / "browser"
+    for item in items:
+        if browser_dir in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.browser)
+
+
 def mnist_dir() -> Path:
     return Path(os.environ.get("CONVAS_MNIST_DIR", ROOT.parent / "shared" / "data" / "mnist"))
 
