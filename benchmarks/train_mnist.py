@@ -32,8 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine.data import load_data, to_float  # noqa: E402
 from engine.train.checks import resolve_precision  # noqa: E402
-from engine.train.log import parse_lines  # noqa: E402
-from engine.train.store import read_json  # noqa: E402
+from engine.train.rundir import RunDir  # noqa: E402
 from engine.train.trainer import TrainConfig, train  # noqa: E402
 
 
@@ -172,11 +171,11 @@ def engine_loop(args, dev, data_root: Path) -> dict:
     with tempfile.TemporaryDirectory(prefix="convas-bench-") as tmp:
         cfg = TrainConfig(data="mnist", data_root=str(data_root), epochs=args.epochs, val_every=args.eval_every,
                           device=dev.type, limit=args.small_n if args.small else None)
-        run = train(ROOT / "assets" / "templates" / "mnist_cnn.json", cfg, Path(tmp) / "run")
-        status = read_json(run / "status.json")
+        run = RunDir(train(ROOT / "assets" / "templates" / "mnist_cnn.json", cfg, Path(tmp) / "run"))
+        status = run.status()
         if status["state"] != "finished":
             raise SystemExit(f"engine run failed: {status['message']}")
-        rows = parse_lines((run / "metrics.jsonl").read_text())
+        rows, _ = run.metrics()
     epochs = [r for r in rows if r["kind"] == "epoch"]
     seconds = [_epoch_seconds(r, epochs) for r in epochs]
     images = sum(r["images_per_s"] * s for r, s in zip(epochs, seconds))  # total images / total training time

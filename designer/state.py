@@ -55,7 +55,7 @@ def init_session() -> None:
         ss.graph = _initial_graph()  # the current design (a graph-file dict); the only source of truth
         ss.graph_rev = 0  # bumped when the graph is replaced wholesale (template, open, undo, fix)
     ss.setdefault("selected_run", None)  # run directory name the Train/Inspect/Export pages look at
-    ss.setdefault("run_metrics", {})  # run id -> {"offset": bytes of metrics.jsonl read, "rows": [...]}
+    ss.setdefault("run_metrics", {})  # run id -> engine.train.rundir.MetricsTail (the rows read so far)
     ss.setdefault("upload_seen", None)  # file id of the last graph file opened from the sidebar uploader
 
 

@@ -2,18 +2,17 @@
 import streamlit as st
 
 import engine
-from designer.state import require_app, runs_root, set_graph
+from designer.state import design_checked, require_app, runs_root, set_graph
 from designer.train.form import render_form
 from designer.train.live import render_controls, render_live
 from designer.train.results import render_results
 from designer.train.runs import all_runs, focus_run, label, run_dir, runs_table
 from engine.train import runs as R
-from engine.train.config import TrainConfig
 
 require_app()
 
 g = st.session_state.graph
-report = engine.check(g)
+report = design_checked().report  # the design's one check per revision, shared with the sidebar
 
 st.title("Train", anchor=False)
 st.caption(f"**{g.get('name', 'untitled')}** · {report.total_params:,} parameters · runs are kept in "
@@ -25,15 +24,16 @@ if not report.ok:
 
 runs = all_runs()
 with st.expander("New run: data and settings", icon=":material/tune:", expanded=not runs):
-    config, task = render_form(g, can_start=report.ok)
-if config is not None:
+    submitted = render_form(g, can_start=report.ok)
+if submitted is not None and submitted.problems:
+    st.error(f"Training was not started: {' '.join(submitted.problems)}", icon=":material/error:")
+elif submitted is not None:
     try:
-        TrainConfig.from_dict(config)
-        if task != g.get("task"):
-            set_graph({**g, "task": task}, replace=False)
+        if submitted.task != g.get("task"):
+            set_graph({**g, "task": submitted.task}, replace=False)
             g = st.session_state.graph
-        run = R.start_run(g, config, runs_root())
-    except (ValueError, engine.GraphError) as e:
+        run = R.start_run(g, submitted.config, runs_root())
+    except engine.GraphError as e:
         st.error(f"Training was not started: {e}", icon=":material/error:")
     else:
         st.session_state.selected_run = run.name
@@ -55,7 +55,7 @@ picked = c_run.selectbox("Run", ids, index=ids.index(focus), format_func=lambda 
 if picked != focus:
     st.session_state.selected_run = focus = picked
 with c_btn.container(key="run_buttons"):
-    render_controls(focus, R.read_status(run_dir(focus)).get("state"))
+    render_controls(focus, run_dir(focus).status().get("state"))
 
 with st.expander(f"All runs ({len(runs)}) — select rows to compare their curves", icon=":material/stacked_line_chart:",
                  expanded=len(runs) > 1):

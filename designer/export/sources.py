@@ -18,8 +18,10 @@ import engine
 from designer.state import runs_root
 from engine.export import bundle as B
 from engine.export import formats as X
+from engine.filenames import safe_filename
 from engine.train import runs as R
 from engine.train.config import TrainConfig
+from engine.train.rundir import RunDir
 
 FILES = {  # format -> (file suffix, mime type)
     "py": (".py", "text/x-python"), "graph": (".json", "application/json"),
@@ -34,7 +36,7 @@ class Source:
     label: str
     graph_json: str  # the graph as JSON text (hashable, so it can key the cache)
     run_id: str | None = None
-    stamp: float = 0.0  # mtime of the run's weights: a cache entry is refreshed when they change
+    stamp: str = ""  # RunDir.stamp() of the run's checkpoints: a cache entry is refreshed when they change
 
     @property
     def trained(self) -> bool:
@@ -45,8 +47,7 @@ class Source:
         return json.loads(self.graph_json)
 
     def file_name(self, fmt: str) -> str:
-        stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in self.graph.get("name", "model"))
-        stem = stem.strip("_")[:60] or "model"
+        stem = safe_filename(self.graph.get("name", "model"), "model")
         return {"py": "model.py"}.get(fmt, stem + FILES[fmt][0])
 
 
@@ -55,19 +56,17 @@ def sources(graph: dict) -> list[Source]:
     out = [Source("design", f"Current design: {graph.get('name', 'untitled')} (untrained: fresh random weights)",
                   json.dumps(graph, sort_keys=True))]
     for r in R.list_runs(runs_root()):
-        d = Path(r["path"])
-        w = d / "checkpoints" / "best.safetensors"
-        if not w.exists() and not (d / "checkpoints" / "last.json").exists():
+        run = RunDir(r["path"])
+        if run.weights("best") is None:  # best falls back to last: no checkpoint at all
             continue
         when = dt.datetime.fromtimestamp(r["created"]).strftime("%Y-%m-%d %H:%M")
         acc = f", best validation {r['best_val_acc']:.1%}" if r.get("best_val_acc") is not None else ""
         try:
-            g = engine.load_graph(d / "graph.json").to_dict()
+            g = run.graph().to_dict()
         except engine.GraphError:
             continue
-        stamp = max((p.stat().st_mtime for p in (d / "checkpoints").glob("*.safetensors")), default=0.0)
         out.append(Source(r["id"], f"Run {r['name']} · {when} ({r['status']}{acc})",
-                          json.dumps(g, sort_keys=True), r["id"], stamp))
+                          json.dumps(g, sort_keys=True), r["id"], run.stamp()))
     return out
 
 
@@ -88,7 +87,7 @@ def settings_json(src: Source) -> str:
 
 @st.cache_data(show_spinner=False, max_entries=24)
 def artifact(src: Source, fmt: str, config_json: str = "") -> bytes:
-    """Cached per source (graph, run, weights' mtime), format and, for an untrained bundle, settings."""
+    """Cached per source (graph, run, checkpoints' stamp), format and, for an untrained bundle, settings."""
     if fmt == "graph":
         return (json.dumps(src.graph, indent=2, ensure_ascii=False) + "\n").encode()
     if fmt == "py":

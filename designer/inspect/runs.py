@@ -14,7 +14,8 @@ from engine.data.builtin import load_mnist_sample
 from engine.graph import Graph
 from engine.shapes import check
 from engine.train import runs as R
-from engine.train.store import read_json, weights_path
+from engine.train.config import TrainConfig
+from engine.train.rundir import RunDir
 from engine.visualise import Tap, conv_taps, taps
 
 SAMPLE_IMAGES = 1000  # test images kept per run: the channel ratio's dataset and the input picker's choices
@@ -24,7 +25,7 @@ SAMPLE_IMAGES = 1000  # test images kept per run: the channel ratio's dataset an
 class LoadedRun:
     id: str
     path: Path
-    stamp: float  # modification time of the weights: part of every cache key
+    stamp: str  # RunDir.stamp() of the checkpoints: part of every cache key
     graph: Graph
     model: torch.nn.Module
     input_shape: tuple[int, ...]
@@ -46,18 +47,18 @@ def inspectable_runs(root: Path) -> list[dict]:
     """Runs that finished (or were stopped) and have weights, newest first."""
     out = []
     for r in R.list_runs(root):
-        if r["status"] in ("finished", "stopped") and weights_path(r["path"]) is not None:
+        if r["status"] in ("finished", "stopped") and RunDir(r["path"]).weights("best") is not None:
             out.append(r)
     return out
 
 
-def weights_stamp(run_path: str | Path) -> float:
-    p = weights_path(run_path)
-    return p.stat().st_mtime if p is not None else 0.0
+def weights_stamp(run_path: str | Path) -> str:
+    """Changes when the run writes a checkpoint, so load_run loads the new weights."""
+    return RunDir(run_path).stamp()
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the trained model…")
-def load_run(run_path: str, stamp: float) -> LoadedRun:
+def load_run(run_path: str, stamp: str) -> LoadedRun:
     """The run's graph and best weights (cached per run and checkpoint time), on the GPU when there is one:
     gradient ascent and inversion are hundreds of forward/backward passes."""
     graph, model = R.load_trained(run_path)
@@ -65,14 +66,13 @@ def load_run(run_path: str, stamp: float) -> LoadedRun:
         model = model.to("cuda")
     report = check(graph)
     shape = next(report.nodes[n.id].shape for n in graph.nodes if n.op == "Input")
-    classes = _class_names(Path(run_path), graph)
+    classes = _class_names(RunDir(run_path), graph)
     return LoadedRun(Path(run_path).name, Path(run_path), stamp, graph, model, tuple(shape), classes,
                      taps(graph, model), conv_taps(graph, model))
 
 
-def _class_names(run_dir: Path, graph: Graph) -> list[str]:
-    res = read_json(run_dir / "results.json", {}) or {}
-    names = res.get("classes")
+def _class_names(run: RunDir, graph: Graph) -> list[str]:
+    names = (run.results(examples=False) or {}).get("classes")
     if isinstance(names, list) and names:
         return [str(c) for c in names]
     n = graph.task.num_classes if graph.task else 10
@@ -83,10 +83,13 @@ def _class_names(run_dir: Path, graph: Graph) -> list[str]:
 def test_images(run_path: str, input_shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor, str]:
     """Up to SAMPLE_IMAGES images of the run's validation/test split as floats in [0, 1], their labels, and where
     they came from. Falls back to the bundled MNIST sample for 1×28×28 models whose data cannot be loaded here."""
-    cfg = read_json(Path(run_path) / "config.json", {}) or {}
     try:
-        data = load_data(cfg.get("data", "mnist-sample"), cfg.get("data_root"), input_shape=input_shape,
-                         val_fraction=cfg.get("val_fraction", 0.1), seed=cfg.get("seed", 0))
+        cfg = RunDir(run_path).config()
+    except (OSError, ValueError):  # a run from an older version, or a damaged config: the defaults' data
+        cfg = TrainConfig()
+    try:
+        data = load_data(cfg.data, cfg.data_root, input_shape=input_shape, val_fraction=cfg.val_fraction,
+                         seed=cfg.seed)
         if tuple(data.x_val.shape[1:]) == tuple(input_shape) and data.task == "classification":
             return to_float(data.x_val[:SAMPLE_IMAGES]), data.y_val[:SAMPLE_IMAGES], f"{data.name} ({data.val_name})"
     except (DataError, OSError, RuntimeError, ValueError):

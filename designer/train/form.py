@@ -1,9 +1,11 @@
-"""The training settings form: dataset, task, hyperparameters, device -> a TrainConfig dict (or None).
+"""The training settings form: dataset, task, hyperparameters, device -> a validated TrainConfig (or its problems).
 
-Defaults come from engine.train.config.TrainConfig; the last settings used are kept in session state so they
-survive a visit to another page (Streamlit forgets the widgets of pages not shown).
+Defaults come from engine.train.config.TrainConfig; the last settings used are kept in session state (as a dict)
+so they survive a visit to another page (Streamlit forgets the widgets of pages not shown).
 """
 from __future__ import annotations
+
+import dataclasses
 
 import streamlit as st
 import torch
@@ -21,6 +23,15 @@ SCHED_NAMES = {"constant": "constant", "step": "step (÷10 at 50%, 75%)", "cosin
 APP_DEFAULTS = {"log_every": 10}  # a point every 10 steps: the curves move from the first seconds of a run
 
 
+@dataclasses.dataclass
+class Submitted:
+    """What "Start training" hands the page: the settings, checked once here, and the task for the design."""
+
+    config: TrainConfig | None  # None when there are problems
+    problems: list[str]  # one message per bad option ("what is wrong. Received: name=value.")
+    task: dict  # {"kind", "num_classes"}
+
+
 def _defaults() -> dict:
     d = st.session_state.get("train_config") or {}
     return {**TrainConfig().to_dict(), **APP_DEFAULTS, **d}
@@ -31,8 +42,8 @@ def _task_of(graph: dict) -> tuple[str, int]:
     return t.get("kind", "classification"), int(t.get("num_classes", 10))
 
 
-def render_form(graph: dict, can_start: bool) -> tuple[dict | None, dict | None]:
-    """Draw the form. On Start: (config dict, task dict); otherwise (None, None)."""
+def render_form(graph: dict, can_start: bool) -> Submitted | None:
+    """Draw the form. On Start: the submitted settings (a valid TrainConfig, or the problems); otherwise None."""
     d = _defaults()
     kind, k = _task_of(graph)
     devices = ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -86,13 +97,15 @@ def render_form(graph: dict, can_start: bool) -> tuple[dict | None, dict | None]
         start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:",
                                       disabled=not can_start)
     if not start:
-        return None, None
+        return None
     source = (path.strip() or "") if data == "folder" else data
-    config = {**d, "data": source, "data_root": (path.strip() or None) if data != "folder" else None,
+    values = {**d, "data": source, "data_root": (path.strip() or None) if data != "folder" else None,
               "epochs": int(epochs), "batch_size": int(bs), "optimizer": opt, "lr": float(lr), "momentum": float(mom),
               "nesterov": bool(nesterov), "weight_decay": float(wd), "schedule": sched,
               "clip_grad_norm": float(clip) or None, "label_smoothing": float(smooth), "seed": int(seed),
               "device": dev, "precision": prec, "augment": aug, "val_fraction": float(val),
               "log_every": int(log_every), "max_steps": int(max_steps) or None}
-    st.session_state.train_config = config
-    return config, {"kind": task or kind, "num_classes": int(classes)}
+    st.session_state.train_config = values  # kept even when refused: the form shows what the user typed
+    config = TrainConfig(**values)
+    problems = config.problems()
+    return Submitted(None if problems else config, problems, {"kind": task or kind, "num_classes": int(classes)})

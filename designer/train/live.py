@@ -11,8 +11,9 @@ import time
 import streamlit as st
 
 from designer.train import plots
-from designer.train.runs import ACTIVE, STATE_COLOR, STATE_ICON, label, metrics, run_dir
+from designer.train.runs import STATE_COLOR, STATE_ICON, label, metrics, run_dir
 from engine.train import runs as R
+from engine.train.rundir import ACTIVE, RunDir
 
 REFRESH_S = 1.0
 
@@ -100,18 +101,18 @@ def _state(status: dict) -> None:
         if status.get("message") and state != "failed":
             st.caption(status["message"])
     if state == "failed":
-        st.error(status.get("message") or "the run failed; see log.txt in its folder.", icon=":material/error:")
+        st.error(status.get("message") or f"the run failed; see {RunDir.LOG} in its folder.", icon=":material/error:")
 
 
 def _wait_for_exit(run_id: str, timeout_s: float = 30.0) -> None:
     """A trainer writes "stopped" before it has closed its files and exited; resuming waits for that."""
     deadline = time.monotonic() + timeout_s
-    while R.is_alive(run_dir(run_id)) and time.monotonic() < deadline:
+    while run_dir(run_id).is_alive() and time.monotonic() < deadline:
         time.sleep(0.1)
 
 
 def _resumable(run_id: str) -> bool:
-    return (run_dir(run_id) / "checkpoints" / "last.json").is_file()
+    return run_dir(run_id).has_checkpoint()
 
 
 def render_live(focus: str, focus_run: dict, compare: list[dict]) -> None:
@@ -121,7 +122,7 @@ def render_live(focus: str, focus_run: dict, compare: list[dict]) -> None:
 
     @st.fragment(run_every=REFRESH_S if active else None)
     def live() -> None:
-        status = R.read_status(run_dir(focus))
+        status = run_dir(focus).status()
         if st.session_state.get("live_was_active") and status.get("state") not in ACTIVE:
             st.session_state.live_was_active = False
             st.rerun(scope="app")  # once: show the results and the right buttons, and stop refreshing

@@ -7,19 +7,19 @@ import streamlit as st
 
 from designer.train import plots
 from designer.train.runs import run_dir
-from engine.train import runs as R
 
 CHART = {"displayModeBar": False}
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _results(run_id: str, mtime: float) -> dict | None:
-    return R.read_results(run_dir(run_id))
+def _results(run_id: str, stamp: str) -> dict | None:
+    return run_dir(run_id).results()
 
 
 def results_of(run_id: str) -> dict | None:
-    path = run_dir(run_id) / "results.json"
-    return _results(run_id, path.stat().st_mtime) if path.exists() else None
+    """The run's results, read again only when they are rewritten (the stamp is part of the cache key)."""
+    stamp = run_dir(run_id).results_stamp()
+    return _results(run_id, stamp) if stamp else None
 
 
 def render_results(run_id: str) -> None:

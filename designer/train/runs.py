@@ -1,28 +1,27 @@
 """The runs the Train page shows: which one is in focus, their metrics read incrementally, and the runs table.
 
-Metrics are tailed from each run's metrics.jsonl: session state keeps the byte offset and the rows read so far
-per run, so a refresh reads only the new lines. A resume rewrites the file (it drops the lines after its
-checkpoint); then the cache starts over.
+Metrics are tailed from each run's metrics file (RunDir.follow_metrics): session state keeps a MetricsTail (the
+rows read so far and where they end) per run, so a refresh reads only the new lines, and a resume's rewrite is
+followed.
 """
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import streamlit as st
 
 from designer.state import runs_root
 from engine.train import runs as R
+from engine.train.rundir import ACTIVE, MetricsTail, RunDir
 
-ACTIVE = ("queued", "running")
 STATE_COLOR = {"queued": "gray", "running": "blue", "stopped": "orange", "finished": "green", "failed": "red"}
 STATE_ICON = {"queued": ":material/hourglass_top:", "running": ":material/autorenew:",
               "stopped": ":material/pause_circle:", "finished": ":material/check_circle:",
               "failed": ":material/error:"}
 
 
-def run_dir(run_id: str) -> Path:
-    return runs_root() / run_id
+def run_dir(run_id: str) -> RunDir:
+    return RunDir(runs_root() / run_id)
 
 
 def all_runs() -> list[dict]:
@@ -42,27 +41,8 @@ def focus_run(runs: list[dict]) -> str | None:
 
 def metrics(run_id: str) -> list[dict]:
     """All metric rows of a run so far, reading only what was appended since the last call."""
-    cache = st.session_state.run_metrics.setdefault(run_id, {"offset": 0, "rows": []})
-    path = run_dir(run_id) / "metrics.jsonl"
-    try:
-        size = path.stat().st_size
-    except OSError:
-        return cache["rows"]
-    if size < cache["offset"]:  # rewritten by a resume
-        cache.update(offset=0, rows=[])
-    if size == cache["offset"]:
-        return cache["rows"]
-    rows, cache["offset"] = R.read_metrics(run_dir(run_id), cache["offset"])
-    if rows and cache["rows"] and _order(rows[0]) <= _order(cache["rows"][-1]):
-        first = _order(rows[0])  # lines re-logged after a resume replace the ones they repeat
-        cache["rows"] = [r for r in cache["rows"] if _order(r) < first]
-    cache["rows"].extend(rows)
-    return cache["rows"]
-
-
-def _order(row: dict) -> tuple[int, int]:
-    """Where a line sits in a run's history: by step, and a step's line before its epoch's line."""
-    return (row.get("step") or 0, 0 if row.get("kind") == "step" else 1)
+    tail = st.session_state.run_metrics.setdefault(run_id, MetricsTail())
+    return run_dir(run_id).follow_metrics(tail).rows
 
 
 def label(run: dict) -> str:

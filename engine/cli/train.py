@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from engine.train.config import TrainConfig
+from engine.train.rundir import RunDir
 
 _TYPES = {"data": str, "data_root": str, "optimizer": str, "schedule": str, "device": str, "precision": str,
           "augment": str, "lr": float, "momentum": float, "weight_decay": float, "clip_grad_norm": float,
@@ -27,8 +28,9 @@ def _field_help() -> dict[str, str]:
 
 def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train a graph into a run directory (or resume one)",
-                       description="Train a graph. The run directory gets graph.json, config.json, metrics.jsonl, "
-                                   "status.json, checkpoints/, results.json and TensorBoard events under tb/.")
+                       description=f"Train a graph. The run directory gets {RunDir.GRAPH}, {RunDir.CONFIG}, "
+                                   f"{RunDir.METRICS}, {RunDir.STATUS}, {RunDir.CHECKPOINTS}/, {RunDir.RESULTS} and "
+                                   f"TensorBoard events under {RunDir.TB}/.")
     p.add_argument("graph", nargs="?", help="graph file (.json) to train")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue (or start) the run in RUN_DIR from its checkpoint")
     p.add_argument("--out", default="runs", help="folder that gets the new run directory (default: runs)")
@@ -47,8 +49,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from engine.errors import GraphError
-    from engine.train.runs import prepare_run
-    from engine.train.store import atomic_write_json, read_json
+    from engine.train.runs import override_lr, prepare_run
     from engine.train.trainer import resume
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
@@ -61,26 +62,24 @@ def run(args) -> int:
         run_dir = Path(args.resume)
         print(run_dir, flush=True)
         if "lr" in overrides:
-            cfg = read_json(run_dir / "config.json")
-            if cfg is not None:
-                cfg["lr"] = overrides["lr"]
-                atomic_write_json(run_dir / "config.json", cfg)
+            try:
+                override_lr(run_dir, overrides["lr"])
+            except (OSError, ValueError) as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 2
         resume(run_dir)
     else:
         if not args.graph:
             print("error: give a graph file to train, or --resume RUN_DIR.", file=sys.stderr)
             return 2
         try:
-            cfg = TrainConfig.from_dict(overrides)
+            cfg = TrainConfig.from_dict(overrides)  # parsed and validated once, here
             run_dir = prepare_run(args.graph, cfg, args.out, args.name)
-        except GraphError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        except ValueError as e:
+        except (GraphError, ValueError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
         print(run_dir, flush=True)
-        resume(run_dir)  # trains the prepared directory: its graph.json and config.json (paths made absolute)
-    status = read_json(run_dir / "status.json", {}) or {}
+        resume(run_dir)  # trains the prepared directory: its graph and config (paths made absolute)
+    status = RunDir(run_dir).status()
     print(status.get("message") or status.get("state"), flush=True)
     return 1 if status.get("state") == "failed" else 0

@@ -31,6 +31,7 @@ from safetensors.torch import save as st_save
 
 from engine.atomic import atomic_write_bytes
 from engine.codegen import build_module, to_python
+from engine.filenames import safe_filename
 from engine.graph import Graph, load_graph
 from engine.shapes import check
 
@@ -91,8 +92,7 @@ def bundle_bytes(graph: Any, *, state_dict: dict[str, torch.Tensor] | None = Non
 
 def folder_name(g: Graph) -> str:
     """The folder the zip unpacks into: the design's name as a safe file name."""
-    keep = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in g.name.strip())
-    return (keep.strip("_") or "model")[:60] + "_bundle"
+    return safe_filename(g.name, "model") + "_bundle"
 
 
 def bundle_files(g: Graph, report: Any, state_dict: dict[str, torch.Tensor] | None,
@@ -210,11 +210,11 @@ def run_bundle_bytes(run_dir: str | os.PathLike, which: str = "best") -> bytes:
 
 
 def _run_parts(run_dir: str | os.PathLike, which: str) -> dict[str, Any]:
+    from engine.train.rundir import RunDir
     from engine.train.runs import load_trained
 
-    run_dir = Path(run_dir)
     g, model = load_trained(run_dir, which=which)
-    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    config = RunDir(run_dir).config().to_dict()
     return {"graph": g, "state_dict": model.state_dict(), "train_config": config, "sample": load_sample(config, g)}
 
 

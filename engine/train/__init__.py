@@ -1,12 +1,13 @@
 """Training runs: a run is a directory the trainer process writes and the pages read.
 
 config.py     TrainConfig: every setting of a run, validated once
-runs.py       start / stop / resume a detached `python -m engine train` process; list and read runs
-store.py      checkpoints and JSON files of a run, written atomically
+rundir.py     RunDir: the one class that knows a run's file names; status, metrics, checkpoints, results
+runs.py       start / stop / resume a detached `python -m engine train` process; list runs, load a trained model
+store.py      JSON written atomically and read forgivingly, safetensors weights, does a checkpoint fit a graph
 trainer.py    the training loop (resident tensors, on-device augmentation, exact resume, Stop as a signal)
 evaluate.py   evaluation, autocast and results.json
 checks.py     data/graph fit, device and precision choice, out-of-memory messages
 optim.py      optimisers and learning-rate schedules
 augment.py    on-device augmentation
-log.py        metrics.jsonl: appended, flushed, tailed from an offset
+log.py        the metrics log: appended and flushed line by line, mirrored to TensorBoard
 """

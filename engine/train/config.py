@@ -1,7 +1,7 @@
 """TrainConfig: every knob of a training run, with defaults chosen for speed without tuning.
 
 The defaults train the seed MNIST CNN to 99% test accuracy in two epochs: Adam at a one-cycle schedule peaking
-at 2e-3, batch 128, no augmentation for digits. `config.json` in a run directory is `asdict(config)`.
+at 2e-3, batch 128, no augmentation for digits. A run directory keeps `asdict(config)` (engine.train.rundir).
 """
 from __future__ import annotations
 
@@ -54,10 +54,18 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def validate(self) -> None:
-        """Raise ValueError naming the first bad option and its value."""
+        """Raise ValueError naming every bad option and its value (see problems)."""
+        found = self.problems()
+        if found:
+            raise ValueError(" ".join(found))
+
+    def problems(self) -> list[str]:
+        """One message per bad option, "what is wrong. Received: name=value."; [] for a valid config."""
+        found: list[str] = []
+
         def need(ok: bool, what: str, name: str) -> None:
             if not ok:
-                raise ValueError(f"{what}. Received: {name}={getattr(self, name)!r}.")
+                found.append(f"{what}. Received: {name}={getattr(self, name)!r}.")
 
         for name, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("device", DEVICES),
                               ("precision", PRECISIONS), ("augment", AUGMENTS)):
@@ -78,3 +86,4 @@ class TrainConfig:
         need(self.limit is None or self.limit >= 1, "limit must be >= 1 or None", "limit")
         need(not self.nesterov or (self.optimizer == "sgd" and self.momentum > 0),
              "nesterov needs optimizer sgd with momentum > 0", "nesterov")
+        return found

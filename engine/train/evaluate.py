@@ -5,16 +5,12 @@ Everything accumulates on the device and is read once per evaluation.
 from __future__ import annotations
 
 import contextlib
-import io
-from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.atomic import atomic_write_bytes
 from engine.data import Data, to_float
-from engine.train.store import atomic_write_json
+from engine.train.rundir import RunDir
 
 N_EXAMPLES = 32  # misclassified examples kept for classification
 N_SEG_EXAMPLES = 8  # image / true mask / predicted mask triples kept for segmentation
@@ -88,16 +84,16 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, K: int, *
     return res
 
 
-def write_results(run_dir: Path, model: torch.nn.Module, data: Data, *, batch: int, amp: torch.dtype | None,
+def write_results(run: RunDir, model: torch.nn.Module, data: Data, *, batch: int, amp: torch.dtype | None,
                   squeeze: bool, channels_last: bool, weights: str, epoch: int | None) -> dict:
-    """results.json (+ results.npz with example images) from the validation split."""
+    """The run's results (RunDir.write_results: the numbers, and example images) from the validation split."""
     K = data.num_classes
     ev = evaluate(model, data.x_val, data.y_val, K, batch=batch, amp=amp, squeeze=squeeze,
                   channels_last=channels_last, keep=True)
     cm = ev["confusion"].cpu()
     res = {"task": data.task, "data": data.name, "split": data.val_name, "classes": data.classes,
            "weights": weights, "epoch": epoch, "n": len(data.y_val), "loss": ev["val_loss"],
-           "accuracy": ev["val_acc"], "confusion": cm.tolist(), "examples_file": "results.npz"}
+           "accuracy": ev["val_acc"], "confusion": cm.tolist()}
     y, pred, conf = data.y_val.long(), ev["pred"], ev["conf"]
     if data.task == "classification":
         support = cm.sum(1)
@@ -123,8 +119,5 @@ def write_results(run_dir: Path, model: torch.nn.Module, data: Data, *, batch: i
                   "pred": pred[idx].to(torch.uint8).cpu().numpy(), "index": idx.cpu().numpy()}
         res["examples"] = [{"index": int(i), "pixel_error": float(err[i]), "row": r}
                            for r, i in enumerate(arrays["index"])]
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
-    atomic_write_bytes(Path(run_dir) / "results.npz", buf.getvalue())
-    atomic_write_json(Path(run_dir) / "results.json", res)
+    run.write_results(res, arrays)
     return res

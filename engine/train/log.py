@@ -33,9 +33,10 @@ def parse_lines(text: str) -> list[dict]:
 
 
 class MetricsLog:
-    def __init__(self, run_dir: Path, resume_step: int | None):
-        self.path = Path(run_dir) / "metrics.jsonl"
-        tb_dir = Path(run_dir) / "tb"
+    """Appends rows to `path` (a run's metrics.jsonl) and mirrors them as TensorBoard scalars under `tb_dir`."""
+
+    def __init__(self, path: Path, tb_dir: Path, resume_step: int | None):
+        self.path = Path(path)
         if resume_step is None:
             shutil.rmtree(tb_dir, ignore_errors=True)  # a fresh start: nothing from an earlier attempt
             kept = []

@@ -1,15 +1,13 @@
-"""Files of a run directory, written so that `kill -9` at any moment leaves a readable directory.
+"""How a run's files are written and read, without their names (engine.train.rundir owns those): JSON written
+atomically and read forgivingly, safetensors weights with metadata, and the check that a checkpoint fits a graph.
 
-Every file is written to a temporary name and renamed over the old one (engine.atomic). The last
-checkpoint is two files (weights + training state), so they get fresh names per step and a small pointer,
-`checkpoints/last.json`, is replaced last: a reader always sees a matching pair.
+Every file is written to a temporary name and renamed over the old one (engine.atomic), so `kill -9` at any
+moment leaves a readable directory.
 """
 from __future__ import annotations
 
-import io
 import json
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +16,6 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from engine.atomic import atomic_write_bytes
-
-CKPT = "checkpoints"
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any, durable: bool = True) -> None:
@@ -54,56 +50,12 @@ def process_start(pid: int) -> int | None:
         return None
 
 
-def write_status(run_dir: Path, state: str, message: str = "", **extra: Any) -> dict:
-    """status.json: {state, message, pid, epoch, step, total_steps, updated}, merged over the previous one."""
-    path = Path(run_dir) / "status.json"
-    status = read_json(path, {}) or {}
-    status.update(extra)
-    if "pid" in extra:
-        status["pid_start"] = process_start(extra["pid"]) if extra["pid"] else None
-    status.update(state=state, message=message, updated=time.time())
-    atomic_write_json(path, status, durable=False)
-    return status
-
-
 # ---- checkpoints ---------------------------------------------------------------------------------------------
 
 def weights_bytes(model: torch.nn.Module, metadata: dict[str, Any] | None = None) -> bytes:
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     meta = {k: json.dumps(v) for k, v in (metadata or {}).items()}
     return st_save(tensors, metadata=meta)
-
-
-def save_best(run_dir: Path, model: torch.nn.Module, info: dict[str, Any]) -> None:
-    atomic_write_bytes(Path(run_dir) / CKPT / "best.safetensors", weights_bytes(model, info))
-
-
-def save_last(run_dir: Path, model: torch.nn.Module, state: dict[str, Any]) -> None:
-    """Weights and state under step-tagged names, then the pointer, then the files the pointer no longer names."""
-    d = Path(run_dir) / CKPT
-    step = int(state["step"])
-    names = {"weights": f"last-{step}.safetensors", "state": f"last-{step}.pt"}
-    atomic_write_bytes(d / names["weights"], weights_bytes(model, {"step": step, "epoch": state.get("epoch")}))
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    atomic_write_bytes(d / names["state"], buf.getvalue())
-    atomic_write_json(d / "last.json", {**names, "step": step, "epoch": state.get("epoch"), "updated": time.time()})
-    for f in d.glob("last-*"):
-        if f.name not in names.values():
-            f.unlink(missing_ok=True)
-
-
-def weights_path(run_dir: str | os.PathLike, which: str = "best") -> Path | None:
-    """The weights file of the best or last checkpoint (best falls back to last), or None when there is none."""
-    d = Path(run_dir) / CKPT
-    if which not in ("best", "last"):
-        raise ValueError(f"which must be 'best' or 'last'. Received: which={which!r}.")
-    if which == "best" and (d / "best.safetensors").is_file():
-        return d / "best.safetensors"
-    ptr = read_json(d / "last.json")
-    if ptr and (d / ptr["weights"]).is_file():
-        return d / ptr["weights"]
-    return None
 
 
 def read_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -114,17 +66,6 @@ def read_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     header = json.loads(data[8:8 + n])
     meta = {k: json.loads(v) for k, v in (header.get("__metadata__") or {}).items()}
     return tensors, meta
-
-
-def load_last_state(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
-    """(weights, training state) of the last checkpoint, loaded with weights_only=True; None when none exists."""
-    d = Path(run_dir) / CKPT
-    ptr = read_json(d / "last.json")
-    if not ptr:
-        return None
-    tensors, _ = read_weights(d / ptr["weights"])
-    state = torch.load(d / ptr["state"], map_location="cpu", weights_only=True)
-    return tensors, state
 
 
 def diff_state_dict(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> list[str]:

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from engine.codegen import build_module
 from engine.data import DataError, load_data, to_float
 from engine.errors import GraphError
-from engine.graph import Graph, load_graph, save_graph
+from engine.graph import Graph, load_graph
 from engine.shapes import check
 from engine.train.augment import augment, resolve_augment
 from engine.train.checks import TrainError, check_fit, oom_message, resolve_device, resolve_precision
@@ -33,18 +33,8 @@ from engine.train.config import TrainConfig
 from engine.train.evaluate import autocast, evaluate, write_results
 from engine.train.log import MetricsLog
 from engine.train.optim import lr_factor, make_optimizer, make_scheduler
-from engine.train.store import (
-    CheckpointMismatch,
-    atomic_write_json,
-    diff_state_dict,
-    load_last_state,
-    load_weights_into,
-    read_json,
-    save_best,
-    save_last,
-    weights_path,
-    write_status,
-)
+from engine.train.rundir import RunDir
+from engine.train.store import CheckpointMismatch, diff_state_dict, load_weights_into
 
 __all__ = ["TrainConfig", "TrainError", "resume", "train"]
 
@@ -80,8 +70,8 @@ def _signals(stop: _Stop):
 class _Run:
     """One training session of a run directory (fresh or resumed)."""
 
-    def __init__(self, g: Graph, cfg: TrainConfig, run_dir: Path, stop: _Stop):
-        self.g, self.cfg, self.dir, self.stop = g, cfg, run_dir, stop
+    def __init__(self, g: Graph, cfg: TrainConfig, run: RunDir, stop: _Stop):
+        self.g, self.cfg, self.dir, self.stop = g, cfg, run, stop
         self.log: MetricsLog | None = None
 
     # ---- setup --------------------------------------------------------------------------------------------
@@ -124,13 +114,13 @@ class _Run:
 
     def restore(self) -> int | None:
         """Load the last checkpoint if there is one; the step it was written at, else None."""
-        ck = load_last_state(self.dir)
+        ck = self.dir.load_last_state()
         if ck is None:
             return None
         tensors, st = ck
         lines = diff_state_dict(self.model.state_dict(), tensors)
         if lines:
-            raise CheckpointMismatch(self.dir / "checkpoints", lines)
+            raise CheckpointMismatch(self.dir.checkpoints, lines)
         self.model.load_state_dict(tensors)
         self.opt.load_state_dict(st["optimizer"])
         self.sched.load_state_dict(st["scheduler"])
@@ -153,7 +143,7 @@ class _Run:
                  "rng_cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
                  "step": self.step, "epoch": self.epoch, "epoch_step": self.epoch_step, "best": self.best,
                  "elapsed": self.now(), "ep_sums": list(self.ep_sums)}
-        save_last(self.dir, self.model, state)
+        self.dir.save_last(self.model, state)
 
     # ---- helpers ------------------------------------------------------------------------------------------
     def now(self) -> float:
@@ -162,7 +152,7 @@ class _Run:
     def status(self, state: str, message: str, say: bool = False, **extra) -> None:
         if say:  # into log.txt for a person reading it
             print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-        write_status(self.dir, state, message, pid=os.getpid(), step=getattr(self, "step", 0),
+        self.dir.write_status(state, message, pid=os.getpid(), step=getattr(self, "step", 0),
                      epoch=getattr(self, "epoch", 0), total_steps=getattr(self, "planned", None),
                      data=self.cfg.data, **extra)
 
@@ -182,7 +172,7 @@ class _Run:
     # ---- the loop -----------------------------------------------------------------------------------------
     def run(self, resume_step: int | None) -> str:
         cfg, d, dev = self.cfg, self.data, self.device
-        self.log = MetricsLog(self.dir, resume_step)
+        self.log = MetricsLog(self.dir.metrics_path, self.dir.tb_path, resume_step)
         self.t0 = time.perf_counter()
         N, bs = len(d.x_train), cfg.batch_size
         z = lambda: torch.zeros((), device=dev)
@@ -253,7 +243,7 @@ class _Run:
         if bad_step < 0:
             return
         what = "NaN" if math.isnan(bad_loss) else "infinite"
-        ptr = read_json(self.dir / "checkpoints" / "last.json")
+        ptr = self.dir.last_checkpoint()
         kept = (f"the last good checkpoint (step {ptr['step']}) is kept" if ptr else
                 "no checkpoint had been written yet")
         raise TrainError(f"loss became {what} at step {bad_step}; {kept}; try a lower learning rate (now "
@@ -295,7 +285,7 @@ class _Run:
         self.log.write(row)
         if self.best is None or metric > self.best:
             self.best = metric
-            save_best(self.dir, self.model, {"epoch": epoch_value, "step": self.step, **self.val_fields(ev)})
+            self.dir.save_best(self.model, {"epoch": epoch_value, "step": self.step, **self.val_fields(ev)})
         if not partial:
             self.epoch += 1
             self.epoch_step = 0
@@ -315,9 +305,9 @@ class _Run:
 
     def finish(self) -> None:
         self.status("running", "computing the results")
-        best = weights_path(self.dir, "best")
+        best = self.dir.weights("best")  # falls back to the last checkpoint
         meta = load_weights_into(self.model, best) if best else {}
-        which = "best" if best and best.name.startswith("best") else "last"
+        which = "best" if best == self.dir.best_path else "last"
         res = write_results(self.dir, self.model, self.data, batch=self.eval_bs, amp=self.amp, squeeze=self.squeeze,
                             channels_last=self.channels_last, weights=which, epoch=meta.get("epoch"))
         name, value = ("mean IoU", res["miou"]) if self.data.task == "segmentation" else ("accuracy",
@@ -333,29 +323,31 @@ def _describe(e: BaseException, cfg: TrainConfig) -> str:
         return oom_message(cfg.batch_size, dev)
     if isinstance(e, (TrainError, DataError, CheckpointMismatch, GraphError, ValueError)):
         return str(e)
-    return f"training crashed: {type(e).__name__}: {e}. The traceback is in log.txt."
+    return f"training crashed: {type(e).__name__}: {e}. The traceback is in {RunDir.LOG}."
 
 
 def train(graph, config: TrainConfig | dict | None = None, run_dir: str | os.PathLike = "runs/run", *,
           should_stop: Callable[[int], bool] | None = None) -> Path:
     """Train `graph` (a Graph, dict, JSON or path) into run_dir and return it; continues from run_dir's last
     checkpoint when there is one. Never raises for a failed run: status.json says what happened."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_status(run_dir, "running", "starting", pid=os.getpid())
+    rd = RunDir(run_dir)
+    rd.path.mkdir(parents=True, exist_ok=True)
+    rd.write_status("running", "starting", pid=os.getpid())
     stop = _Stop(should_stop)
     run: _Run | None = None
     cfg = TrainConfig()
     try:
-        cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config or {})
-        cfg.validate()
+        if isinstance(config, TrainConfig):
+            cfg = config
+            cfg.validate()  # built by hand, not parsed: this is its one check
+        else:
+            cfg = TrainConfig.from_dict(config or {})  # parses and validates
         g = load_graph(graph)
-        save_graph(g, run_dir / "graph.json")
-        atomic_write_json(run_dir / "config.json", cfg.to_dict())
-        if not (run_dir / "run.json").exists():
-            atomic_write_json(run_dir / "run.json", {"name": g.name, "created": time.time()})
+        rd.write_graph(g)
+        rd.write_config(cfg)
+        rd.ensure_meta(g.name)
         with _signals(stop):
-            run = _Run(g, cfg, run_dir, stop)
+            run = _Run(g, cfg, rd, stop)
             run.setup()
             outcome = run.run(run.restore())
             if outcome == "finished":
@@ -365,21 +357,21 @@ def train(graph, config: TrainConfig | dict | None = None, run_dir: str | os.Pat
             traceback.print_exc()
         message = _describe(e, cfg)
         print(f"failed: {message}", file=sys.stderr, flush=True)
-        write_status(run_dir, "failed", message, pid=os.getpid())
+        rd.write_status("failed", message, pid=os.getpid())
         if isinstance(e, KeyboardInterrupt):
             raise
     finally:
         if run is not None and run.log is not None:
             run.log.close()
-    return run_dir
+    return rd.path
 
 
 def resume(run_dir: str | os.PathLike, *, should_stop: Callable[[int], bool] | None = None) -> Path:
     """Continue a run from its last checkpoint (or start it, if it never got one) with its own graph and config."""
-    run_dir = Path(run_dir)
-    cfg = read_json(run_dir / "config.json")
-    if cfg is None or not (run_dir / "graph.json").is_file():
-        write_status(run_dir, "failed", f"{run_dir} is not a run directory: graph.json or config.json is missing.",
-                     pid=os.getpid())
-        return run_dir
-    return train(run_dir / "graph.json", cfg, run_dir, should_stop=should_stop)
+    rd = RunDir(run_dir)
+    problem = rd.problem()
+    if problem:
+        rd.write_status("failed", problem, pid=os.getpid())
+        return rd.path
+    # the raw dict: train() parses and validates it, so a bad config.json ends as a readable failed status
+    return train(rd.graph_path, rd.config_dict() or {}, rd, should_stop=should_stop)

@@ -14,6 +14,7 @@ import torch
 from playwright.sync_api import expect
 
 import engine
+from engine.train.rundir import RunDir
 from tests.browser.conftest import open_page, screenshot_whole, wait_for_app_idle, wait_for_app_ready
 from tests.conftest import TEMPLATES
 
@@ -28,7 +29,7 @@ def trained_run(app_server):
     config = {"data": "mnist-sample", "epochs": 1, "max_steps": 6, "log_every": 2, "seed": 1}
     run_dir = runs.prepare_run(TEMPLATES / "lenet5.json", config, app_server.home / "runs")
     trainer.resume(run_dir)
-    assert runs.read_status(run_dir)["state"] == "finished"
+    assert RunDir(run_dir).status()["state"] == "finished"
     return run_dir
 
 

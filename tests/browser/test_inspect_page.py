@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from engine.train.runs import new_run_dir, read_status
+from engine.train.rundir import RunDir
+from engine.train.runs import new_run_dir
 from engine.train.trainer import TrainConfig, train
 from tests.browser.conftest import open_page, screenshot_whole, wait_for_app_idle, wait_for_app_ready
 from tests.conftest import TEMPLATES
@@ -49,7 +50,7 @@ def trained_run(app_server):
     """A seed-CNN run trained for a few steps on the bundled MNIST sample, in the app's runs root."""
     run_dir = new_run_dir(app_server.home / "runs", "MNIST CNN")
     train(TEMPLATES / "mnist_cnn.json", TrainConfig(data="mnist-sample", epochs=1, max_steps=30, seed=0), run_dir)
-    status = read_status(run_dir)
+    status = RunDir(run_dir).status()
     assert status["state"] == "finished", status
     return run_dir
 

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from engine.train import runs as R
+from engine.train.rundir import RunDir
 from tests.browser.conftest import open_page, open_template, screenshot_whole, wait_for_app_idle, wait_for_app_ready
 from tests.conftest import TEMPLATES
 
@@ -35,7 +36,7 @@ def stop_runs_at_the_end(app_server):
     for r in R.list_runs(root):
         R.stop_run(r["path"])
     deadline = time.monotonic() + 60
-    while any(R.is_alive(r["path"]) for r in R.list_runs(root)) and time.monotonic() < deadline:
+    while any(RunDir(r["path"]).is_alive() for r in R.list_runs(root)) and time.monotonic() < deadline:
         time.sleep(0.5)  # waiting for processes to exit, not for the UI
 
 
@@ -137,13 +138,13 @@ def test_reload_finds_the_run_live_then_stop_and_resume(page, app_server):
     assert stopped_at > 0
     screenshot_whole(page, "train_stopped")
     run_dir = R.list_runs(app_server.home / "runs")[0]["path"]
-    logged, _ = R.read_metrics(run_dir)
+    logged, _ = RunDir(run_dir).metrics()
 
     wait_for_app_idle(page)
     page.locator(".st-key-run_buttons").get_by_role("button", name="Resume").click()
     expect(badge(page)).to_contain_text(re.compile("queued|running"), timeout=60_000)
     wait_step_above(page, stopped_at + 10)
-    after, _ = R.read_metrics(run_dir)
+    after, _ = RunDir(run_dir).metrics()
     assert after[:len(logged)] == logged  # it continued the same run from its checkpoint: history kept as is
     assert [r["step"] for r in after if r["kind"] == "step"] == sorted({r["step"] for r in after
                                                                           if r["kind"] == "step"})

@@ -16,6 +16,7 @@ from safetensors.torch import load_file, save_file
 import engine
 from engine.data import load_data
 from engine.export.bundle import Sample, build_bundle, bundle_bytes, load_sample
+from engine.train.rundir import RunDir
 from tests.conftest import TEMPLATES
 
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"OMP_NUM_THREADS": "1"}
@@ -205,7 +206,7 @@ def test_bundle_of_a_trained_run_carries_its_weights_and_settings(tmp_path):
               "optimizer": "sgd", "lr": 0.05, "schedule": "cosine"}
     run_dir = runs.prepare_run(tpl("lenet5"), config, tmp_path / "runs")
     trainer.resume(run_dir)
-    assert runs.read_status(run_dir)["state"] == "finished", runs.read_status(run_dir)["message"]
+    assert RunDir(run_dir).status()["state"] == "finished", RunDir(run_dir).status()["message"]
     d = unzip(bundle_from_run(run_dir, tmp_path / "run.zip"), tmp_path / "out")
     _, model = runs.load_trained(run_dir)
     w = load_file(str(d / "weights.safetensors"))

@@ -6,20 +6,12 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from engine.train.runs import (
-    is_alive,
-    list_runs,
-    load_trained,
-    new_run_dir,
-    prepare_run,
-    read_metrics,
-    read_results,
-    read_status,
-)
-from engine.train.store import write_status
+from engine.train.rundir import RunDir
+from engine.train.runs import list_runs, load_trained, new_run_dir, prepare_run
 from engine.train.trainer import TrainConfig
 
 
@@ -32,38 +24,38 @@ def test_new_run_dirs_are_unique_and_named(tmp_path):
 def test_read_metrics_tails_incrementally_and_tolerates_a_partial_line(tmp_path):
     path = tmp_path / "metrics.jsonl"
     path.write_text('{"kind": "step", "step": 1}\n{"kind": "step", "st')
-    rows, off = read_metrics(tmp_path)
+    rows, off = RunDir(tmp_path).metrics()
     assert rows == [{"kind": "step", "step": 1}] and off == len('{"kind": "step", "step": 1}\n')
     with open(path, "a") as f:
         f.write('ep": 2}\n{"kind": "epoch", "step": 3}\n')
-    rows, off2 = read_metrics(tmp_path, off)
+    rows, off2 = RunDir(tmp_path).metrics(off)
     assert [r["step"] for r in rows] == [2, 3] and off2 == path.stat().st_size
-    assert read_metrics(tmp_path, off2) == ([], off2)
+    assert RunDir(tmp_path).metrics(off2) == ([], off2)
     path.write_text('{"kind": "step", "step": 1}\n')  # a resume dropped lines: the file shrank
-    assert read_metrics(tmp_path, off2)[0] == [{"kind": "step", "step": 1}]
-    assert read_metrics(tmp_path / "nowhere") == ([], 0)
+    assert RunDir(tmp_path).metrics(off2)[0] == [{"kind": "step", "step": 1}]
+    assert RunDir(tmp_path / "nowhere").metrics() == ([], 0)
 
 
 def test_a_running_status_whose_process_is_gone_reads_failed(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
-    write_status(tmp_path, "running", "training: epoch 1/2", pid=proc.pid, step=3)
+    RunDir(tmp_path).write_status("running", "training: epoch 1/2", pid=proc.pid, step=3)
     (tmp_path / "log.txt").write_text("starting\nSegmentation fault\n")
-    st = read_status(tmp_path)
+    st = RunDir(tmp_path).status()
     assert st["state"] == "failed" and st["message"].startswith(f"failed: process exited (pid {proc.pid})")
     assert "Last log line: Segmentation fault" in st["message"]
     assert json.loads((tmp_path / "status.json").read_text())["state"] == "running"  # reading changes nothing
-    write_status(tmp_path, "running", "training", pid=os.getpid())
-    assert is_alive(tmp_path) and read_status(tmp_path)["state"] == "running"
+    RunDir(tmp_path).write_status("running", "training", pid=os.getpid())
+    assert RunDir(tmp_path).is_alive() and RunDir(tmp_path).status()["state"] == "running"
 
 
 def test_an_exited_child_is_not_alive_even_before_it_is_reaped(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    write_status(tmp_path, "running", "", pid=proc.pid)
+    RunDir(tmp_path).write_status("running", "", pid=proc.pid)
     deadline = time.time() + 30
-    while is_alive(tmp_path) and time.time() < deadline:  # a zombie answers kill(pid, 0): must not count
+    while RunDir(tmp_path).is_alive() and time.time() < deadline:  # a zombie answers kill(pid, 0): must not count
         time.sleep(0.05)
-    assert not is_alive(tmp_path)
+    assert not RunDir(tmp_path).is_alive()
 
 
 def test_list_runs_newest_first_with_status_and_dataset(tmp_path, template_path):
@@ -87,13 +79,31 @@ def test_load_trained_without_a_checkpoint_says_so(tmp_path, template_path):
     run = prepare_run(template_path("lenet5"), TrainConfig(), tmp_path)
     with pytest.raises(FileNotFoundError, match="has no checkpoint yet"):
         load_trained(run)
-    assert read_results(run) is None
+    assert RunDir(run).results() is None
 
 
 def test_a_reused_pid_is_not_mistaken_for_the_run(tmp_path):
-    write_status(tmp_path, "running", "training", pid=os.getpid())
-    assert is_alive(tmp_path)
+    RunDir(tmp_path).write_status("running", "training", pid=os.getpid())
+    assert RunDir(tmp_path).is_alive()
     st = json.loads((tmp_path / "status.json").read_text())
     st["pid_start"] -= 1  # same pid, started at another time: a different process
     (tmp_path / "status.json").write_text(json.dumps(st))
-    assert not is_alive(tmp_path) and read_status(tmp_path)["state"] == "failed"
+    assert not RunDir(tmp_path).is_alive() and RunDir(tmp_path).status()["state"] == "failed"
+
+
+def test_config_problems_lists_every_bad_option_and_validate_names_them_all():
+    bad = TrainConfig(batch_size=0, lr=-1.0, optimizer="adam", nesterov=True)
+    assert bad.problems() == ["batch_size must be >= 1. Received: batch_size=0.",
+                              "lr must be positive. Received: lr=-1.0.",
+                              "nesterov needs optimizer sgd with momentum > 0. Received: nesterov=True."]
+    with pytest.raises(ValueError) as e:
+        bad.validate()
+    assert str(e.value) == " ".join(bad.problems())
+    assert TrainConfig().problems() == []
+
+
+def test_prepare_run_makes_paths_absolute_in_the_runs_copy_only(tmp_path, template_path):
+    cfg = TrainConfig(data=str(tmp_path), data_root=".")  # relative paths: made absolute in the run's copy only
+    run = RunDir(prepare_run(template_path("lenet5"), cfg, tmp_path / "runs"))
+    assert cfg.data_root == "." and run.config().data_root == str(Path(".").resolve())
+    assert run.config().data == str(tmp_path.resolve()) and run.status()["state"] in ("queued", "failed")

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.train.runs import load_trained, read_metrics, read_results, read_status
-from engine.train.store import CheckpointMismatch, load_last_state, read_json
+from engine.train.rundir import RunDir
+from engine.train.runs import load_trained
+from engine.train.store import CheckpointMismatch, read_json
 from engine.train.trainer import TrainConfig, resume, train
 
 SMALL = {"format": "convas-graph", "version": 1, "name": "small cnn", "outputs": ["fc"],
@@ -54,26 +55,26 @@ def test_resume_is_exact(tmp_path, stop_at):
     split = train(SMALL, cfg(), tmp_path / "split", should_stop=lambda step: step >= stop_at)
     st = status(split)
     assert st["state"] == "stopped" and st["step"] == stop_at and "resume to continue" in st["message"]
-    assert load_last_state(split)[1]["step"] == stop_at
+    assert RunDir(split).load_last_state()[1]["step"] == stop_at
     resume(split)
     assert status(split)["state"] == "finished"
     assert_same_weights(weights(straight), weights(split))
     assert_same_weights(weights(straight, "best"), weights(split, "best"))
-    ep = lambda run: [(r["step"], r["val_acc"], r["val_loss"]) for r in read_metrics(run)[0] if r["kind"] == "epoch"]
+    ep = lambda run: [(r["step"], r["val_acc"], r["val_loss"]) for r in RunDir(run).metrics()[0] if r["kind"] == "epoch"]
     assert ep(straight) == ep(split) and [s for s, _, _ in ep(split)] == [5, 10]
-    steps = [r["step"] for r in read_metrics(split)[0] if r["kind"] == "step"]
+    steps = [r["step"] for r in RunDir(split).metrics()[0] if r["kind"] == "step"]
     assert steps == sorted(steps) and steps[-1] == 10
-    assert read_results(straight)["confusion"] == read_results(split)["confusion"]
+    assert RunDir(straight).results()["confusion"] == RunDir(split).results()["confusion"]
 
 
 def test_stop_writes_a_checkpoint_and_status_stopped(tmp_path):
     run = train(SMALL, cfg(epochs=3), tmp_path / "r", should_stop=lambda step: step >= 7)
-    st = read_status(run)
+    st = RunDir(run).status()
     assert st["state"] == "stopped" and st["step"] == 7 and st["total_steps"] == 15
-    tensors, state = load_last_state(run)
+    tensors, state = RunDir(run).load_last_state()
     assert state["step"] == 7 and state["epoch"] == 1 and state["epoch_step"] == 2
     assert all(torch.isfinite(t).all() for t in tensors.values())
-    rows = read_metrics(run)[0]
+    rows = RunDir(run).metrics()[0]
     assert max(r["step"] for r in rows) == 7 and not (run / "results.json").exists()
 
 
@@ -85,7 +86,7 @@ def test_nan_fails_with_the_step_and_keeps_the_last_good_checkpoint(tmp_path):
     c["lr"] = 1e30  # Adam moves every weight by ~lr: the next forward pass overflows
     (run / "config.json").write_text(json.dumps(c))
     resume(run)
-    st = read_status(run)
+    st = RunDir(run).status()
     assert st["state"] == "failed"
     m = re.match(r"loss became (NaN|infinite) at step (\d+); the last good checkpoint \(step 5\) is kept; try a "
                  r"lower learning rate", st["message"])
@@ -103,7 +104,7 @@ def test_a_checkpoint_that_does_not_match_the_graph_is_refused(tmp_path):
             n["params"]["out_channels"] = 16
     (run / "graph.json").write_text(json.dumps(g))
     resume(run)
-    st = read_status(run)
+    st = RunDir(run).status()
     assert st["state"] == "failed"
     assert "does not match the graph" in st["message"]
     assert "conv.weight: the graph needs (16, 1, 3, 3), the checkpoint has (8, 1, 3, 3)" in st["message"]
@@ -131,9 +132,9 @@ def test_graph_and_data_mismatch_fails_before_any_step_naming_the_fix(tmp_path, 
     if data == "mnist-seg":
         graph = with_node(graph, "x", shape=[1, 64, 64])
     run = train(graph, cfg(data=data), tmp_path / "r")
-    st = read_status(run)
+    st = RunDir(run).status()
     assert st["state"] == "failed" and re.search(match, st["message"]), st["message"]
-    assert not (run / "checkpoints").exists() and read_metrics(run)[0] == []
+    assert not (run / "checkpoints").exists() and RunDir(run).metrics()[0] == []
 
 
 def test_segmentation_output_must_be_k_by_h_by_w(tmp_path):
@@ -142,7 +143,7 @@ def test_segmentation_output_must_be_k_by_h_by_w(tmp_path):
          "nodes": [{"id": "x", "op": "Input", "params": {"shape": [1, 32, 32]}},
                    {"id": "head", "op": "Conv2d", "params": {"out_channels": 10, "kernel_size": 1}, "inputs": ["x"]}]}
     run = train(g, cfg(data="mnist-seg", limit=64), tmp_path / "r")
-    msg = read_status(run)["message"]
+    msg = RunDir(run).status()["message"]
     assert "segmentation needs the output 'head' to be 11×32×32" in msg and "Set head.out_channels to 11." in msg
 
 
@@ -161,20 +162,20 @@ def test_out_of_memory_stops_with_the_batch_size_and_a_suggestion(tmp_path, monk
 
     monkeypatch.setattr(trainer, "build_module", exploding)
     run = train(SMALL, cfg(batch_size=96), tmp_path / "r")
-    st = read_status(run)
+    st = RunDir(run).status()
     assert st["state"] == "failed"
     assert st["message"].startswith("ran out of GPU memory at batch size 96") and "Try batch size 32" in st["message"]
 
 
 def test_bad_config_and_bad_graph_fail_readably(tmp_path):
     run = train(SMALL, {"epochs": 1, "optimiser": "adam"}, tmp_path / "a")
-    assert "unknown training option(s): optimiser" in read_status(run)["message"]
+    assert "unknown training option(s): optimiser" in RunDir(run).status()["message"]
     run = train(SMALL, cfg(optimizer="lamb"), tmp_path / "b")
-    assert read_status(run)["message"] == ("optimizer must be one of sgd, adam, adamw, rmsprop. Received: "
+    assert RunDir(run).status()["message"] == ("optimizer must be one of sgd, adam, adamw, rmsprop. Received: "
                                            "optimizer='lamb'.")
     broken = with_node(SMALL, "conv", kernel_size=40)
     run = train(broken, cfg(), tmp_path / "c")
-    assert read_status(run)["state"] == "failed" and "conv" in read_status(run)["message"]
+    assert RunDir(run).status()["state"] == "failed" and "conv" in RunDir(run).status()["message"]
 
 
 @pytest.mark.parametrize("opt,extra", [("sgd", {"nesterov": True}), ("adamw", {"weight_decay": 0.05}),
@@ -184,15 +185,15 @@ def test_every_optimizer_learns_with_clipping_smoothing_and_schedules(tmp_path, 
     run = train(SMALL, cfg(optimizer=opt, schedule=schedule, epochs=3, limit=640, clip_grad_norm=1.0,
                            label_smoothing=0.1, augment="none", lr=extra.pop("lr", 0.05 if opt == "sgd" else 3e-3),
                            **extra), tmp_path / "r")
-    assert read_status(run)["state"] == "finished", read_status(run)["message"]
-    rows = read_metrics(run)[0]
+    assert RunDir(run).status()["state"] == "finished", RunDir(run).status()["message"]
+    rows = RunDir(run).metrics()[0]
     epochs = [r for r in rows if r["kind"] == "epoch"]
     assert epochs[-1]["val_acc"] > 0.6 and epochs[-1]["train_loss"] < epochs[0]["train_loss"]
 
 
 def test_bf16_autocast_trains_on_cpu(tmp_path):
     run = train(SMALL, cfg(precision="bf16", epochs=1), tmp_path / "r")
-    assert read_status(run)["state"] == "finished", read_status(run)["message"]
+    assert RunDir(run).status()["state"] == "finished", RunDir(run).status()["message"]
     assert all(t.dtype == torch.float32 for t in weights(run).values())  # autocast keeps fp32 master weights
 
 
@@ -200,5 +201,5 @@ def test_logged_lr_follows_the_schedule(tmp_path):
     from engine.train.optim import lr_factor
 
     run = train(SMALL, cfg(epochs=2, log_every=1, schedule="onecycle", lr=0.01), tmp_path / "r")
-    for r in (r for r in read_metrics(run)[0] if r["kind"] == "step"):
+    for r in (r for r in RunDir(run).metrics()[0] if r["kind"] == "step"):
         assert r["lr"] == pytest.approx(0.01 * lr_factor("onecycle", r["step"] - 1, 10))

@@ -9,13 +9,14 @@ import numpy as np
 import torch
 
 from engine.data.builtin import read_idx
-from engine.train.runs import list_runs, load_trained, read_metrics, read_results, read_status
+from engine.train.rundir import RunDir
+from engine.train.runs import list_runs, load_trained
 from engine.train.store import read_json
 
 
 def test_seed_cnn_one_epoch_full_mnist_reaches_98_percent(trained_mnist_run, mnist_root):
     run = trained_mnist_run
-    assert read_status(run)["state"] == "finished"
+    assert RunDir(run).status()["state"] == "finished"
     cfg = read_json(run / "config.json")
     assert cfg["data"] == "mnist" and cfg["epochs"] == 1 and cfg["limit"] is None and cfg["max_steps"] is None
 
@@ -29,7 +30,7 @@ def test_seed_cnn_one_epoch_full_mnist_reaches_98_percent(trained_mnist_run, mni
     acc = (pred == labels).float().mean().item()
     assert acc >= 0.98, f"test accuracy after one epoch: {acc:.4f}"
 
-    res = read_results(run)
+    res = RunDir(run).results()
     assert res["split"] == "test set" and res["n"] == 10000
     assert abs(res["accuracy"] - acc) < 1e-4
     cm = np.array(res["confusion"])
@@ -40,7 +41,7 @@ def test_seed_cnn_one_epoch_full_mnist_reaches_98_percent(trained_mnist_run, mni
         assert e["true"] != e["pred"] and e["image"].shape == (1, 28, 28) and e["image"].dtype == np.uint8
         assert pred[e["index"]] == e["pred"] and labels[e["index"]] == e["true"]
 
-    rows, offset = read_metrics(run)
+    rows, offset = RunDir(run).metrics()
     assert offset == (run / "metrics.jsonl").stat().st_size
     epochs = [r for r in rows if r["kind"] == "epoch"]
     steps = [r for r in rows if r["kind"] == "step"]

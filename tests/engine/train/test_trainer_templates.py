@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 from engine.data import load_data, to_float
-from engine.train.runs import load_trained, read_metrics, read_results, read_status
+from engine.train.rundir import RunDir
+from engine.train.runs import load_trained
 from engine.train.trainer import TrainConfig, train
 
 TEMPLATES = Path(__file__).resolve().parents[3] / "assets" / "templates"
@@ -35,8 +36,8 @@ def test_lstm_rows_template_reaches_90_percent_after_one_epoch_on_10k_digits(mni
     assert {"ToSequence", "LSTM"} <= {n["op"] for n in g["nodes"]}
     run = train(g, TrainConfig(data="mnist", data_root=str(mnist_root), limit=10_000, epochs=1, **LSTM_CONFIG),
                 tmp_path / "lstm")
-    assert read_status(run)["state"] == "finished", read_status(run)["message"]
-    res = read_results(run)
+    assert RunDir(run).status()["state"] == "finished", RunDir(run).status()["message"]
+    res = RunDir(run).results()
     assert res["split"] == "test set" and res["n"] == 10_000
     _, model = load_trained(run)  # torch re-measures the saved weights on the 10k test digits
     d = load_data("mnist", mnist_root)
@@ -54,8 +55,8 @@ def test_segmentation_template_beats_the_all_background_baseline(tmp_path):
     # digit; mean IoU ~0.14 here against ~0.086 for all-background (3 epochs reach ~0.25, too slow for CI).
     run = train(g, TrainConfig(data="mnist-seg", limit=2048, batch_size=8, epochs=1, lr=3e-3, log_every=32,
                                val_fraction=0.05), tmp_path / "unet")
-    assert read_status(run)["state"] == "finished", read_status(run)["message"]
-    res = read_results(run)
+    assert RunDir(run).status()["state"] == "finished", RunDir(run).status()["message"]
+    res = RunDir(run).results()
     in_shape = tuple(next(n for n in g["nodes"] if n["op"] == "Input")["params"]["shape"])
     d = load_data("mnist-seg", input_shape=in_shape, val_fraction=0.05, limit=1)  # the same 500 validation canvases
     y = d.y_val.long()
@@ -76,7 +77,7 @@ def test_segmentation_template_beats_the_all_background_baseline(tmp_path):
     assert ours >= 1.4 * baseline and ours >= baseline + 0.03, \
         f"mean IoU {ours:.3f} vs all-background {baseline:.3f}"
     assert res["iou"][0] > 0.9  # background itself is segmented well
-    rows = read_metrics(run)[0]
+    rows = RunDir(run).metrics()[0]
     assert rows[-1]["kind"] == "epoch" and rows[-1]["val_miou"] == res["miou"]
     ex = res["examples"][0]
     assert ex["image"].shape == in_shape and ex["true_mask"].shape == ex["pred_mask"].shape == in_shape[1:]
