@@ -179,20 +179,18 @@ def _infer_node(n: Node, p: dict[str, Any], r: NodeReport, reports: dict[str, No
         by_node.setdefault(n.id, []).append(Issue(str(e), node=n.id, field=_field(e), fix=e.fix))
 
 
-_INT_PASS_THROUGH = {"Identity", "Reshape", "Flatten"}  # ops that move token ids without computing on them
-
-
 def _dtype(n: Node, p: dict[str, Any], in_dtypes: list[str]) -> str:
-    """The node's output dtype; token ids (int64) may only reach an Embedding."""
+    """The node's output dtype; token ids (int64) may only reach an op that looks them up (OpSpec.token_ids)."""
     if n.op == "Input":
         return p.get("dtype", "float32")
-    if n.op == "Embedding":
+    rule = get_op(n.op).token_ids
+    if rule == "lookup":
         if in_dtypes and in_dtypes[0] != "int64":
-            raise ShapeError(f"Embedding looks up integer token ids, but its input '{n.inputs[0]}' is "
+            raise ShapeError(f"{n.op} looks up integer token ids, but its input '{n.inputs[0]}' is "
                              f"{in_dtypes[0]}. Set the Input's dtype to int64, or use Linear for float features.")
         return "float32"
     if "int64" in in_dtypes:
-        if n.op in _INT_PASS_THROUGH:
+        if rule == "pass":
             return "int64"
         src = n.inputs[in_dtypes.index("int64")]
         raise ShapeError(f"{n.op} receives integer token ids from '{src}' (int64). Insert an Embedding to turn "

@@ -131,5 +131,5 @@ register_op(OpSpec(
                   min=0, max=10_000_000, optional=True)],
     infer=embedding_infer, init=embedding_init, forward=lambda c: f"self.{c.attr}({c.args[0]})",
     count_params=lambda p, ins, out: p["num_embeddings"] * p["embedding_dim"], check_params=_check_embedding,
-    id_prefix="embed",
+    id_prefix="embed", token_ids="lookup",
 ))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from engine.catalog.categories import BLOCKS, get_category
 from engine.errors import ParamError
@@ -116,6 +116,9 @@ class OpSpec:
     fx: tuple[FxFrom, ...] = ()  # where the op comes from in an imported torch model (engine.fx reads these)
     describe: Callable[[dict], str] | None = None  # normalised params -> how a fix button names a new node
     width_param: str | None = None  # the param that alone sets the output's channels/features (Linear out_features)
+    # integer token ids (an int64 Input): "refuse" them (most ops compute on floats), "pass" them on unchanged
+    # (Identity, Reshape, Flatten only move them), or "lookup": need them and turn them into floats (Embedding)
+    token_ids: Literal["refuse", "pass", "lookup"] = "refuse"
 
     def __post_init__(self) -> None:
         self.id_prefix = self.id_prefix or default_id_prefix(self.name)

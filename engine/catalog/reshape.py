@@ -23,7 +23,7 @@ register_op(OpSpec(
     name="Flatten", category="Reshape",
     doc="Flattens everything but the batch: C×H×W → C·H·W.",
     params=[], infer=flatten_infer, init=lambda c: None,
-    forward=lambda c: f"torch.flatten({c.args[0]}, 1)", id_prefix="flat",
+    forward=lambda c: f"torch.flatten({c.args[0]}, 1)", id_prefix="flat", token_ids="pass",
 ))
 
 register_op(OpSpec(
@@ -31,6 +31,7 @@ register_op(OpSpec(
     doc="Passes its input through unchanged (a placeholder, or a named tap point to inspect).",
     params=[], infer=same_shape, init=lambda c: None, forward=lambda c: c.args[0],
     fx=(from_module(nn.Identity, convert=lambda c: c.emit("Identity", {}, [c.tensor(c.node.args[0])])),),
+    token_ids="pass",
 ))
 
 
@@ -64,6 +65,7 @@ register_op(OpSpec(
                   min=-1, max=10_000_000)],
     infer=reshape_infer, init=lambda c: None, check_params=_check_reshape,
     forward=lambda c: f"{c.args[0]}.reshape({c.args[0]}.shape[0], {', '.join(str(s) for s in c.out_shape)})",
+    token_ids="pass",
 ))
 
 

@@ -225,3 +225,26 @@ def test_token_ids_reach_only_an_embedding():
 
     floats = engine.check(_token_graph("Embedding", {"num_embeddings": 50, "embedding_dim": 8}, dtype="float32"))
     assert not floats.ok and "Set the Input's dtype to int64" in floats.nodes["first"].error
+
+
+def test_ops_that_pass_token_ids_keep_them_integers_in_torch_too():
+    """Every op the catalog says passes token ids on (OpSpec.token_ids == "pass") really hands torch integers an
+    Embedding can look up; any other op is refused with the fix named."""
+    import torch
+
+    from engine.catalog import get_op, list_ops
+
+    passing = [op for op in list_ops() if get_op(op).token_ids == "pass"]
+    assert {"Identity", "Reshape", "Flatten"} <= set(passing)
+    for op in passing:
+        g = _token_graph(op, {"shape": [-1]} if op == "Reshape" else {})
+        g["nodes"].append({"id": "emb", "op": "Embedding", "params": {"num_embeddings": 50, "embedding_dim": 8},
+                           "inputs": ["first"]})
+        g["outputs"] = ["emb"]
+        r = engine.check(g)
+        assert r.ok, (op, r.errors)
+        assert r.nodes["first"].dtype == "int64"
+        out = engine.build_module(g)(torch.randint(0, 50, (2, 12)))
+        assert tuple(out.shape[1:]) == r.nodes["emb"].shape, op
+    refused = engine.check(_token_graph("ReLU", {}))
+    assert "ReLU receives integer token ids from 'tokens'" in refused.nodes["first"].error
