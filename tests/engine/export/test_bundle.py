@@ -100,6 +100,7 @@ def test_test_model_passes_in_a_fresh_process(mnist_bundle, tmp_path):
     assert "3/3 checks passed on 16 sample inputs" in r.stdout
 
 
+@pytest.mark.slow  # runs the bundle's scripts in fresh processes
 def test_test_model_runs_under_pytest(mnist_bundle):
     r = run([sys.executable, "-I", "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_model.py"], cwd=mnist_bundle)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -148,6 +149,7 @@ def test_load_sample_reads_the_runs_data():
     assert load_sample({"data": "/no/such/folder"}, tpl("mnist_cnn")) is None
 
 
+@pytest.mark.slow  # runs the bundle's scripts in fresh processes
 def test_train_py_under_torchrun_with_two_gloo_processes(mnist_bundle):
     r = torchrun(2, "--epochs", "1", "--max-steps", "5", "--out", "ddp.safetensors", cwd=mnist_bundle)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -158,6 +160,7 @@ def test_train_py_under_torchrun_with_two_gloo_processes(mnist_bundle):
     assert set(w) == set(before)
 
 
+@pytest.mark.slow  # runs the bundle's scripts in fresh processes
 def test_two_processes_follow_the_same_optimisation_as_one(tmp_path, mnist_sample):
     """DDP averages the gradients of two half batches: the weights after 3 steps match one process (LeNet-5 has
     no dropout, so no per-rank randomness)."""
@@ -175,6 +178,7 @@ def test_two_processes_follow_the_same_optimisation_as_one(tmp_path, mnist_sampl
         torch.testing.assert_close(w1[k], w2[k], rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow  # runs the bundle's scripts in fresh processes
 def test_train_py_reads_mnist_idx_files_from_data_root(mnist_bundle, mnist_root):
     r = run([sys.executable, "-I", "train.py", "--data-root", str(mnist_root), "--max-steps", "2",
              "--out", "idx.safetensors"], cwd=mnist_bundle)
@@ -182,6 +186,7 @@ def test_train_py_reads_mnist_idx_files_from_data_root(mnist_bundle, mnist_root)
     assert f"idx files in {mnist_root}: 60000 train / 10000 val examples" in r.stdout
 
 
+@pytest.mark.slow  # runs the bundle's scripts in fresh processes
 def test_train_py_augments_as_the_run_did(mnist_bundle):
     r = run([sys.executable, "-I", "train.py", "--augment", "crop+flip", "--max-steps", "2", "--log-every", "1",
              "--out", "aug.safetensors"], cwd=mnist_bundle)

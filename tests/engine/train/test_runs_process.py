@@ -9,10 +9,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from engine.train.rundir import RunDir
 from engine.train.runs import load_trained, resume_run, start_run, stop_run
 from engine.train.store import read_json
 from engine.train.trainer import TrainConfig
+
+pytestmark = pytest.mark.slow  # starts, signals and resumes real trainer processes
 
 ROOT = Path(__file__).resolve().parents[3]
 CFG = dict(data="mnist-sample", limit=1280, batch_size=32, epochs=2, log_every=2)  # 40 steps per epoch

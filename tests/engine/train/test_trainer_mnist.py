@@ -6,12 +6,15 @@ the saved weights on the 10k test set independently of the trainer's own evaluat
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from engine.data.builtin import read_idx
 from engine.train.rundir import RunDir
 from engine.train.runs import list_runs, load_trained
 from engine.train.store import read_json
+
+pytestmark = pytest.mark.slow  # trains the seed CNN for a full epoch on real MNIST
 
 
 def test_seed_cnn_one_epoch_full_mnist_reaches_98_percent(trained_mnist_run, mnist_root):

@@ -9,12 +9,15 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from engine.data import load_data, to_float
 from engine.train.rundir import RunDir
 from engine.train.runs import load_trained
 from engine.train.trainer import TrainConfig, train
+
+pytestmark = pytest.mark.slow  # trains an LSTM and a U-Net for real
 
 TEMPLATES = Path(__file__).resolve().parents[3] / "assets" / "templates"
 

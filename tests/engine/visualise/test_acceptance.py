@@ -28,6 +28,8 @@ from engine.visualise import (
     taps,
 )
 
+pytestmark = pytest.mark.slow  # needs the seed CNN trained on full MNIST (the trained_mnist_run fixture)
+
 
 @pytest.fixture(scope="module")
 def trained(trained_mnist_run):
