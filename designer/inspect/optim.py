@@ -57,8 +57,8 @@ def ascent_tab(run: LoadedRun) -> None:
                    f"synthetic image is that class.")
         return
     layers = [n for n, t in run.taps.items() if t.shape]
-    default = next((i for i, n in enumerate(layers) if run.taps[n].op in ("ReLU", "GELU", "SiLU")), 0)
-    layer = st.selectbox("Layer", layers, index=default, format_func=lambda n: run.taps[n].label, key="asc_layer")
+    layer = st.selectbox("Layer", layers, index=run.first_activation(layers), format_func=lambda n: run.taps[n].label,
+                         key="asc_layer")
     shape = run.taps[layer].shape
     n_channels = shape[0] if len(shape) in (1, 3) else shape[-1]
     channels = st.multiselect("Channels", list(range(n_channels)), default=list(range(min(4, n_channels))),

@@ -9,6 +9,7 @@ from pathlib import Path
 import streamlit as st
 import torch
 
+from engine.catalog import get_op, has_op
 from engine.data import DataError, load_data, to_float
 from engine.data.builtin import load_mnist_sample
 from engine.graph import Graph
@@ -37,6 +38,12 @@ class LoadedRun:
     @property
     def is_image_model(self) -> bool:
         return len(self.input_shape) == 3 and self.input_shape[0] in (1, 3)
+
+    def first_activation(self, names: list[str]) -> int:
+        """Index in `names` of the first layer of the catalog's Activation category (where feature maps are worth
+        looking at: after the non-linearity), else 0."""
+        return next((i for i, n in enumerate(names) if has_op(self.taps[n].op)
+                     and get_op(self.taps[n].op).category == "Activation"), 0)
 
     @property
     def drawable(self) -> bool:

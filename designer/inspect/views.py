@@ -128,8 +128,7 @@ def filters_tab(run: LoadedRun) -> None:
 
 def activations_tab(run: LoadedRun, x: torch.Tensor, x_id: str) -> None:
     names = list(run.taps)
-    default = next((i for i, n in enumerate(names) if run.taps[n].op in ("ReLU", "GELU", "SiLU")), 0)
-    layer = st.selectbox("Layer", names, index=default, format_func=lambda n: run.taps[n].label,
+    layer = st.selectbox("Layer", names, index=run.first_activation(names), format_func=lambda n: run.taps[n].label,
                          key="inspect_act_layer")
 
     def compute():

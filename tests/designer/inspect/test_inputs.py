@@ -89,3 +89,4 @@ def test_figures_build_from_results():
     fig = plots.deletion_curves({"Saliency": ([1.0, 0.5, 0.1], [1.0, 0.9, 0.2])})
     assert [t.name for t in fig.data] == ["Saliency", "Saliency · random"]
     assert plots.probabilities(torch.tensor([0.1, 0.9]), ["cat", "dog"]).data[0].marker.color[1] == "#4f46e5"
+
