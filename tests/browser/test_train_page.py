@@ -70,11 +70,13 @@ def wait_step_above(page, n: int, timeout_ms: int = 120_000) -> None:
                            arg=n, timeout=timeout_ms)
 
 
-def start(page, epochs: int) -> None:
+def start(page, epochs: int, batch_size: int | None = None) -> None:
     open_page(page, "Train")
     if not page.get_by_role("button", name="Start training").is_visible():  # settings fold away once runs exist
         page.get_by_text("New run: data and settings").click()
     set_number(page, "Epochs", epochs)
+    if batch_size is not None:
+        set_number(page, "Batch size", batch_size)
     page.get_by_role("button", name="Start training").click()
     expect(badge(page)).to_contain_text(re.compile("queued|running"), timeout=60_000)
 
@@ -104,13 +106,15 @@ def test_no_runs_yet_and_a_broken_design_cannot_start(page, tmp_path):
 def test_train_one_epoch_the_loss_chart_gains_points_and_the_run_finishes(page):
     wait_for_app_ready(page)
     open_template(page, "LeNet-5")
-    start(page, epochs=1)
+    # batch 4: 2,250 steps (225 logged points, under the chart's 300-point cap), several seconds even on an idle
+    # machine, so the page sees the curve grow; at the default batch the epoch can end within one refresh
+    start(page, epochs=1, batch_size=4)
     page.wait_for_function(f"() => ({LOSS_POINTS})() >= 1", timeout=120_000)
     first = page.evaluate(LOSS_POINTS)
     screenshot_whole(page, "train_live")
     page.wait_for_function(f"n => ({LOSS_POINTS})() > n", arg=first, timeout=120_000)  # it draws as it trains
     expect(badge(page)).to_contain_text("finished", timeout=240_000)
-    page.wait_for_function(f"() => ({LOSS_POINTS})() >= 7", timeout=30_000)  # 71 steps logged every 10
+    page.wait_for_function(f"() => ({LOSS_POINTS})() >= 200", timeout=30_000)  # 2,250 steps logged every 10
     expect(page.get_by_role("heading", name="Results")).to_be_visible()
     expect(page.locator("[data-testid=stMetric]").filter(has=page.get_by_text("Accuracy", exact=True))) \
         .to_contain_text("%")
