@@ -215,17 +215,23 @@ def topo_order(g: Graph) -> list[str]:
 
 
 def find_cycle_nodes(g: Graph) -> list[str]:
-    """Ids of the nodes on a cycle (not merely downstream of one), in file order. Iterative Tarjan: no recursion
-    limit on long chains."""
+    """Ids of the nodes on a cycle (not merely downstream of one), in file order."""
     pos: dict[str, int] = {}
     for i, n in enumerate(g.nodes):
         pos.setdefault(n.id, i)
     adj = {nid: [d for d in dependencies(g, g.nodes[i]) if d in pos and d != nid] for nid, i in pos.items()}
+    return sorted((v for comp in cycles(adj) for v in comp), key=pos.__getitem__)
+
+
+def cycles(adj: dict[str, list[str]]) -> list[list[str]]:
+    """The strongly connected components of a directed graph (vertex -> its successors) that hold more than one
+    vertex: each is a set of vertices that reach one another round a loop. Iterative Tarjan: no recursion limit on
+    long chains."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
     on_stack: set[str] = set()
-    on_cycle: list[str] = []
+    found: list[list[str]] = []
     for root in adj:
         if root in index:
             continue
@@ -240,7 +246,7 @@ def find_cycle_nodes(g: Graph) -> list[str]:
                     index[w] = low[w] = len(index)
                     stack.append(w)
                     on_stack.add(w)
-                    work.append((w, iter(adj[w])))
+                    work.append((w, iter(adj.get(w, ()))))
                     break
                 if w in on_stack:
                     low[v] = min(low[v], index[w])
@@ -258,6 +264,5 @@ def find_cycle_nodes(g: Graph) -> list[str]:
                         if w == v:
                             break
                     if len(component) > 1:
-                        on_cycle.extend(component)
-    return sorted(on_cycle, key=pos.__getitem__)
-
+                        found.append(component)
+    return found

@@ -3,7 +3,6 @@ node's properties, and the summary table with totals and the memory estimate."""
 import streamlit as st
 
 from designer.canvas import canvas
-from designer.design.checked import Checked
 from designer.design.convert import canvas_data
 from designer.design.form import render_properties
 from designer.design.session import DesignSession
@@ -44,16 +43,6 @@ def _on_command() -> None:
     ds.run_command(value.get("command"))
 
 
-def _fixes(c: Checked) -> dict[tuple, dict]:
-    """The one-click fixes, keyed by (node, message); given the run's parsed graph and report, so suggesting them
-    neither parses nor checks the design again (a file whose structure is refused has none)."""
-    if c.report.ok or c.graph is None:
-        return {}
-    from engine.fixes import suggest_fixes
-
-    return {(f["node"], f["issue"]): f for f in suggest_fixes(c.graph, c.report)}
-
-
 if not st.session_state.pop("design_edited_now", False):
     _autosave()  # a run cut short by the next edit may have left an edit unsaved
 ds.note_external_change()
@@ -89,7 +78,7 @@ if notice:
 
 with right:
     errors = error_items(report)
-    fixes = _fixes(design)
+    fixes = design.fixes
     if errors:
         st.markdown(f"**{len(errors)} problem{'s' if len(errors) > 1 else ''}**")
         with st.container(height=460 if len(errors) > 3 else "content", border=False):

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from engine.wiring import cycles as wiring_cycles
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("engine", "designer")
 
@@ -51,48 +53,9 @@ def import_graph() -> dict[str, set[str]]:
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """Strongly connected components with more than one module (Tarjan, iterative)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found: list[list[str]] = []
-    counter = 0
-    for root in sorted(graph):
-        if root in index:
-            continue
-        work = [(root, iter(sorted(graph[root])))]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            v, it = work[-1]
-            w = next(it, None)
-            if w is not None:
-                if w not in index:
-                    index[w] = low[w] = counter
-                    counter += 1
-                    stack.append(w)
-                    on_stack.add(w)
-                    work.append((w, iter(sorted(graph[w]))))
-                elif w in on_stack:
-                    low[v] = min(low[v], index[w])
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[v])
-            if low[v] == index[v]:
-                comp = []
-                while True:
-                    w = stack.pop()
-                    on_stack.discard(w)
-                    comp.append(w)
-                    if w == v:
-                        break
-                if len(comp) > 1:
-                    found.append(sorted(comp))
-    return found
+    """The import cycles: engine.wiring's strongly-connected-component finder (the one the graph check uses for
+    layer loops), on modules instead of nodes; each cycle sorted."""
+    return sorted(sorted(c) for c in wiring_cycles({m: sorted(t) for m, t in graph.items()}))
 
 
 def test_the_cycle_finder_finds_a_cycle():

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import engine
+from engine.fixes import suggest_fixes
 from engine.graph import Graph, parse
 
 KEY = "design_checked"  # session key of the cached Checked
@@ -24,6 +26,14 @@ class Checked:
     source: dict[str, Any]  # the graph-file dict that was checked (the session's "graph" at the time)
     graph: Graph | None  # that dict parsed, or None when its structure is refused (the report says why)
     report: engine.Report  # engine.check of it
+
+    @cached_property
+    def fixes(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """The one-click fixes, keyed by (node, message), worked out once per revision like the report (a rerun
+        that only changes the selection does not prove them again); none for a file whose structure is refused."""
+        if self.report.ok or self.graph is None:
+            return {}
+        return {(f["node"], f["issue"]): f for f in suggest_fixes(self.graph, self.report)}
 
 
 def check_design(source: dict[str, Any]) -> Checked:
