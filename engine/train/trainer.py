@@ -1,320 +1,28 @@
-"""Train a graph: `train(graph, config, run_dir) -> run_dir`, writing everything a page needs into the run.
-
-The data sits on the device; each epoch is one on-device randperm, each batch an index into it. Metrics
-accumulate on the device and are read every `log_every` steps (one sync), so the loop never waits on the GPU
-otherwise. A stop request (SIGTERM, or `should_stop`) ends the current step, writes the last checkpoint and sets
-status "stopped"; `resume(run_dir)` continues from it exactly: weights, optimizer, schedule, every RNG and the
-position inside the epoch are restored, so 2 epochs straight and 1 + resume 1 give the same weights.
+"""Train a graph: `train(graph, config, run_dir) -> run_dir`, writing everything a page needs into the run;
+`resume(run_dir)` continues it. The loop itself is engine.train.loop.Run (or a task's subclass of it, chosen by
+engine.train.tasks.runner_for); this module turns every outcome into a readable status.json.
 """
 from __future__ import annotations
 
-import math
 import os
-import signal
 import sys
-import threading
-import time
 import traceback
 from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
-from engine.codegen import build_module
-from engine.data import DataError, load_data, to_float
+from engine.data import DataError
 from engine.errors import GraphError
-from engine.graph import Graph, load_graph
-from engine.shapes import check
-from engine.train.augment import augment, resolve_augment
-from engine.train.checks import TrainError, check_fit, oom_message, resolve_device, resolve_precision
+from engine.graph import load_graph
+from engine.train.checks import TrainError, oom_message
 from engine.train.config import TrainConfig
-from engine.train.evaluate import autocast, evaluate, write_results
-from engine.train.log import MetricsLog
-from engine.train.optim import lr_factor, make_optimizer, make_scheduler
+from engine.train.loop import Run, Stop, signals
 from engine.train.rundir import RunDir
-from engine.train.store import CheckpointMismatch, diff_state_dict, load_weights_into
+from engine.train.store import CheckpointMismatch
+from engine.train.tasks import runner_for
 
 __all__ = ["TrainConfig", "TrainError", "resume", "train"]
-
-
-class _Stop:
-    """Set by SIGTERM/SIGINT; also asks the optional `should_stop(step)` hook (tests stop at an exact step)."""
-
-    def __init__(self, hook: Callable[[int], bool] | None):
-        self.flag = False
-        self.hook = hook
-
-    def __call__(self, step: int) -> bool:
-        return self.flag or (self.hook is not None and bool(self.hook(step)))
-
-
-@contextmanager
-def _signals(stop: _Stop):
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):  # only a flag: the loop checkpoints between steps
-        stop.flag = True
-
-    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-
-
-class _Run:
-    """One training session of a run directory (fresh or resumed)."""
-
-    def __init__(self, g: Graph, cfg: TrainConfig, run: RunDir, stop: _Stop):
-        self.g, self.cfg, self.dir, self.stop = g, cfg, run, stop
-        self.log: MetricsLog | None = None
-
-    # ---- setup --------------------------------------------------------------------------------------------
-    def setup(self) -> None:
-        cfg = self.cfg
-        self.device = dev = resolve_device(cfg.device)
-        self.amp = resolve_precision(cfg.precision, dev)
-        self.status("running", f"loading {cfg.data}")
-        report = check(self.g)
-        inp = next((n.id for n in self.g.nodes if n.op == "Input"), None)
-        in_shape = report.nodes[inp].shape if report.ok and inp else None
-        data = load_data(cfg.data, cfg.data_root, input_shape=in_shape, val_fraction=cfg.val_fraction,
-                         seed=cfg.seed, limit=cfg.limit)
-        self.squeeze = check_fit(self.g, report, data)
-        self.data = data.to(dev)
-        self.K = data.num_classes
-        self.channels_last = dev.type == "cuda" and len(data.input_shape) == 3 and not self.squeeze
-        torch.manual_seed(cfg.seed)  # the weights, then dropout, draw from here
-        model = build_module(self.g).to(dev)
-        if self.channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        self.model = model
-        self.opt = make_optimizer(model, cfg, dev)
-        N, bs = len(self.data.x_train), cfg.batch_size
-        self.spe = N // bs + (1 if N % bs > 1 else 0)  # a last batch of one example is dropped (BatchNorm)
-        if self.spe == 0:
-            raise TrainError(f"batch_size {bs} is larger than the training set ({N} examples). Use a batch size "
-                             f"of at most {N}.")
-        self.planned = cfg.epochs * self.spe if cfg.max_steps is None else min(cfg.epochs * self.spe,
-                                                                                  cfg.max_steps)
-        self.sched = make_scheduler(self.opt, cfg.schedule, self.planned)
-        self.gen = torch.Generator(device=dev).manual_seed(cfg.seed)  # augmentation
-        self.perm_gen = torch.Generator(device=dev)  # batch order, reseeded every epoch
-        self.aug = resolve_augment(cfg.augment, data.augment)
-        self.eval_bs = min(1024, max(2 * bs, 256))
-        self.step = self.epoch = self.epoch_step = 0
-        self.best: float | None = None
-        self.elapsed = 0.0
-        self.ep_sums = [0.0, 0.0, 0, 0, 0.0]  # loss*n, correct, examples, pixels, seconds of the current epoch
-
-    def restore(self) -> int | None:
-        """Load the last checkpoint if there is one; the step it was written at, else None."""
-        ck = self.dir.load_last_state()
-        if ck is None:
-            return None
-        tensors, st = ck
-        lines = diff_state_dict(self.model.state_dict(), tensors)
-        if lines:
-            raise CheckpointMismatch(self.dir.checkpoints, lines)
-        self.model.load_state_dict(tensors)
-        self.opt.load_state_dict(st["optimizer"])
-        self.sched.load_state_dict(st["scheduler"])
-        if self.sched.base_lrs[0] != self.cfg.lr:  # config.json's lr was changed to resume (e.g. after a NaN)
-            self.sched.base_lrs = [self.cfg.lr] * len(self.opt.param_groups)
-            for group in self.opt.param_groups:
-                group["initial_lr"] = self.cfg.lr
-                group["lr"] = self.cfg.lr * lr_factor(self.cfg.schedule, self.sched.last_epoch, self.planned)
-        torch.set_rng_state(st["rng_cpu"])
-        if self.device.type == "cuda" and st.get("rng_cuda") is not None:
-            torch.cuda.set_rng_state(st["rng_cuda"], self.device)
-        self.gen.set_state(st["gen"])
-        self.step, self.epoch, self.epoch_step = st["step"], st["epoch"], st["epoch_step"]
-        self.best, self.elapsed, self.ep_sums = st["best"], st["elapsed"], list(st["ep_sums"])
-        return self.step
-
-    def checkpoint(self) -> None:
-        state = {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
-                 "rng_cpu": torch.get_rng_state(), "gen": self.gen.get_state(),
-                 "rng_cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
-                 "step": self.step, "epoch": self.epoch, "epoch_step": self.epoch_step, "best": self.best,
-                 "elapsed": self.now(), "ep_sums": list(self.ep_sums)}
-        self.dir.save_last(self.model, state)
-
-    # ---- helpers ------------------------------------------------------------------------------------------
-    def now(self) -> float:
-        return self.elapsed + (time.perf_counter() - self.t0)
-
-    def status(self, state: str, message: str, say: bool = False, **extra) -> None:
-        if say:  # into log.txt for a person reading it
-            print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-        self.dir.write_status(state, message, pid=os.getpid(), step=getattr(self, "step", 0),
-                     epoch=getattr(self, "epoch", 0), total_steps=getattr(self, "planned", None),
-                     data=self.cfg.data, **extra)
-
-    def device_mem(self) -> int | None:
-        return torch.cuda.max_memory_allocated(self.device) if self.device.type == "cuda" else None
-
-    def evaluate(self, keep: bool = False) -> dict:
-        return evaluate(self.model, self.data.x_val, self.data.y_val, self.K, batch=self.eval_bs, amp=self.amp,
-                        squeeze=self.squeeze, channels_last=self.channels_last, keep=keep)
-
-    def val_fields(self, ev: dict) -> dict:
-        out = {"val_loss": ev["val_loss"], "val_acc": ev["val_acc"]}
-        if "val_miou" in ev:
-            out["val_miou"] = ev["val_miou"]
-        return out
-
-    # ---- the loop -----------------------------------------------------------------------------------------
-    def run(self, resume_step: int | None) -> str:
-        cfg, d, dev = self.cfg, self.data, self.device
-        self.log = MetricsLog(self.dir.metrics_path, self.dir.tb_path, resume_step)
-        self.t0 = time.perf_counter()
-        N, bs = len(d.x_train), cfg.batch_size
-        z = lambda: torch.zeros((), device=dev)
-        self.w = [z(), z(), 0, 0, time.perf_counter()]  # window: loss*n, correct, examples, pixels, start time
-        self.bad_step = torch.full((), -1, device=dev, dtype=torch.int64)
-        self.bad_loss = z()
-        self.model.train()
-        self.status("running", f"training: epoch {self.epoch + 1}/{cfg.epochs}")
-        while self.epoch < cfg.epochs and self.step < self.planned:
-            # the epoch's batch order depends on (seed, epoch) only, so a resumed run redraws the same one
-            self.perm_gen.manual_seed(self.cfg.seed * 1_000_003 + self.epoch)
-            perm = torch.randperm(N, generator=self.perm_gen, device=dev)
-            ep_t0 = time.perf_counter()
-            while self.epoch_step < self.spe and self.step < self.planned:
-                if self.stop(self.step):
-                    self.ep_sums[4] += time.perf_counter() - ep_t0
-                    return self.halt()
-                i = self.epoch_step * bs
-                self.train_step(perm[i:i + bs])
-                if self.step % cfg.log_every == 0:
-                    self.log_window()
-                if cfg.val_every and self.step % cfg.val_every == 0 and self.epoch_step < self.spe:
-                    t = time.perf_counter()
-                    ev = self.evaluate()
-                    self.w[4] += time.perf_counter() - t  # images/s counts training time only
-                    self.log_window(self.val_fields(ev))
-                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
-                    self.log_window()
-                    self.checkpoint()
-                    self.w[4] = time.perf_counter()
-            self.ep_sums[4] += time.perf_counter() - ep_t0
-            self.end_epoch(partial=self.epoch_step < self.spe)
-        return "finished"
-
-    def train_step(self, idx: torch.Tensor) -> None:
-        d, cfg = self.data, self.cfg
-        xb, yb = to_float(d.x_train[idx]), d.y_train[idx].long()
-        if self.aug != "none":
-            xb, yb = augment(xb, yb, self.aug, self.gen)
-        if self.squeeze:
-            xb = xb.squeeze(1)
-        elif self.channels_last:
-            xb = xb.contiguous(memory_format=torch.channels_last)
-        with autocast(self.device, self.amp):
-            out = self.model(xb)
-        out = out.float()
-        loss = F.cross_entropy(out, yb, label_smoothing=cfg.label_smoothing)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.clip_grad_norm:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_grad_norm, foreach=True)
-        self.lr = self.opt.param_groups[0]["lr"]
-        self.opt.step()
-        self.sched.step()
-        self.step += 1
-        self.epoch_step += 1
-        ld = loss.detach()
-        first_bad = ~torch.isfinite(ld) & (self.bad_step < 0)  # remember the first bad step without a sync
-        self.bad_step = torch.where(first_bad, self.step, self.bad_step)
-        self.bad_loss = torch.where(first_bad, ld, self.bad_loss)
-        n = yb.shape[0]
-        self.w[0] += ld * n
-        self.w[1] += (out.argmax(1) == yb).sum()
-        self.w[2] += n
-        self.w[3] += yb.numel()
-
-    def check_finite(self, bad_step: int, bad_loss: float) -> None:
-        if bad_step < 0:
-            return
-        what = "NaN" if math.isnan(bad_loss) else "infinite"
-        ptr = self.dir.last_checkpoint()
-        kept = (f"the last good checkpoint (step {ptr['step']}) is kept" if ptr else
-                "no checkpoint had been written yet")
-        raise TrainError(f"loss became {what} at step {bad_step}; {kept}; try a lower learning rate (now "
-                         f"{self.cfg.lr:g}), gradient clipping (clip_grad_norm=1.0) or a BatchNorm after each layer.")
-
-    def log_window(self, val: dict | None = None) -> None:
-        """Read the window's sums from the device (the one sync), check for NaN, write a step line."""
-        w = self.w
-        if w[2] == 0 and val is None:
-            return
-        loss_sum, correct, bad_step, bad_loss = torch.stack(
-            [w[0].double(), w[1].double(), self.bad_step.double(), self.bad_loss.double()]).tolist()
-        self.check_finite(int(bad_step), bad_loss)
-        dt = max(time.perf_counter() - w[4], 1e-9)
-        row = {"kind": "step", "step": self.step, "epoch": round(self.epoch + self.epoch_step / self.spe, 4),
-               "train_loss": loss_sum / w[2] if w[2] else None, "train_acc": correct / w[3] if w[3] else None,
-               "lr": getattr(self, "lr", self.cfg.lr), "images_per_s": w[2] / dt if w[2] else None,
-               "elapsed": round(self.now(), 3), "device_mem": self.device_mem(), **(val or {})}
-        self.log.write(row)
-        s = self.ep_sums
-        s[0] += loss_sum
-        s[1] += correct
-        s[2] += w[2]
-        s[3] += w[3]
-        self.w = [torch.zeros_like(w[0]), torch.zeros_like(w[1]), 0, 0, time.perf_counter()]
-        self.status("running", f"training: epoch {self.epoch + 1}/{self.cfg.epochs}, step {self.step}/"
-                               f"{self.planned}")
-
-    def end_epoch(self, partial: bool) -> None:
-        self.log_window()
-        ev = self.evaluate()
-        s = self.ep_sums
-        metric = ev.get("val_miou", ev["val_acc"])
-        epoch_value = round(self.epoch + self.epoch_step / self.spe, 4) if partial else self.epoch + 1
-        row = {"kind": "epoch", "step": self.step, "epoch": epoch_value,
-               "train_loss": s[0] / s[2] if s[2] else None, "train_acc": s[1] / s[3] if s[3] else None,
-               "lr": getattr(self, "lr", self.cfg.lr), "images_per_s": s[2] / s[4] if s[4] else None,
-               "elapsed": round(self.now(), 3), "device_mem": self.device_mem(), **self.val_fields(ev)}
-        self.log.write(row)
-        if self.best is None or metric > self.best:
-            self.best = metric
-            self.dir.save_best(self.model, {"epoch": epoch_value, "step": self.step, **self.val_fields(ev)})
-        if not partial:
-            self.epoch += 1
-            self.epoch_step = 0
-        self.ep_sums = [0.0, 0.0, 0, 0, 0.0]
-        self.checkpoint()
-        name = "mean IoU" if "val_miou" in ev else "accuracy"
-        self.status("running", say=True, message=f"epoch {epoch_value}/{self.cfg.epochs} done: {self.data.val_name} {name} "
-                               f"{metric:.2%}", best_val_acc=self.best)
-        self.w[4] = time.perf_counter()
-
-    def halt(self) -> str:
-        self.log_window()
-        self.checkpoint()
-        self.status("stopped", say=True, message=f"stopped at step {self.step}/{self.planned} (epoch {self.epoch + 1}); the "
-                               f"checkpoint is saved: resume to continue.", best_val_acc=self.best)
-        return "stopped"
-
-    def finish(self) -> None:
-        self.status("running", "computing the results")
-        best = self.dir.weights("best")  # falls back to the last checkpoint
-        meta = load_weights_into(self.model, best) if best else {}
-        which = "best" if best == self.dir.best_path else "last"
-        res = write_results(self.dir, self.model, self.data, batch=self.eval_bs, amp=self.amp, squeeze=self.squeeze,
-                            channels_last=self.channels_last, weights=which, epoch=meta.get("epoch"))
-        name, value = ("mean IoU", res["miou"]) if self.data.task == "segmentation" else ("accuracy",
-                                                                                         res["accuracy"])
-        self.status("finished", say=True, message=f"finished: {self.data.val_name} {name} {value:.2%} ({which} weights, epoch "
-                                f"{meta.get('epoch')}) after {self.step} steps in {self.now():.0f} s.",
-                    best_val_acc=self.best)
 
 
 def _describe(e: BaseException, cfg: TrainConfig) -> str:
@@ -333,8 +41,8 @@ def train(graph, config: TrainConfig | dict | None = None, run_dir: str | os.Pat
     rd = RunDir(run_dir)
     rd.path.mkdir(parents=True, exist_ok=True)
     rd.write_status("running", "starting", pid=os.getpid())
-    stop = _Stop(should_stop)
-    run: _Run | None = None
+    stop = Stop(should_stop)
+    run: Run | None = None
     cfg = TrainConfig()
     try:
         if isinstance(config, TrainConfig):
@@ -346,8 +54,8 @@ def train(graph, config: TrainConfig | dict | None = None, run_dir: str | os.Pat
         rd.write_graph(g)
         rd.write_config(cfg)
         rd.ensure_meta(g.name)
-        with _signals(stop):
-            run = _Run(g, cfg, rd, stop)
+        with signals(stop):
+            run = runner_for(g.task.kind if g.task else "classification")(g, cfg, rd, stop)
             run.setup()
             outcome = run.run(run.restore())
             if outcome == "finished":
