@@ -39,6 +39,7 @@ class TrainConfig:
     max_steps: int | None = None  # end the run after this many steps (tests, quick checks); None: all epochs
     limit: int | None = None  # train on only the first N training examples; None: all
     checkpoint_every: int = 0  # also write the last checkpoint every N steps (0: at the end of each epoch)
+    nproc: int = 1  # processes training the run together (torchrun + DistributedDataParallel, one per GPU); batch_size is the global batch
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -83,6 +84,9 @@ class TrainConfig:
         need(self.val_every >= 0, "val_every must be >= 0", "val_every")
         need(self.checkpoint_every >= 0, "checkpoint_every must be >= 0", "checkpoint_every")
         need(self.max_steps is None or self.max_steps >= 1, "max_steps must be >= 1 or None", "max_steps")
+        need(isinstance(self.nproc, int) and self.nproc >= 1, "nproc must be a whole number >= 1", "nproc")
+        need(self.batch_size >= self.nproc, "batch_size must be at least nproc (one example per process)",
+             "batch_size")
         need(self.limit is None or self.limit >= 1, "limit must be >= 1 or None", "limit")
         need(not self.nesterov or (self.optimizer == "sgd" and self.momentum > 0),
              "nesterov needs optimizer sgd with momentum > 0", "nesterov")

@@ -15,6 +15,7 @@ import torch
 from engine.data import DataError
 from engine.errors import GraphError
 from engine.graph import load_graph
+from engine.train import distributed
 from engine.train.checks import TrainError, oom_message
 from engine.train.config import TrainConfig
 from engine.train.loop import Run, Stop, signals
@@ -38,7 +39,7 @@ def train(graph, config: TrainConfig | dict | None = None, run_dir: str | os.Pat
           should_stop: Callable[[int], bool] | None = None) -> Path:
     """Train `graph` (a Graph, dict, JSON or path) into run_dir and return it; continues from run_dir's last
     checkpoint when there is one. Never raises for a failed run: status.json says what happened."""
-    rd = RunDir(run_dir)
+    rd = distributed.run_dir(run_dir)  # under torchrun, only rank 0 writes the run directory
     rd.path.mkdir(parents=True, exist_ok=True)
     rd.write_status("running", "starting", pid=os.getpid())
     stop = Stop(should_stop)
@@ -54,8 +55,11 @@ def train(graph, config: TrainConfig | dict | None = None, run_dir: str | os.Pat
         rd.write_graph(g)
         rd.write_config(cfg)
         rd.ensure_meta(g.name)
+        if distributed.needs_launch(cfg.nproc):  # N processes: torchrun trains this directory (and writes status)
+            distributed.launch(rd, cfg.nproc)
+            return rd.path
         with signals(stop):
-            run = runner_for(g.task.kind if g.task else "classification")(g, cfg, rd, stop)
+            run = distributed.runner(runner_for(g.task.kind if g.task else "classification"))(g, cfg, rd, stop)
             run.setup()
             outcome = run.run(run.restore())
             if outcome == "finished":
@@ -71,6 +75,7 @@ def train(graph, config: TrainConfig | dict | None = None, run_dir: str | os.Pat
     finally:
         if run is not None and run.log is not None:
             run.log.close()
+        distributed.shutdown(rd)
     return rd.path
 
 
