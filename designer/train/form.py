@@ -11,6 +11,8 @@ import streamlit as st
 import torch
 
 from engine.train.config import AUGMENTS, OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig
+from engine.train.defaults import auto_device, device_defaults
+from engine.train.distributed import device_count
 
 DATASETS = {"mnist-sample": "MNIST sample (bundled)", "mnist": "MNIST (60k)",
             "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
@@ -34,7 +36,8 @@ class Submitted:
 
 def _defaults() -> dict:
     d = st.session_state.get("train_config") or {}
-    return {**TrainConfig().to_dict(), **APP_DEFAULTS, **d}
+    on_device, _ = device_defaults(auto_device())  # e.g. a larger batch on a GPU
+    return {**TrainConfig().to_dict(), **APP_DEFAULTS, **on_device, **d}
 
 
 def _task_of(graph: dict) -> tuple[str, int]:
@@ -85,6 +88,13 @@ def render_form(graph: dict, can_start: bool) -> Submitted | None:
             prec = st.selectbox("Precision", PRECISIONS, index=PRECISIONS.index(d["precision"]), key="tf_prec",
                                 help="auto: bf16 autocast on GPUs that support it, else fp32")
             seed = st.number_input("Seed", 0, 2**31 - 1, int(d["seed"]), key="tf_seed")
+            n_gpus = device_count()
+            nproc = st.number_input("GPUs", 1, n_gpus, min(int(d["nproc"]), n_gpus), key="tf_nproc",
+                                    help="train one run on several GPUs (one process each, DistributedDataParallel); "
+                                         "the batch size is split between them") if n_gpus > 1 else 1
+            note = device_defaults(auto_device())[1]
+            if note:
+                st.caption(note)
             with st.expander("More"):
                 clip = st.number_input("Clip gradient norm (0: off)", 0.0, 1e6, float(d["clip_grad_norm"] or 0.0),
                                        key="tf_clip")
@@ -94,6 +104,9 @@ def render_form(graph: dict, can_start: bool) -> Submitted | None:
                 log_every = st.number_input("Log every N steps", 1, 100000, int(d["log_every"]), key="tf_log")
                 max_steps = st.number_input("Stop after N steps (0: all)", 0, 10**9, int(d["max_steps"] or 0),
                                             key="tf_max")
+                fast = st.checkbox("Fast mode (compile the network)", bool(d["fast"]), key="tf_fast",
+                                   help="torch.compile: faster steps after a warm-up that compiles (seconds on a GPU, "
+                                        "up to a minute on a CPU); the status shows the warm-up")
         start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:",
                                       disabled=not can_start)
     if not start:
@@ -104,7 +117,8 @@ def render_form(graph: dict, can_start: bool) -> Submitted | None:
               "nesterov": bool(nesterov), "weight_decay": float(wd), "schedule": sched,
               "clip_grad_norm": float(clip) or None, "label_smoothing": float(smooth), "seed": int(seed),
               "device": dev, "precision": prec, "augment": aug, "val_fraction": float(val),
-              "log_every": int(log_every), "max_steps": int(max_steps) or None}
+              "log_every": int(log_every), "max_steps": int(max_steps) or None, "fast": bool(fast),
+              "nproc": int(nproc)}
     st.session_state.train_config = values  # kept even when refused: the form shows what the user typed
     config = TrainConfig(**values)
     problems = config.problems()

@@ -49,6 +49,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from engine.errors import GraphError
+    from engine.train.defaults import apply_device_defaults
     from engine.train.runs import override_lr, prepare_run
     from engine.train.trainer import resume
 
@@ -73,7 +74,7 @@ def run(args) -> int:
             print("error: give a graph file to train, or --resume RUN_DIR.", file=sys.stderr)
             return 2
         try:
-            cfg = TrainConfig.from_dict(overrides)  # parsed and validated once, here
+            cfg = TrainConfig.from_dict(apply_device_defaults(overrides))  # parsed and validated once, here
             run_dir = prepare_run(args.graph, cfg, args.out, args.name)
         except (GraphError, ValueError) as e:
             print(f"error: {e}", file=sys.stderr)

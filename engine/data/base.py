@@ -37,7 +37,10 @@ class Data:
         return len(self.classes)
 
     def to(self, device: torch.device | str) -> Data:
-        move = lambda t: t.to(device, non_blocking=True)
+        # to a GPU through pinned (page-locked) memory: non_blocking is only asynchronous from pinned memory, and the
+        # caching host allocator keeps the staging buffer alive until the copy has run
+        cuda = torch.device(device).type == "cuda"
+        move = lambda t: (t.pin_memory() if cuda and not t.is_cuda else t).to(device, non_blocking=True)
         return Data(self.name, self.classes, move(self.x_train), move(self.y_train), move(self.x_val),
                     move(self.y_val), self.task, self.val_name, self.augment, dict(self.info))
 

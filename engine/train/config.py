@@ -39,6 +39,7 @@ class TrainConfig:
     max_steps: int | None = None  # end the run after this many steps (tests, quick checks); None: all epochs
     limit: int | None = None  # train on only the first N training examples; None: all
     checkpoint_every: int = 0  # also write the last checkpoint every N steps (0: at the end of each epoch)
+    fast: bool = False  # compile the training step (torch.compile): faster steps after a warm-up of seconds to a minute
     nproc: int = 1  # processes training the run together (torchrun + DistributedDataParallel, one per GPU); batch_size is the global batch
 
     @classmethod

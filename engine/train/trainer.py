@@ -15,7 +15,7 @@ import torch
 from engine.data import DataError
 from engine.errors import GraphError
 from engine.graph import load_graph
-from engine.train import distributed
+from engine.train import distributed, fast
 from engine.train.checks import TrainError, oom_message
 from engine.train.config import TrainConfig
 from engine.train.loop import Run, Stop, signals
@@ -59,7 +59,8 @@ def train(graph, config: TrainConfig | dict | None = None, run_dir: str | os.Pat
             distributed.launch(rd, cfg.nproc)
             return rd.path
         with signals(stop):
-            run = distributed.runner(runner_for(g.task.kind if g.task else "classification"))(g, cfg, rd, stop)
+            task_run = fast.runner(runner_for(g.task.kind if g.task else "classification"), cfg.fast)
+            run = distributed.runner(task_run)(g, cfg, rd, stop)
             run.setup()
             outcome = run.run(run.restore())
             if outcome == "finished":

@@ -49,3 +49,35 @@ def test_start_with_bad_settings_gives_every_problem_and_no_config():
     assert s.config is None
     assert s.problems == ["nesterov needs optimizer sgd with momentum > 0. Received: nesterov=True."]
     assert at.session_state.train_config["nesterov"] is True  # kept, so the form still shows what was typed
+
+
+def test_on_a_machine_with_two_gpus_the_form_uses_the_gpu_defaults_and_offers_both_gpus():
+    def script():
+        from unittest import mock
+
+        import streamlit as st
+
+        from designer.train.form import render_form
+
+        with mock.patch("torch.cuda.is_available", return_value=True), \
+                mock.patch("torch.cuda.device_count", return_value=2):
+            submitted = render_form({"task": {"kind": "classification", "num_classes": 10}}, can_start=True)
+        if submitted is not None:
+            st.session_state.submitted = submitted
+
+    at = AppTest.from_function(script, default_timeout=60).run()
+    assert not at.exception
+    assert at.number_input(key="tf_bs").value == 512
+    assert any("On a GPU the default batch size is 512" in c.value for c in at.caption)
+    at.number_input(key="tf_nproc").set_value(2)
+    at.checkbox(key="tf_fast").check()
+    at = start(at)
+    s = at.session_state.submitted
+    assert s.problems == [] and s.config.batch_size == 512 and s.config.nproc == 2 and s.config.fast
+
+
+def test_on_a_cpu_the_form_keeps_the_cpu_defaults_and_offers_no_gpu_choice():
+    at = form_app()
+    assert at.number_input(key="tf_bs").value == 128
+    assert not [n for n in at.number_input if n.key == "tf_nproc"]
+    assert not any("On a GPU" in c.value for c in at.caption)

@@ -1,0 +1,34 @@
+"""Defaults that depend on the device: what the app pre-fills when the user presses Start and changes nothing.
+
+On a GPU the seed CNN is limited by kernel launches at batch 128 (a 60k-image epoch is 469 small steps); at batch
+512 the GPU is busy and Adam at the same peak lr (2e-3, one-cycle) still reaches 99% test accuracy on MNIST in two
+epochs (the issue's anchor: 174,562 images/s, 1.05 s to 99% by hand on one H100, against 38,000 at batch 128). On
+the CPU the smaller batch learns more per second. `device_defaults` says which settings change and why; the Train
+page shows the reason, the command line applies the same settings when they are not given.
+"""
+from __future__ import annotations
+
+import torch
+
+GPU = {"batch_size": 512}  # lr stays TrainConfig's 2e-3: the one-cycle peak that works at both batch sizes
+
+
+def auto_device(cuda_available: bool | None = None) -> torch.device:
+    """The device "auto" picks (cuda_available injected by tests; None asks torch)."""
+    has = torch.cuda.is_available() if cuda_available is None else cuda_available
+    return torch.device("cuda" if has else "cpu")
+
+
+def device_defaults(device: torch.device | str) -> tuple[dict, str | None]:
+    """(the settings that differ from TrainConfig's defaults on this device, a sentence saying so or None)."""
+    if torch.device(device).type != "cuda":
+        return {}, None
+    return dict(GPU), (f"On a GPU the default batch size is {GPU['batch_size']} (128 on a CPU): small batches leave "
+                       f"the GPU waiting on kernel launches; the learning rate schedule is the same.")
+
+
+def apply_device_defaults(options: dict, cuda_available: bool | None = None) -> dict:
+    """options with the device's defaults filled in where the user gave none (the command line's path)."""
+    dev = options.get("device", "auto")
+    device = auto_device(cuda_available) if dev == "auto" else torch.device(dev)
+    return {**device_defaults(device)[0], **options}
