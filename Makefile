@@ -1,7 +1,7 @@
 # The two commands in the README: `make app` (install + start the app) and `make test` (install + the whole suite).
 PY ?= python3
 
-.PHONY: app install test install-test lint canvas canvas-check
+.PHONY: app install test install-test lint canvas canvas-check gpu-check
 
 install:
 	$(PY) -m pip install -e .
@@ -28,3 +28,8 @@ canvas:
 # (which installs node_modules from the lockfile).
 canvas-check:
 	cd designer/canvas/frontend && npm run typecheck && npm test
+
+# Every GPU figure and the CUDA tests in one run and one table (benchmarks/gpu_check.py; < 8 min on one H200). No
+# install step: it runs from a copy of the tree on an offline GPU machine. On a CPU it runs small and skips the rest.
+gpu-check:
+	PYTHONPATH=. $(PY) benchmarks/gpu_check.py

@@ -7,10 +7,12 @@ Best of `--repeats` after one warm-up; prints figures and the ratio; asserts not
 
     python benchmarks/vis_ascent.py [--steps 256] [--repeats 3] [--run RUN_DIR]
     python benchmarks/vis_ascent.py --resnet [--steps 512]      # 224×224 ResNet-18 (meant for a GPU)
+    ... [--json figures.json]                                   # the figures for benchmarks/gpu_check.py
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -73,6 +75,7 @@ def main() -> None:
     ap.add_argument("--run", help="a finished run directory: time on its trained weights (same cost as random ones)")
     ap.add_argument("--resnet", action="store_true", help="224×224 ResNet-18 instead of the MNIST CNN")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
@@ -103,6 +106,11 @@ def main() -> None:
     if not args.resnet:
         verdict = "meets" if eng_s <= TARGET_S else "misses"
         print(f"  target ≤ {TARGET_S:.1f} s: {verdict} it ({eng_s / TARGET_S:.2f} of the budget)")
+    if args.json:
+        fig = {"figure": f"class visualisation, {what}, {steps} steps", "value": eng_s, "unit": "s",
+               "baseline": "bare hand-written ascent loop", "baseline_value": base_s, "ratio": eng_s / base_s,
+               "target": "ratio near 1" if args.resnet else f"<= {TARGET_S:.0f} s on a 2-core CPU"}
+        Path(args.json).write_text(json.dumps({"device": str(device), "figures": [fig]}, indent=1))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import streamlit as st
 import torch
 
 from engine.train.config import AUGMENTS, OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig
-from engine.train.defaults import auto_device, device_defaults
+from engine.train.defaults import APP_DEFAULTS, auto_device, device_defaults
 from engine.train.distributed import device_count
 
 DATASETS = {"mnist-sample": "MNIST sample (bundled)", "mnist": "MNIST (60k)",
@@ -22,7 +22,6 @@ SCHED_NAMES = {"constant": "constant", "step": "step (÷10 at 50%, 75%)", "cosin
                "onecycle": "one-cycle"}
 
 
-APP_DEFAULTS = {"log_every": 10}  # a point every 10 steps: the curves move from the first seconds of a run
 
 
 @dataclasses.dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+APP_DEFAULTS = {"log_every": 10}  # the Train page's own: a point every 10 steps, the curves move from the first seconds
 GPU = {"batch_size": 512}  # lr stays TrainConfig's 2e-3: the one-cycle peak that works at both batch sizes
 
 
@@ -25,6 +26,11 @@ def device_defaults(device: torch.device | str) -> tuple[dict, str | None]:
         return {}, None
     return dict(GPU), (f"On a GPU the default batch size is {GPU['batch_size']} (128 on a CPU): small batches leave "
                        f"the GPU waiting on kernel launches; the learning rate schedule is the same.")
+
+
+def app_settings(device: torch.device | str) -> dict:
+    """What the Train page starts with on this device when the user changes nothing (the benchmarks train this)."""
+    return {**APP_DEFAULTS, **device_defaults(device)[0]}
 
 
 def apply_device_defaults(options: dict, cuda_available: bool | None = None) -> dict:

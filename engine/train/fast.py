@@ -1,8 +1,8 @@
 """The opt-in fast mode (TrainConfig.fast): the training forward and backward run through `torch.compile`.
 
 The first step compiles (tens of seconds on a CPU, several on a GPU): the status says "warm-up" while it does, the
-seconds it took go into status.json (`warmup_s`) and log.txt, and the images/s of the first metrics window start
-after it, so the speed shown is the compiled speed. `elapsed` (and seconds to a target accuracy) include the
+seconds it took go into status.json (`warmup_s`) and log.txt, and the step is logged as a metrics line of its own
+(step 1, with `warmup_s`), so the images/s of the lines after it are the compiled speed. `elapsed` (and seconds to a target accuracy) include the
 warm-up: it is time the user waits. Evaluation and the saved weights use the plain module (same parameters), so
 checkpoints, resume and the results are those of a normal run. The compiled function is cached per module, so a
 DDP-wrapped module (engine.train.distributed) is compiled as it is.
@@ -44,7 +44,7 @@ class FastRun:
             if self.device.type == "cuda":
                 torch.cuda.synchronize(self.device)
             self.warmup_s = time.perf_counter() - t
-            self.w[4] = time.perf_counter()  # the window's images/s start after the warm-up
+            self.log_window({"warmup_s": round(self.warmup_s, 3)})  # a metrics line of its own: the warm-up step
             self.status("running", f"fast mode: warm-up (compiling) took {self.warmup_s:.1f} s; training",
                         say=True, warmup_s=round(self.warmup_s, 3))
 

@@ -28,6 +28,8 @@ def test_fast_mode_trains_the_same_network_and_reports_its_warm_up(tmp_path, mon
     a, b = load_trained(plain, "last")[1].state_dict(), load_trained(fast, "last")[1].state_dict()
     for k in a:  # the compiled kernels sum in another order: equal to float rounding after 4 Adam steps
         assert torch.allclose(a[k], b[k], rtol=0, atol=1e-4), k
+    first = RunDir(fast).metrics()[0][0]  # the warm-up step is a metrics line of its own
+    assert first["step"] == 1 and first["warmup_s"] == st["warmup_s"]
     rows = [r for r in RunDir(fast).metrics()[0] if r["kind"] == "epoch"]
     assert rows[-1]["val_acc"] == pytest.approx([r for r in RunDir(plain).metrics()[0]
                                                  if r["kind"] == "epoch"][-1]["val_acc"], abs=0.01)
