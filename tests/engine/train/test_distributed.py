@@ -8,6 +8,7 @@ randomness is drawn per rank (the same for the same N, not the single-process dr
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -73,7 +74,7 @@ def test_two_processes_train_what_one_process_trains_and_resume_exactly(tmp_path
     assert RunDir(multi).config().nproc == 2
     assert_same_run(single, multi)
 
-    # stop at step 4 (inside epoch 1) and resume with --resume: torchrun again, every rank restores its state
+    # Stop (SIGTERM to rank 0) inside epoch 1, then --resume: torchrun again, every rank restores its state
     stopped = prepare_run(NET, TrainConfig(**BASE, nproc=2), tmp_path / "runs", "stopped")
     env = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(29500 + os.getpid() % 1000), "WORLD_SIZE": "2"}
     ctx = torch.multiprocessing.get_context("spawn")
@@ -94,14 +95,18 @@ def test_two_processes_train_what_one_process_trains_and_resume_exactly(tmp_path
     assert_same_run(single, stopped)
 
 
-def _stop_at_4(step: int) -> bool:
-    return step >= 4
+def _sigterm_rank0_at_3(step: int) -> bool:
+    """What the app's Stop does (SIGTERM to the pid in status.json, rank 0's), after step 3: rank 1 gets no signal;
+    the ranks agree on stopping at the next multiple of log_every (2), step 4."""
+    if step == 3 and os.environ["RANK"] == "0":
+        os.kill(os.getpid(), signal.SIGTERM)
+    return False
 
 
 def _worker(run: str, env: dict) -> None:
     os.environ.update(env)
     torch.set_num_threads(1)
-    train(RunDir(run).graph_path, RunDir(run).config_dict(), run, should_stop=_stop_at_4)
+    train(RunDir(run).graph_path, RunDir(run).config_dict(), run, should_stop=_sigterm_rank0_at_3)
 
 
 def test_outside_torchrun_the_trainer_is_the_single_process_one(monkeypatch):
