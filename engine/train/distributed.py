@@ -15,7 +15,8 @@ copy `runner(cls)` turns the task's Run class into a distributed one:
   reseeds from (seed, r). A checkpoint keeps every rank's RNG state, so stop and resume stay exact; with dropout or
   augmentation the run is not the single-process run, only the same for the same N.
 - writing: rank 0 alone writes the run directory (status, metrics, checkpoints, results). The other ranks get a
-  `_Silent` RunDir that reads the run's files (to resume) but writes into a scratch folder.
+  `_Silent` RunDir that reads the run's files (to resume) but writes into a scratch folder; only a failure of
+  theirs reaches status.json (torchrun then ends the other ranks).
 - stop: a SIGTERM (the app's Stop goes to the pid in status.json, rank 0's) sets a flag; the ranks agree on it
   every `log_every` steps (one all-reduce where the loop already syncs), so all stop after the same step and rank 0
   writes the checkpoint.
@@ -106,6 +107,8 @@ class _Silent(RunDir):
     tb_path = property(lambda self: self.scratch / self.TB)
 
     def write_status(self, state, message="", **extra):
+        if state == "failed":  # the one thing another rank must say: why it failed (rank 0 then waits in vain)
+            return super().write_status(state, f"process {rank()} of {world()}: {message}", **extra)
         return {"state": state, "message": message, **extra}
 
     def write_graph(self, g) -> None:

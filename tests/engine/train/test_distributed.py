@@ -109,7 +109,7 @@ def _worker(run: str, env: dict) -> None:
     train(RunDir(run).graph_path, RunDir(run).config_dict(), run, should_stop=_sigterm_rank0_at_3)
 
 
-def test_outside_torchrun_the_trainer_is_the_single_process_one(monkeypatch):
+def test_outside_torchrun_the_trainer_is_the_single_process_one(monkeypatch, tmp_path):
     from engine.train.loop import Run
 
     monkeypatch.delenv("RANK", raising=False)
@@ -118,7 +118,16 @@ def test_outside_torchrun_the_trainer_is_the_single_process_one(monkeypatch):
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert issubclass(distributed.runner(Run), distributed.DistributedRun) and not distributed.needs_launch(2)
-    assert isinstance(distributed.run_dir("x"), distributed._Silent)
+    other = distributed.run_dir(tmp_path / "run")  # rank 1 of 2: reads the run, writes only why it failed
+    assert isinstance(other, distributed._Silent)
+    other.path.mkdir()
+    other.write_status("running", "training")
+    other.save_best(torch.nn.Linear(1, 1), {})
+    assert not RunDir(other.path).status_path.exists() and not RunDir(other.path).best_path.exists()
+    other.write_status("failed", "ran out of GPU memory")
+    assert RunDir(other.path).status()["message"] == "process 1 of 2: ran out of GPU memory"
+    distributed.shutdown(other)
+    assert not other.scratch.exists()
 
 
 def test_nproc_needs_a_batch_of_at_least_one_example_per_process():
