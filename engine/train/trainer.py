@@ -27,6 +27,10 @@ __all__ = ["TrainConfig", "TrainError", "resume", "train"]
 
 
 def _describe(e: BaseException, cfg: TrainConfig) -> str:
+    cause = e
+    while cause is not None and not isinstance(cause, torch.cuda.OutOfMemoryError):
+        cause = cause.__cause__  # an OOM inside torch.compile (fast mode) arrives wrapped in a compiler error
+    e = cause or e
     if isinstance(e, torch.cuda.OutOfMemoryError) or "can't allocate memory" in str(e):
         dev = torch.device("cuda" if isinstance(e, torch.cuda.OutOfMemoryError) else "cpu")
         return oom_message(cfg.batch_size, dev)

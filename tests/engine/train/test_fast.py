@@ -33,3 +33,25 @@ def test_fast_mode_trains_the_same_network_and_reports_its_warm_up(tmp_path, mon
     rows = [r for r in RunDir(fast).metrics()[0] if r["kind"] == "epoch"]
     assert rows[-1]["val_acc"] == pytest.approx([r for r in RunDir(plain).metrics()[0]
                                                  if r["kind"] == "epoch"][-1]["val_acc"], abs=0.01)
+
+
+def test_an_out_of_memory_wrapped_by_the_compiler_still_names_the_batch_size(tmp_path, monkeypatch):
+    import engine.train.loop as loop
+
+    real = loop.build_module
+
+    def exploding(g):
+        m = real(g)
+
+        def forward(*a, **k):  # what torch.compile raises when the GPU runs out while it compiles
+            try:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            except torch.cuda.OutOfMemoryError as e:
+                raise RuntimeError("backend='inductor' raised: OutOfMemoryError") from e
+        m.forward = forward
+        return m
+
+    monkeypatch.setattr(loop, "build_module", exploding)
+    run = train(NET, TrainConfig(data="mnist-sample", limit=256, batch_size=64, device="cpu"), tmp_path / "r")
+    st = RunDir(run).status()
+    assert st["state"] == "failed" and st["message"].startswith("ran out of GPU memory at batch size 64"), st
