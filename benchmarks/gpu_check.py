@@ -7,16 +7,18 @@ Runs, each as its own process with its own time limit inside --budget seconds:
      hand-written resident loop, and the engine's fast mode (images/s, seconds to 99% test accuracy);
   2. benchmarks/vis_ascent.py --resnet: 512 gradient-ascent steps on a 224×224 ResNet-18 against a bare loop, and
      the 256-step MNIST CNN ascent;
-  3. the other task benchmarks that exist in benchmarks/ (train_ptb.py, train_detect.py, train_rbm.py): with
-     --json when they take it (their figures join the table), else their lines that state a ratio;
-  4. `pytest -m cuda` (tests/engine/train/test_cuda.py): autocast, channels_last, pinned transfers, a real OOM,
-     device memory in the metrics, exact resume, fast mode, two GPUs.
+  3. `pytest -m cuda` (tests/engine/train/test_cuda.py): autocast, channels_last, pinned transfers, a real OOM,
+     device memory in the metrics, exact resume, fast mode, two GPUs;
+  4. the other task benchmarks that exist in benchmarks/ (train_ptb.py, train_detect.py, train_rbm.py), each with
+     their own defaults (plus --quick when they take it, and --small on a CPU) and at most 75 s (a timeout there is
+     reported, not a failure): with --json when they take it (their figures join the table), else their lines
+     that state a ratio.
 Then prints one table: every figure, its baseline (measured in the same run) and the ratio, with the torch, CUDA
 and cuDNN versions and the GPU. Nothing is downloaded: MNIST is read from --data-root, else $CONVAS_MNIST_DIR,
 else shared/data/mnist inside the tree, else ../shared/data/mnist beside it.
 
-On a machine without CUDA it runs the CPU parts small (a 640-image MNIST subset, a 4-step ResNet ascent) so the
-script itself is checked, and reports every CUDA part as skipped with the reason. Exit status 1 when a part
+On a machine without CUDA it runs the CPU parts small (a 640-image MNIST subset, a 4-step ResNet ascent, a
+64-step MNIST CNN ascent) so the script itself is checked, and reports every CUDA part as skipped with the reason. Exit status 1 when a part
 failed or ran out of time, 0 otherwise (skips included).
 """
 from __future__ import annotations
@@ -53,6 +55,8 @@ class Part:
 
     def __init__(self, name: str):
         self.name, self.rc, self.seconds, self.out, self.figures, self.note = name, None, 0.0, "", [], ""
+
+        self.optional = False
 
     @property
     def failed(self) -> bool:
@@ -153,10 +157,16 @@ def main() -> int:
     part("ResNet-18 ascent benchmark", [py, "benchmarks/vis_ascent.py", *resnet], 120 if gpu else 150, "resnet.json")
     if not gpu:
         skipped.append(("ResNet-18 ascent at 512 steps", "no CUDA GPU: 4 steps on the CPU instead"))
-    part("MNIST CNN ascent benchmark", [py, "benchmarks/vis_ascent.py", "--repeats", "1" if not gpu else "3"], 90,
+        skipped.append(("MNIST CNN ascent at 256 steps", "no CUDA GPU: 64 steps on the CPU instead"))
+    part("MNIST CNN ascent benchmark", [py, "benchmarks/vis_ascent.py",
+                                        *(["--repeats", "3"] if gpu else ["--steps", "64", "--repeats", "1"])], 90,
          "ascent.json")
 
-    # 3. the other tasks' benchmarks, where they exist
+    # 3. the CUDA tests (before the other benchmarks: they must not run out of time)
+    tests = part("pytest -m cuda", [py, "-m", "pytest", "tests/engine/train/test_cuda.py", "-m", "cuda", "-q", "-rs",
+                                    "-p", "no:cacheprovider"], 300)
+
+    # 4. the other tasks' benchmarks, where they exist, in the time left
     for script in OTHER_BENCHMARKS:
         path = ROOT / "benchmarks" / script
         if not path.is_file():
@@ -164,16 +174,15 @@ def main() -> int:
             continue
         helptext = subprocess.run([py, str(path), "--help"], cwd=ROOT, env=env, capture_output=True, text=True,
                                   timeout=60).stdout
-        extra = ["--small"] if not gpu and "--small" in helptext else []
-        p = part(script, [py, str(path), *extra], 90, f"{path.stem}.json" if "--json" in helptext else None)
+        extra = (["--quick"] if "--quick" in helptext else []) + (["--small"] if not gpu and "--small" in helptext
+                                                                 else [])
+        p = part(script, [py, str(path), *extra], 75, f"{path.stem}.json" if "--json" in helptext else None)
+        if p is not None and p.rc == 124:
+            p.optional = True  # its own defaults may be longer than this check allows: reported, not a failure
         if p is not None and not p.figures:  # no --json: the lines that state a ratio
             p.figures = [{"figure": line.strip(), "value": None, "unit": "", "baseline": "(its own line)",
                           "baseline_value": None, "ratio": float(m.group(1)), "target": ""}
                          for line in p.out.splitlines() if (m := RATIO_LINE.search(line))]
-
-    # 4. the CUDA tests
-    tests = part("pytest -m cuda", [py, "-m", "pytest", "tests/engine/train/test_cuda.py", "-m", "cuda", "-q", "-rs",
-                                    "-p", "no:cacheprovider"], 300)
 
     # the table
     lines = ["# make gpu-check", "", *[f"- {v}" for v in versions()], "",
@@ -203,7 +212,7 @@ def main() -> int:
     print("\n" + table)
     if args.out:
         Path(args.out).write_text(table + "\n")
-    return 1 if any(p.failed for p in parts) else 0
+    return 1 if any(p.failed and not p.optional for p in parts) else 0
 
 
 if __name__ == "__main__":
