@@ -32,4 +32,4 @@ canvas-check:
 # Every GPU figure and the CUDA tests in one run and one table (benchmarks/gpu_check.py; < 8 min on one H200). No
 # install step: it runs from a copy of the tree on an offline GPU machine. On a CPU it runs small and skips the rest.
 gpu-check:
-	PYTHONPATH=. $(PY) benchmarks/gpu_check.py
+	PYTHONPATH=.$${PYTHONPATH:+:$$PYTHONPATH} $(PY) benchmarks/gpu_check.py

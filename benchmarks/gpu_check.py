@@ -41,6 +41,16 @@ OTHER_BENCHMARKS = ("train_ptb.py", "train_detect.py", "train_rbm.py")  # writte
 RATIO_LINE = re.compile(r"(\d+(?:\.\d+)?)\s*[x×]\b")
 
 
+NEEDED = ("torch", "torchvision", "numpy", "safetensors", "pydantic", "captum", "pytest")  # what the parts import
+
+
+def missing_modules() -> list[str]:
+    """The packages the parts import that this Python lacks (a GPU image may have torch but not pydantic/captum)."""
+    import importlib.util
+
+    return [m for m in NEEDED if importlib.util.find_spec(m) is None]
+
+
 def find_mnist(given: str | None) -> Path | None:
     candidates = [given, os.environ.get("CONVAS_MNIST_DIR"), ROOT / "shared" / "data" / "mnist",
                   ROOT.parent / "shared" / "data" / "mnist"]
@@ -114,6 +124,12 @@ def main() -> int:
     ap.add_argument("--budget", type=float, default=470.0, help="seconds for the whole check (default 470)")
     ap.add_argument("--out", help="also write the table (markdown) to this file")
     args = ap.parse_args()
+    missing = missing_modules()
+    if missing:  # nothing can be installed on an offline machine: say what to bring
+        print(f"gpu-check: this Python lacks {', '.join(missing)}. On an offline machine, bring them as wheels (pip "
+              f"download --only-binary=:all: for its Python and platform, with their dependencies: pydantic needs "
+              f"pydantic-core, annotated-types, typing-inspection) and put them on PYTHONPATH.", file=sys.stderr)
+        return 2
     import torch
 
     gpu = torch.cuda.is_available()
