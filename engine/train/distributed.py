@@ -73,6 +73,12 @@ def launch(run: RunDir, nproc: int) -> int:
 
     A SIGTERM to this process is passed on to torchrun (which passes it to the workers: they checkpoint and stop).
     If the workers died without saying why (killed, a crash in one rank), the status says so."""
+    device = run.config().device
+    gpus = device_count()
+    if (device == "cuda" or (device == "auto" and gpus)) and nproc > gpus:
+        run.write_status("failed", f"{nproc} processes were asked for but torch sees {gpus} GPU(s): one process "
+                                   f"trains on each GPU. Use at most {gpus}, or device cpu.", pid=os.getpid())
+        return 2
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     env.setdefault("PYTHONUNBUFFERED", "1")

@@ -135,3 +135,11 @@ def test_nproc_needs_a_batch_of_at_least_one_example_per_process():
     assert any("batch_size must be at least nproc" in p for p in problems)
     assert any("nproc must be" in p for p in TrainConfig(nproc=0).problems())
 
+
+
+def test_more_processes_than_gpus_fail_before_launching(tmp_path, monkeypatch):
+    monkeypatch.setattr(distributed, "device_count", lambda: 1)
+    run = RunDir(prepare_run(NET, TrainConfig(**{**BASE, "device": "cuda"}, nproc=2), tmp_path, "too many"))
+    assert distributed.launch(run, 2) == 2
+    st = run.status()
+    assert st["state"] == "failed" and "2 processes were asked for but torch sees 1 GPU(s)" in st["message"]
