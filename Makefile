@@ -31,5 +31,6 @@ canvas-check:
 
 # Every GPU figure and the CUDA tests in one run and one table (benchmarks/gpu_check.py; < 8 min on one H200). No
 # install step: it runs from a copy of the tree on an offline GPU machine. On a CPU it runs small and skips the rest.
+# GPU_CHECK_ARGS="--out table.md" also writes the table to a file.
 gpu-check:
-	PYTHONPATH=.$${PYTHONPATH:+:$$PYTHONPATH} $(PY) benchmarks/gpu_check.py
+	PYTHONPATH=.$${PYTHONPATH:+:$$PYTHONPATH} $(PY) benchmarks/gpu_check.py $(GPU_CHECK_ARGS)
