@@ -86,8 +86,9 @@ class TrainConfig:
         need(self.checkpoint_every >= 0, "checkpoint_every must be >= 0", "checkpoint_every")
         need(self.max_steps is None or self.max_steps >= 1, "max_steps must be >= 1 or None", "max_steps")
         need(isinstance(self.nproc, int) and self.nproc >= 1, "nproc must be a whole number >= 1", "nproc")
-        need(self.batch_size >= self.nproc, "batch_size must be at least nproc (one example per process)",
-             "batch_size")
+        need(not (isinstance(self.batch_size, int) and isinstance(self.nproc, int)) or self.batch_size < 1
+             or self.batch_size >= self.nproc, "batch_size must be at least nproc (one example per process)",
+             "batch_size")  # a batch_size < 1 has its own message
         need(self.limit is None or self.limit >= 1, "limit must be >= 1 or None", "limit")
         need(not self.nesterov or (self.optimizer == "sgd" and self.momentum > 0),
              "nesterov needs optimizer sgd with momentum > 0", "nesterov")
