@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from engine.catalog import get_op
@@ -19,10 +18,10 @@ from engine.graph import (
     Node,
     graph_issues,
     inspect_node,
-    load_graph,
     looks_like_json,
     parse,
     parse_partial,
+    read_graph_file,
     topo_order,
 )
 
@@ -86,9 +85,9 @@ def check(source: Any) -> Report:
     """Graph, dict, JSON text or a path (os.PathLike) -> Report. Never raises for a bad graph."""
     if isinstance(source, os.PathLike):
         try:
-            source = Path(source).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            return Report(ok=False, errors=[Issue(f"cannot read graph file {source}: {e}.")], nodes={})
+            source = read_graph_file(source)  # bounded: a device or a pipe is refused, never read
+        except GraphError as e:
+            return Report(ok=False, errors=e.issues, nodes={})
     g, structural, dropped = parse_partial(source)
     if g is None:
         return Report(ok=False, errors=structural, nodes={})
@@ -132,12 +131,7 @@ def checked(source: Any) -> tuple[Graph, Report]:
     """(Graph, Report) of a design without any problem; otherwise GraphError listing every problem (file, wiring
     and shapes together). `source` as for load_graph: a path, JSON text, dict or Graph."""
     if isinstance(source, os.PathLike) or (isinstance(source, str) and not looks_like_json(source)):
-        path = Path(source)
-        try:
-            source = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            load_graph(path)  # raises GraphError saying why the file cannot be read
-            raise
+        source = read_graph_file(source)  # GraphError saying why the file cannot be read
     report = check(source)
     if not report.ok:
         raise GraphError(report.errors)

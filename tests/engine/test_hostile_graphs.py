@@ -1,0 +1,98 @@
+"""Hostile graph files, one test per defect found by attacking Convas (issue 13): load_graph raises only
+GraphError, check never raises, a graph that checks builds, and the messages name the limit (engine/limits.py)."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from engine import limits
+from engine.codegen import build_module, to_python
+from engine.errors import GraphError
+from engine.graph import load_graph, load_graph_file, load_graph_text
+from engine.shapes import check
+
+
+def doc(nodes: list[dict], outputs: list[str]) -> dict:
+    return {"format": "convas-graph", "version": 1, "nodes": nodes, "outputs": outputs}
+
+
+def refused(source) -> list:
+    """The issues load_graph gives; it must raise GraphError and nothing else."""
+    with pytest.raises(GraphError) as e:
+        load_graph(source)
+    return e.value.issues
+
+
+def messages(report) -> str:
+    return "\n".join(str(i) for i in report.errors)
+
+
+# ---- 1. deep nesting ----
+
+def deep_list_text(depth: int) -> str:
+    return '{"format": "convas-graph", "version": 1, "name": ' + "[" * depth + "]" * depth + ', "nodes": []}'
+
+
+def deep_params(depth: int) -> dict:
+    params: dict = {}
+    cur = params
+    for _ in range(depth):
+        cur["a"] = {}
+        cur = cur["a"]
+    return doc([{"id": "x", "op": "Input", "params": {"shape": [4]}},
+                {"id": "r", "op": "ReLU", "inputs": ["x"], "params": params}], ["r"])
+
+
+@pytest.mark.parametrize("source", [deep_list_text(500), json.dumps(deep_params(340)), deep_params(340),
+                                    deep_list_text(5000).encode()], ids=["list-text", "params-text", "params-dict",
+                                                                         "bytes"])
+def test_deep_nesting_is_refused_with_the_limit_by_load_and_check(source):
+    (issue,) = refused(source)
+    assert "nest" in issue.message and f"limit of {limits.MAX_NESTING}" in issue.message
+    report = check(source)
+    assert not report.ok and f"limit of {limits.MAX_NESTING}" in messages(report)
+
+
+def test_nesting_up_to_the_limit_is_read_and_brackets_in_strings_do_not_count():
+    ok = doc([{"id": "x" + "[" * 500, "op": "Input", "params": {"shape": [4]}}], ["x" + "[" * 500])
+    assert load_graph(json.dumps(ok)).ids() == ["x" + "[" * 500]
+    nested = deep_params(limits.MAX_NESTING - 4)  # top object, nodes list, node, params: 4 levels above
+    assert "unknown parameter 'a'" in str(refused(json.dumps(nested))[0])
+
+
+# ---- 2. text is never taken for a path ----
+
+@pytest.mark.parametrize("text", ["/dev/zero", "/etc/passwd", "a\x00b", "design.json", ""])
+def test_load_graph_text_never_opens_a_file(text, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "design.json").write_text(json.dumps(doc([{"id": "x", "op": "Input", "params": {"shape": [4]}}],
+                                                         ["x"])))
+    with pytest.raises(GraphError) as e:
+        load_graph_text(text)
+    assert "not a Convas graph file" in str(e.value) and "not valid JSON" in str(e.value)
+
+
+def test_load_graph_of_a_path_refuses_devices_pipes_and_nul_bytes(tmp_path):
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)  # no writer: opening it for reading would block forever
+    for path in ["/dev/zero", fifo, str(fifo), "a\x00b", tmp_path]:
+        (issue,) = refused(path)
+        assert "cannot read graph file" in issue.message
+    assert "not a regular file" in refused(fifo)[0].message
+    assert not check(fifo).ok and "not a regular file" in messages(check(fifo))
+    with pytest.raises(GraphError, match="not a regular file"):
+        load_graph_file("/dev/zero")
+
+
+def test_a_real_path_still_loads(tmp_path, template_path):
+    assert load_graph(str(template_path("mnist_cnn"))).ids() == load_graph_file(template_path("mnist_cnn")).ids()
+
+
+def test_an_over_large_file_is_refused_without_reading_it_all(tmp_path, monkeypatch):
+    monkeypatch.setattr("engine.graph.MAX_GRAPH_BYTES", 1000)
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps({**doc([], []), "name": "x" * 5000}))
+    assert "over the limit" in refused(big)[0].message
+    assert "over the limit" in refused(big.read_text())[0].message
