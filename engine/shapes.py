@@ -13,6 +13,7 @@ from typing import Any
 from engine.catalog import get_op
 from engine.catalog.arith import fmt_shape
 from engine.errors import GraphError, Issue, ShapeError
+from engine.limits import MAX_ELEMENTS, MAX_RANK
 from engine.graph import (
     Graph,
     Node,
@@ -163,6 +164,7 @@ def _infer_node(n: Node, p: dict[str, Any], r: NodeReport, reports: dict[str, No
         shape = tuple(spec.infer(p, ctx_ins))
         if any(d <= 0 for d in shape):
             raise ShapeError(f"output shape {fmt_shape(shape)} has an empty dimension.")
+        _check_size(shape)
         r.shape = shape
         r.params = int(spec.count_params(p, ins, shape))
         r.macs = int(spec.count_macs(p, ins, shape))
@@ -171,6 +173,16 @@ def _infer_node(n: Node, p: dict[str, Any], r: NodeReport, reports: dict[str, No
         r.params = r.macs = 0
         r.error = str(e)
         by_node.setdefault(n.id, []).append(Issue(str(e), node=n.id, field=_field(e), fix=e.fix))
+
+
+def _check_size(shape: Shape) -> None:
+    """Refuse a tensor no machine could hold (engine/limits.py), before any size reaches code or a message."""
+    if len(shape) > MAX_RANK:
+        raise ShapeError(f"output has {len(shape)} dimensions, more than the limit of {MAX_RANK} (batch excluded).")
+    n = math.prod(shape)
+    if n > MAX_ELEMENTS:
+        raise ShapeError(f"output shape {fmt_shape(shape)} holds {n:,} values per sample, more than the limit of "
+                         f"{MAX_ELEMENTS:,} (2^32). Make the input or the layer smaller.")
 
 
 def _dtype(n: Node, p: dict[str, Any], in_dtypes: list[str]) -> str:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from engine.catalog import get_op, has_op, list_ops
 from engine.catalog.registry import _closest
 from engine.errors import Issue, ParamError
+from engine.limits import MAX_INPUTS, MAX_LIST, MAX_NUMBER
 
 
 class Node(Protocol):
@@ -50,7 +51,12 @@ def normalise_params(op: str, params: dict[str, Any]) -> tuple[dict[str, Any], l
     key = (op, _freeze(params))
     hit = _NORMALISED.get(key)
     if hit is None:
-        p, problems = get_op(op).normalise(params)
+        # values no op may read (they overflow floats, or run past int-to-string limits in messages) are refused
+        # first; the op normalises the rest, so a refused value's default does not hide the other problems
+        refused = [ParamError(k, why) for k, v in params.items() if (why := _out_of_range(k, v))]
+        skip = {e.field for e in refused}
+        p, problems = get_op(op).normalise({k: v for k, v in params.items() if k not in skip})
+        problems = refused + problems
         bad = {e.field for e in problems}
         problems += [ParamError(k, f"{k} must be a finite number. Received: {k}={v!r}.")
                      for k, v in params.items() if k not in bad and _non_finite(v)]
@@ -58,6 +64,22 @@ def normalise_params(op: str, params: dict[str, Any]) -> tuple[dict[str, Any], l
             _NORMALISED.clear()
         _NORMALISED[key] = hit = (p, problems)
     return dict(hit[0]), list(hit[1])
+
+
+def _out_of_range(name: str, v: Any) -> str | None:
+    """Why a raw param value is refused before its op reads it (a number over MAX_NUMBER, a list over MAX_LIST
+    values), or None."""
+    if isinstance(v, (list, tuple)):
+        if len(v) > MAX_LIST:
+            return f"{name} has {len(v):,} values, more than the limit of {MAX_LIST}."
+        return next((why for x in v if (why := _out_of_range(name, x))), None)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not math.isfinite(v)):
+        return None
+    if abs(v) <= MAX_NUMBER:
+        return None
+    size = f"a number of about {int(v.bit_length() * math.log10(2)) + 1:,} digits" if isinstance(v, int) else f"{v:.3g}"
+    return (f"{name} is too large: numbers in params must lie between -{MAX_NUMBER:,} and {MAX_NUMBER:,} (2^53). "
+            f"Received: {size}.")
 
 
 def _non_finite(v: Any) -> bool:

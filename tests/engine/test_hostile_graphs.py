@@ -96,3 +96,54 @@ def test_an_over_large_file_is_refused_without_reading_it_all(tmp_path, monkeypa
     big.write_text(json.dumps({**doc([], []), "name": "x" * 5000}))
     assert "over the limit" in refused(big)[0].message
     assert "over the limit" in refused(big.read_text())[0].message
+
+
+# ---- 3. huge numbers ----
+
+def one_layer(op: str, params: dict, shape=(1, 4, 4)) -> dict:
+    return doc([{"id": "x", "op": "Input", "params": {"shape": list(shape)}},
+                {"id": "r", "op": op, "inputs": ["x"], "params": params}], ["r"])
+
+
+@pytest.mark.parametrize("op,name,value", [("Dropout", "p", 10**400), ("ELU", "alpha", 10**400),
+                                           ("Upsample", "scale_factor", 10**400), ("Upsample", "scale_factor", 1e300),
+                                           ("Linear", "out_features", -(10**30)), ("ELU", "alpha", [10**5000])],
+                         ids=["dropout-1e400", "elu-1e400", "upsample-1e400", "upsample-1e300", "linear--1e30",
+                              "list-1e5000"])
+def test_a_huge_number_in_params_is_a_problem_naming_the_limit(op, name, value):
+    g = one_layer(op, {name: value})
+    issues = refused(g)
+    assert any(i.node == "r" and i.field == f"params.{name}" and f"{limits.MAX_NUMBER:,}" in i.message
+               for i in issues), issues
+    report = check(g)
+    assert not report.ok and report.nodes["r"].error
+    with pytest.raises(GraphError):
+        to_python(g)
+
+
+def test_a_huge_number_in_text_is_refused_too():
+    text = json.dumps(one_layer("Dropout", {"p": 1})).replace('"p": 1', '"p": 1' + "0" * 400)
+    assert "too large" in refused(text)[0].message and not check(text).ok
+
+
+def test_an_input_too_large_to_hold_is_refused_before_any_message_or_code_spells_its_size():
+    g = doc([{"id": "x", "op": "Input", "params": {"shape": [100000] * 861}},
+             {"id": "r", "op": "Reshape", "inputs": ["x"], "params": {"shape": [-1]}}], ["r"])
+    report = check(g)
+    assert not report.ok and f"limit of {limits.MAX_LIST}" in report.nodes["x"].error
+    g["nodes"][0]["params"]["shape"] = [100000] * 8
+    report = check(g)
+    assert f"limit of {limits.MAX_ELEMENTS:,}" in report.nodes["x"].error and report.nodes["r"].blocked
+    g["nodes"][0]["params"]["shape"] = [1] * (limits.MAX_RANK + 1)
+    assert "dimensions, more than the limit" in check(g).nodes["x"].error
+    with pytest.raises(GraphError):
+        to_python(g)
+    g["nodes"][0]["params"]["shape"] = [2] * limits.MAX_RANK  # at the limits: checks and compiles
+    assert check(g).ok and check(g).nodes["r"].shape == (2**limits.MAX_RANK,)
+    assert "r = x.reshape(x.shape[0], 256)  # (B, 256)" in to_python(g)
+
+
+def test_a_layer_whose_output_is_too_large_is_refused():
+    assert check(doc([{"id": "x", "op": "Input", "params": {"shape": [1, 65536, 65536]}}], ["x"])).ok  # 2^32
+    report = check(one_layer("Upsample", {"scale_factor": 2}, shape=(1, 65536, 65536)))
+    assert not report.ok and f"limit of {limits.MAX_ELEMENTS:,}" in report.nodes["r"].error
