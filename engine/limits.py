@@ -9,7 +9,7 @@ from __future__ import annotations
 # ---- graph files (engine.graph, engine.wiring, engine.shapes) ----
 MAX_GRAPH_BYTES = 16 * 2**20  # a graph file (or uploaded text); a 1,000-layer design is about 0.3 MB
 MAX_NESTING = 32  # lists/objects inside one another; a graph file needs 6 (params hold flat lists)
-MAX_NODES = 10_000  # nodes in one design; the largest imported torchvision models have about 700
+MAX_NODES = 50_000  # nodes in one design; the largest imported torchvision models have about 700
 MAX_INPUTS = 256  # inputs of one merge node (Add, Multiply, Concat, ...)
 MAX_LIST = 64  # values in one list param (a shape, a pair)
 MAX_NUMBER = 2**53  # magnitude of any number in params: integers up to 2^53 are exact as JSON doubles
