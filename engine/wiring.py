@@ -178,6 +178,9 @@ def inspect_node(n: Node, ids: set[str], by_id: dict[str, Node]) -> tuple[list[I
         verb = "is missing an input" if k < spec.min_inputs else "has too many inputs"
         out.append(Issue(f"{verb}: {n.op} takes {spec.arity_text()} input(s) but has {k}.", node=n.id,
                          field="inputs"))
+    elif k > MAX_INPUTS:  # a merge of thousands compiles to an expression Python's compiler cannot nest
+        out.append(Issue(f"has too many inputs: {k:,}, more than the limit of {MAX_INPUTS} per node. Merge them in "
+                         f"stages: {n.op} groups of inputs, then {n.op} the results.", node=n.id, field="inputs"))
     for name in ref_params(n.op):  # node references; the Param's choices name the allowed ops
         ref = n.params.get(name)
         if not isinstance(ref, str) or not ref:

@@ -147,3 +147,31 @@ def test_a_layer_whose_output_is_too_large_is_refused():
     assert check(doc([{"id": "x", "op": "Input", "params": {"shape": [1, 65536, 65536]}}], ["x"])).ok  # 2^32
     report = check(one_layer("Upsample", {"scale_factor": 2}, shape=(1, 65536, 65536)))
     assert not report.ok and f"limit of {limits.MAX_ELEMENTS:,}" in report.nodes["r"].error
+
+
+# ---- 4. a merge of thousands: check refuses what build_module could not compile ----
+
+def merge(op: str, k: int) -> dict:
+    nodes = [{"id": "x", "op": "Input", "params": {"shape": [4]}}]
+    nodes += [{"id": f"r{i}", "op": "ReLU", "inputs": ["x"]} for i in range(k)]
+    return doc(nodes + [{"id": "m", "op": op, "inputs": [f"r{i}" for i in range(k)]}], ["m"])
+
+
+@pytest.mark.parametrize("op", ["Add", "Multiply", "Concat"])
+def test_a_merge_over_the_input_limit_is_refused_by_check(op):
+    report = check(merge(op, 3000))
+    assert not report.ok and f"limit of {limits.MAX_INPUTS}" in report.nodes["m"].error
+    assert any(f"limit of {limits.MAX_INPUTS}" in i.message for i in refused(merge(op, 3000)))
+
+
+@pytest.mark.parametrize("op", ["Add", "Multiply", "Concat"])
+def test_a_merge_at_the_input_limit_checks_and_builds(op):
+    import torch
+
+    g = merge(op, limits.MAX_INPUTS)
+    assert check(g).ok
+    model = build_module(g)
+    x = torch.tensor([[1.0, 2.0, -1.0, 0.0], [0.5, 1.0, 3.0, -2.0]])  # sums and products exact in any order
+    expect = {"Add": torch.relu(x) * limits.MAX_INPUTS, "Multiply": torch.relu(x) ** limits.MAX_INPUTS,
+              "Concat": torch.relu(x).repeat(1, limits.MAX_INPUTS)}[op]
+    torch.testing.assert_close(model(x), expect)
