@@ -338,22 +338,17 @@ def text_nesting(text: str) -> int:
 
 
 def value_nesting(value: Any, limit: int) -> int:
-    """How deep lists and dicts nest in a value (iteratively), or the first depth found over `limit`."""
-    deepest = 0
-    stack = [(value, 1)]
-    while stack:
-        v, d = stack.pop()
-        if isinstance(v, dict):
-            children = v.values()
-        elif isinstance(v, (list, tuple)):
-            children = v
-        else:
-            continue
-        if d > limit:
-            return d
-        deepest = max(deepest, d)
-        stack.extend((c, d + 1) for c in children if isinstance(c, (dict, list, tuple)))
-    return deepest
+    """How deep lists and dicts nest in a value (level by level, no recursion), or the first depth over `limit`."""
+    depth, level = 0, [value] if isinstance(value, (dict, list, tuple)) else []
+    while level:
+        depth += 1
+        if depth > limit:
+            return depth
+        below: list = []
+        for v in level:
+            below.extend(c for c in (v.values() if isinstance(v, dict) else v) if isinstance(c, (dict, list, tuple)))
+        level = below
+    return depth
 
 
 def _too_deep(depth: int) -> Issue:

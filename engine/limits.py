@@ -18,8 +18,8 @@ MAX_ELEMENTS = 2**32  # elements of one node's output for one sample (16 GiB of 
 
 # ---- "did you mean" hints ----
 MAX_HINT_LENGTH = 64  # a name longer than this gets no suggestion (comparing long strings is quadratic)
-MAX_HINT_CANDIDATES = 64  # names compared per suggestion, the nearest in sorted order (by prefix and by suffix)
-MAX_HINT_COMPARISONS = 20_000  # comparisons one check spends on suggestions in all; then problems come without
+MAX_HINT_CANDIDATES = 32  # names compared per suggestion, the nearest in sorted order (by prefix and by suffix)
+MAX_HINT_COMPARISONS = 2_000  # comparisons one check spends on suggestions in all; then problems come without
 
 # ---- uploads: image folders and zips (engine.data.files) ----
 MAX_DATA_BYTES = 2 * 2**30  # the files of one dataset together, unpacked (counted while reading, not declared)

@@ -13,7 +13,6 @@ from typing import Any
 from engine.catalog import get_op
 from engine.catalog.arith import fmt_shape
 from engine.errors import GraphError, Issue, ShapeError
-from engine.limits import MAX_ELEMENTS, MAX_RANK
 from engine.graph import (
     Graph,
     Node,
@@ -25,6 +24,8 @@ from engine.graph import (
     read_graph_file,
     topo_order,
 )
+from engine.limits import MAX_ELEMENTS, MAX_RANK
+from engine.suggest import Suggester
 
 Shape = tuple[int, ...]
 
@@ -101,14 +102,15 @@ def check(source: Any) -> Report:
     normalised: dict[str, dict[str, Any]] = {}
     for i in structural:
         (by_node.setdefault(i.node, []) if i.node else loose).append(i)
+    hints = Suggester(ids)  # one budget for every "did you mean" of this check
     for n in g.nodes:
-        own, p = inspect_node(n, ids, nodes)
+        own, p = inspect_node(n, ids, nodes, hints)
         if own:
             by_node.setdefault(n.id, []).extend(own)
         if p is not None and n.id not in normalised:
             normalised[n.id] = p
     order = topo_order(g)
-    for i in graph_issues(g, order=order, ids=ids):
+    for i in graph_issues(g, order=order, ids=ids, hints=hints):
         (by_node.setdefault(i.node, []) if i.node else loose).append(i)
     reports: dict[str, NodeReport] = {}
     for nid in order:

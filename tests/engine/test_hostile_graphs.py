@@ -175,3 +175,64 @@ def test_a_merge_at_the_input_limit_checks_and_builds(op):
     expect = {"Add": torch.relu(x) * limits.MAX_INPUTS, "Multiply": torch.relu(x) ** limits.MAX_INPUTS,
               "Concat": torch.relu(x).repeat(1, limits.MAX_INPUTS)}[op]
     torch.testing.assert_close(model(x), expect)
+
+
+# ---- 5. "did you mean" stays cheap: bounded candidates, lengths and comparisons per check ----
+
+@pytest.fixture
+def comparisons(monkeypatch):
+    """What difflib compares while the test runs: `.names` the names hints are sought for, and the list itself
+    every candidate each one is compared with."""
+    import difflib
+
+    class Seen(list):
+        names: list[str] = []
+
+    seen = Seen()
+    seen.names = []
+    set1, set2 = difflib.SequenceMatcher.set_seq1, difflib.SequenceMatcher.set_seq2
+    monkeypatch.setattr(difflib.SequenceMatcher, "set_seq1", lambda self, a: (seen.append(a), set1(self, a))[1])
+    monkeypatch.setattr(difflib.SequenceMatcher, "set_seq2", lambda self, b: (seen.names.append(b), set2(self, b))[1])
+    return seen
+
+
+def repeated_chain(n: int) -> dict:
+    """n ReLUs whose ids repeat after n/2: the second half's inputs name ids that do not exist, all alike."""
+    nodes = [{"id": "x", "op": "Input", "params": {"shape": [4]}}]
+    nodes += [{"id": f"node{k % (n // 2)}", "op": "ReLU", "inputs": [f"node{k - 1}" if k else "x"]} for k in range(n)]
+    return doc(nodes, ["node1"])
+
+
+CHAIN = 5000
+
+
+@pytest.mark.parametrize("run", [load_graph, check], ids=["load_graph", "check"])
+def test_suggestions_for_a_chain_of_repeated_ids_are_bounded(run, comparisons):
+    budget = limits.MAX_HINT_COMPARISONS + limits.MAX_HINT_CANDIDATES
+    try:
+        run(repeated_chain(CHAIN))
+    except GraphError as e:
+        assert len(e.issues) == CHAIN - 1  # every duplicate and every dangling input is still reported
+    assert len([c for c in comparisons if c.startswith("node")]) <= budget
+
+
+def test_a_long_dangling_reference_is_not_compared(comparisons):
+    g = repeated_chain(200)
+    g["nodes"].append({"id": "far", "op": "ReLU", "inputs": ["n" * 100_000]})
+    issue = next(i for i in check(g).errors if i.node == "far")
+    assert "dangling" in issue.message and "Did you mean" not in issue.message
+    assert all(len(c) <= limits.MAX_HINT_LENGTH for c in comparisons + comparisons.names)
+    assert not any(len(i.message) > 1000 and "Did you mean" in i.message for i in check(g).errors)
+
+
+def test_suggestions_still_find_typos_among_many_ids():
+    nodes = [{"id": "x", "op": "Input", "params": {"shape": [4]}}]
+    nodes += [{"id": f"layer_{k:04d}", "op": "ReLU", "inputs": ["x"]} for k in range(3000)]
+    nodes += [{"id": "a", "op": "ReLU", "inputs": ["layer_1234x"]},  # a typo at the end: found by prefix
+              {"id": "b", "op": "ReLU", "inputs": ["Xayer_2345"]}]  # at the start: found by suffix
+    report = check(doc(nodes, ["a", "b"]))
+    assert "Did you mean 'layer_1234'?" in report.nodes["a"].error
+    assert "Did you mean 'layer_2345'?" in report.nodes["b"].error
+    small = check(doc([{"id": "x", "op": "Input", "params": {"shape": [4]}},
+                       {"id": "relu", "op": "ReLU", "inputs": ["x"]}], ["rleu"]))
+    assert "Did you mean 'relu'?" in str(small.errors[0])
