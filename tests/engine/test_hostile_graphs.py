@@ -236,3 +236,11 @@ def test_suggestions_still_find_typos_among_many_ids():
     small = check(doc([{"id": "x", "op": "Input", "params": {"shape": [4]}},
                        {"id": "relu", "op": "ReLU", "inputs": ["x"]}], ["rleu"]))
     assert "Did you mean 'relu'?" in str(small.errors[0])
+
+
+def test_a_design_over_the_node_limit_is_refused_whole(monkeypatch):
+    monkeypatch.setattr("engine.graph.MAX_NODES", 100)
+    g = repeated_chain(200)
+    (issue,) = refused(g)
+    assert "201 nodes, more than the limit of 100" in issue.message
+    assert check(g).errors[0].message == issue.message
