@@ -7,6 +7,7 @@ import streamlit as st
 
 import engine
 from designer.state import design_checked, set_graph, template_path
+from engine.graph import load_graph_text
 
 NEW_DESIGN = {  # the smallest design that trains: a linear classifier of 28×28 digits, to build on
     "format": "convas-graph", "version": 1, "name": "Untitled design",
@@ -55,7 +56,7 @@ def _open_template(name: str) -> None:
 def _open_upload(up) -> str | None:
     """Open an uploaded graph file; the engine's message when it is refused (nothing changes then)."""
     try:
-        g = engine.load_graph(up.getvalue().decode("utf-8"))
+        g = load_graph_text(up.getvalue().decode("utf-8"))  # the content, never taken for a path
     except UnicodeDecodeError:
         return f"{up.name} is not a text file. Received: {len(up.getvalue()):,} bytes of binary data."
     except engine.GraphError as e:

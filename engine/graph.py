@@ -9,6 +9,9 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
+import stat
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 from engine.atomic import atomic_write_text
 from engine.catalog.registry import _closest
 from engine.errors import GraphError, Issue
+from engine.limits import MAX_GRAPH_BYTES, MAX_NESTING, MAX_NODES
 from engine.wiring import (  # noqa: F401  (the semantic checks, re-exported: engine.graph is their public home)
     dependencies,
     find_cycle_nodes,
@@ -199,19 +203,41 @@ def _header_issues(data: Any) -> list[Issue]:
 def parse_partial(data: Any) -> tuple[Graph | None, list[Issue], set[str]]:
     """JSON text, a dict, or a Graph -> (the readable part as a Graph, structural problems, ids of dropped nodes).
 
-    The Graph is None only when nothing can be read (not JSON, wrong format or version). Otherwise every
-    structural problem is reported and the parts that passed are returned, so that the semantic checks can report
-    their problems in the same pass.
+    The Graph is None only when nothing can be read (not JSON, too large or too deeply nested, wrong format or
+    version). Otherwise every structural problem is reported and the parts that passed are returned, so that the
+    semantic checks can report their problems in the same pass. Text is always content, never a path.
     """
     if isinstance(data, Graph):
         return data, [], set()
-    if isinstance(data, (str, bytes)):
+    if isinstance(data, (bytes, bytearray)):
+        if len(data) > MAX_GRAPH_BYTES:
+            return None, [_too_large(len(data))], set()
+        try:
+            data = bytes(data).decode(json.detect_encoding(bytes(data)))
+        except UnicodeDecodeError as e:
+            return None, [Issue(f"not a Convas graph file: it is not UTF-8 text ({e.reason} at byte {e.start})."
+                                )], set()
+    if isinstance(data, str):
+        if len(data) > MAX_GRAPH_BYTES:
+            return None, [_too_large(len(data))], set()
+        depth = text_nesting(data)
+        if depth > MAX_NESTING:
+            return None, [_too_deep(depth)], set()
         try:
             data = json.loads(data, parse_constant=_reject_constant)
         except json.JSONDecodeError as e:
-            return None, [Issue(f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}.")], set()
+            return None, [Issue(f"not a Convas graph file: it is not valid JSON ({e.msg} at line {e.lineno}, "
+                                f"column {e.colno}).")], set()
         except ValueError as e:
             return None, [Issue(f"not valid JSON: {e}. Use a number or null.")], set()
+    else:
+        depth = value_nesting(data, MAX_NESTING)
+        if depth > MAX_NESTING:
+            return None, [_too_deep(depth)], set()
+    nodes = data.get("nodes") if isinstance(data, dict) else None
+    if isinstance(nodes, list) and len(nodes) > MAX_NODES:
+        return None, [Issue(f"the design has {len(nodes):,} nodes, more than the limit of {MAX_NODES:,}. Split it "
+                            f"into smaller designs.", field="nodes")], set()
     header = _header_issues(data)
     if header:
         return None, header, set()
@@ -239,16 +265,52 @@ def parse(data: Any) -> tuple[Graph | None, list[Issue]]:
 
 
 def load_graph(source: str | os.PathLike | dict | Graph) -> Graph:
-    """A path, JSON text, dict or Graph -> a valid Graph; raises GraphError listing every problem."""
+    """A path, JSON text, dict or Graph -> a valid Graph; raises GraphError listing every problem.
+
+    A str that does not look like JSON (see looks_like_json) is taken for a path: for text that came from a user
+    (an upload, a form) call load_graph_text, which never opens a file.
+    """
     if isinstance(source, os.PathLike) or (isinstance(source, str) and not looks_like_json(source)):
-        path = Path(source)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as e:
-            raise GraphError([Issue(f"cannot read graph file {path}: {e.strerror}.")]) from None
-        except UnicodeDecodeError as e:
-            raise GraphError([Issue(f"graph file {path} is not UTF-8 text: {e.reason} at byte {e.start}.")]) from None
-        source = text
+        source = read_graph_file(source)
+    return load_graph_text(source) if isinstance(source, (str, bytes, bytearray)) else _load(source)
+
+
+def load_graph_text(text: str | bytes) -> Graph:
+    """The content of a graph file (an upload, pasted text) -> a valid Graph; raises GraphError listing every
+    problem. The text is only ever parsed as JSON: whatever it says, no file is opened."""
+    if not isinstance(text, (str, bytes, bytearray)):
+        raise TypeError(f"load_graph_text reads text or bytes. Received: {type(text).__name__}.")
+    return _load(text)
+
+
+def load_graph_file(path: str | os.PathLike) -> Graph:
+    """A graph file on disk -> a valid Graph; raises GraphError (unreadable, not a regular file, too large, ...)."""
+    return _load(read_graph_file(path))
+
+
+def read_graph_file(path: str | os.PathLike) -> str:
+    """The text of a graph file, read with bounded memory; GraphError when it cannot be (a device, a pipe, a
+    folder, over MAX_GRAPH_BYTES, not UTF-8)."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block the open
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the name
+        raise GraphError([Issue(f"cannot read graph file {str(path)!r}: {getattr(e, 'strerror', None) or e}.")]) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise GraphError([Issue(f"cannot read graph file {str(path)!r}: it is not a regular file (a device, "
+                                f"pipe or folder), so it is not a Convas graph file.")])
+    with os.fdopen(fd, "rb") as f:
+        raw = f.read(MAX_GRAPH_BYTES + 1)
+    if len(raw) > MAX_GRAPH_BYTES:
+        raise GraphError([_too_large(len(raw), more=True)])
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise GraphError([Issue(f"graph file {path} is not UTF-8 text: {e.reason} at byte {e.start}.")]) from None
+
+
+def _load(source: str | bytes | dict | Graph) -> Graph:
     g, issues, dropped = parse_partial(source)
     if g is not None:
         issues = issues + validate(g, known_ids=dropped)
@@ -260,6 +322,43 @@ def load_graph(source: str | os.PathLike | dict | Graph) -> Graph:
 def looks_like_json(text: str) -> bool:
     """A string load_graph reads as JSON text rather than as a path."""
     return text.lstrip()[:1] in ("{", "[") or "\n" in text
+
+
+# JSON strings (their brackets do not nest), then everything that is not a bracket
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def text_nesting(text: str) -> int:
+    """How deep lists and objects nest in JSON text, found without parsing it (json.loads recurses, and a few
+    hundred '[' exhaust Python's recursion limit). Malformed text gives some number; json.loads then refuses it."""
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+
+
+def value_nesting(value: Any, limit: int) -> int:
+    """How deep lists and dicts nest in a value (level by level, no recursion), or the first depth over `limit`."""
+    depth, level = 0, [value] if isinstance(value, (dict, list, tuple)) else []
+    while level:
+        depth += 1
+        if depth > limit:
+            return depth
+        below: list = []
+        for v in level:
+            below.extend(c for c in (v.values() if isinstance(v, dict) else v) if isinstance(c, (dict, list, tuple)))
+        level = below
+    return depth
+
+
+def _too_deep(depth: int) -> Issue:
+    return Issue(f"not a Convas graph file: lists and objects nest {depth} deep, more than the limit of "
+                 f"{MAX_NESTING} (a graph file needs 6).")
+
+
+def _too_large(size: int, more: bool = False) -> Issue:
+    return Issue(f"not a Convas graph file: it is {'more than ' if more else ''}{size / 2**20:.1f} MB, over the limit "
+                 f"of {MAX_GRAPH_BYTES / 2**20:.0f} MB.")
 
 
 def save_graph(g: Graph, path: str | os.PathLike) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from engine.catalog import get_op
@@ -19,12 +18,14 @@ from engine.graph import (
     Node,
     graph_issues,
     inspect_node,
-    load_graph,
     looks_like_json,
     parse,
     parse_partial,
+    read_graph_file,
     topo_order,
 )
+from engine.limits import MAX_ELEMENTS, MAX_RANK
+from engine.suggest import Suggester
 
 Shape = tuple[int, ...]
 
@@ -86,9 +87,9 @@ def check(source: Any) -> Report:
     """Graph, dict, JSON text or a path (os.PathLike) -> Report. Never raises for a bad graph."""
     if isinstance(source, os.PathLike):
         try:
-            source = Path(source).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            return Report(ok=False, errors=[Issue(f"cannot read graph file {source}: {e}.")], nodes={})
+            source = read_graph_file(source)  # bounded: a device or a pipe is refused, never read
+        except GraphError as e:
+            return Report(ok=False, errors=e.issues, nodes={})
     g, structural, dropped = parse_partial(source)
     if g is None:
         return Report(ok=False, errors=structural, nodes={})
@@ -101,14 +102,15 @@ def check(source: Any) -> Report:
     normalised: dict[str, dict[str, Any]] = {}
     for i in structural:
         (by_node.setdefault(i.node, []) if i.node else loose).append(i)
+    hints = Suggester(ids)  # one budget for every "did you mean" of this check
     for n in g.nodes:
-        own, p = inspect_node(n, ids, nodes)
+        own, p = inspect_node(n, ids, nodes, hints)
         if own:
             by_node.setdefault(n.id, []).extend(own)
         if p is not None and n.id not in normalised:
             normalised[n.id] = p
     order = topo_order(g)
-    for i in graph_issues(g, order=order, ids=ids):
+    for i in graph_issues(g, order=order, ids=ids, hints=hints):
         (by_node.setdefault(i.node, []) if i.node else loose).append(i)
     reports: dict[str, NodeReport] = {}
     for nid in order:
@@ -132,12 +134,7 @@ def checked(source: Any) -> tuple[Graph, Report]:
     """(Graph, Report) of a design without any problem; otherwise GraphError listing every problem (file, wiring
     and shapes together). `source` as for load_graph: a path, JSON text, dict or Graph."""
     if isinstance(source, os.PathLike) or (isinstance(source, str) and not looks_like_json(source)):
-        path = Path(source)
-        try:
-            source = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            load_graph(path)  # raises GraphError saying why the file cannot be read
-            raise
+        source = read_graph_file(source)  # GraphError saying why the file cannot be read
     report = check(source)
     if not report.ok:
         raise GraphError(report.errors)
@@ -169,6 +166,7 @@ def _infer_node(n: Node, p: dict[str, Any], r: NodeReport, reports: dict[str, No
         shape = tuple(spec.infer(p, ctx_ins))
         if any(d <= 0 for d in shape):
             raise ShapeError(f"output shape {fmt_shape(shape)} has an empty dimension.")
+        _check_size(shape)
         r.shape = shape
         r.params = int(spec.count_params(p, ins, shape))
         r.macs = int(spec.count_macs(p, ins, shape))
@@ -177,6 +175,16 @@ def _infer_node(n: Node, p: dict[str, Any], r: NodeReport, reports: dict[str, No
         r.params = r.macs = 0
         r.error = str(e)
         by_node.setdefault(n.id, []).append(Issue(str(e), node=n.id, field=_field(e), fix=e.fix))
+
+
+def _check_size(shape: Shape) -> None:
+    """Refuse a tensor no machine could hold (engine/limits.py), before any size reaches code or a message."""
+    if len(shape) > MAX_RANK:
+        raise ShapeError(f"output has {len(shape)} dimensions, more than the limit of {MAX_RANK} (batch excluded).")
+    n = math.prod(shape)
+    if n > MAX_ELEMENTS:
+        raise ShapeError(f"output shape {fmt_shape(shape)} holds {n:,} values per sample, more than the limit of "
+                         f"{MAX_ELEMENTS:,} (2^32). Make the input or the layer smaller.")
 
 
 def _dtype(n: Node, p: dict[str, Any], in_dtypes: list[str]) -> str:

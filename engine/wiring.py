@@ -14,6 +14,8 @@ from typing import Any, Protocol
 from engine.catalog import get_op, has_op, list_ops
 from engine.catalog.registry import _closest
 from engine.errors import Issue, ParamError
+from engine.limits import MAX_INPUTS, MAX_LIST, MAX_NUMBER
+from engine.suggest import Suggester
 
 
 class Node(Protocol):
@@ -50,7 +52,12 @@ def normalise_params(op: str, params: dict[str, Any]) -> tuple[dict[str, Any], l
     key = (op, _freeze(params))
     hit = _NORMALISED.get(key)
     if hit is None:
-        p, problems = get_op(op).normalise(params)
+        # values no op may read (they overflow floats, or run past int-to-string limits in messages) are refused
+        # first; the op normalises the rest, so a refused value's default does not hide the other problems
+        refused = [ParamError(k, why) for k, v in params.items() if (why := _out_of_range(k, v))]
+        skip = {e.field for e in refused}
+        p, problems = get_op(op).normalise({k: v for k, v in params.items() if k not in skip})
+        problems = refused + problems
         bad = {e.field for e in problems}
         problems += [ParamError(k, f"{k} must be a finite number. Received: {k}={v!r}.")
                      for k, v in params.items() if k not in bad and _non_finite(v)]
@@ -58,6 +65,22 @@ def normalise_params(op: str, params: dict[str, Any]) -> tuple[dict[str, Any], l
             _NORMALISED.clear()
         _NORMALISED[key] = hit = (p, problems)
     return dict(hit[0]), list(hit[1])
+
+
+def _out_of_range(name: str, v: Any) -> str | None:
+    """Why a raw param value is refused before its op reads it (a number over MAX_NUMBER, a list over MAX_LIST
+    values), or None."""
+    if isinstance(v, (list, tuple)):
+        if len(v) > MAX_LIST:
+            return f"{name} has {len(v):,} values, more than the limit of {MAX_LIST}."
+        return next((why for x in v if (why := _out_of_range(name, x))), None)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not math.isfinite(v)):
+        return None
+    if abs(v) <= MAX_NUMBER:
+        return None
+    size = f"a number of about {int(v.bit_length() * math.log10(2)) + 1:,} digits" if isinstance(v, int) else f"{v:.3g}"
+    return (f"{name} is too large: numbers in params must lie between -{MAX_NUMBER:,} and {MAX_NUMBER:,} (2^53). "
+            f"Received: {size}.")
 
 
 def _non_finite(v: Any) -> bool:
@@ -88,14 +111,17 @@ def validate(g: Graph, known_ids: set[str] | frozenset[str] = frozenset()) -> li
     by_id: dict[str, Node] = {}
     for n in g.nodes:
         by_id.setdefault(n.id, n)
-    issues = graph_issues(g, ids=ids)
+    hints = Suggester(ids)  # one budget for every "did you mean" of this check
+    issues = graph_issues(g, ids=ids, hints=hints)
     for n in g.nodes:
-        issues.extend(inspect_node(n, ids, by_id)[0])
+        issues.extend(inspect_node(n, ids, by_id, hints)[0])
     return issues
 
 
-def graph_issues(g: Graph, order: list[str] | None = None, ids: set[str] | None = None) -> list[Issue]:
-    """Problems of the graph as a whole: empty or duplicate ids, no Input, outputs, cycles."""
+def graph_issues(g: Graph, order: list[str] | None = None, ids: set[str] | None = None,
+                 hints: Suggester | None = None) -> list[Issue]:
+    """Problems of the graph as a whole: empty or duplicate ids, no Input, outputs, cycles. `hints` (shared by
+    the checks of one pass) suggests ids for dangling names."""
     issues: list[Issue] = []
     seen: set[str] = set()
     for n in g.nodes:
@@ -106,6 +132,7 @@ def graph_issues(g: Graph, order: list[str] | None = None, ids: set[str] | None 
             issues.append(Issue(f"duplicate node id '{n.id}'. Every node needs its own id.", node=n.id, field="id"))
         seen.add(n.id)
     ids = seen if ids is None else ids
+    hints = hints or Suggester(ids)
     if not any(n.op == "Input" for n in g.nodes):
         issues.append(Issue("the graph has no Input node. Add one and set its shape (e.g. [1, 28, 28]).",
                             field="nodes"))
@@ -114,7 +141,7 @@ def graph_issues(g: Graph, order: list[str] | None = None, ids: set[str] | None 
                             field="outputs"))
     for o in g.outputs:
         if o not in ids:
-            issues.append(Issue(f"output '{o}' is not a node id." + _did_you_mean(o, ids), field="outputs"))
+            issues.append(Issue(f"output '{o}' is not a node id." + _did_you_mean(o, hints), field="outputs"))
     order = topo_order(g) if order is None else order
     if len(order) < len(seen):  # Kahn's order leaves out cycles and what depends on them; find the cycles only then
         for cyc in find_cycle_nodes(g):
@@ -123,8 +150,8 @@ def graph_issues(g: Graph, order: list[str] | None = None, ids: set[str] | None 
     return issues
 
 
-def _did_you_mean(name: str, ids: set[str]) -> str:
-    hint = _closest(name, sorted(ids)) if len(ids) <= 5000 else None
+def _did_you_mean(name: str, hints: Suggester) -> str:
+    hint = hints.closest(name)
     return f" Did you mean '{hint}'?" if hint else ""
 
 
@@ -136,8 +163,10 @@ def node_issues(g: Graph, n: Node, ids: set[str]) -> list[Issue]:
     return inspect_node(n, ids, by_id)[0]
 
 
-def inspect_node(n: Node, ids: set[str], by_id: dict[str, Node]) -> tuple[list[Issue], dict[str, Any] | None]:
-    """(problems local to the node, its normalised params or None when they have problems)."""
+def inspect_node(n: Node, ids: set[str], by_id: dict[str, Node],
+                 hints: Suggester | None = None) -> tuple[list[Issue], dict[str, Any] | None]:
+    """(problems local to the node, its normalised params or None when they have problems). Pass one `hints` for
+    all the nodes of a check: it bounds the work spent on "did you mean" suggestions."""
     if not has_op(n.op):
         hint = next((o for o in list_ops() if o.lower() == n.op.lower()), None) or _closest(n.op, list_ops())
         return [Issue(f"unknown op '{n.op}'." + (f" Did you mean '{hint}'?" if hint else "")
@@ -145,10 +174,11 @@ def inspect_node(n: Node, ids: set[str], by_id: dict[str, Node]) -> tuple[list[I
     spec = get_op(n.op)
     p, problems = normalise_params(n.op, n.params)
     out = [Issue(e.message, node=n.id, field=f"params.{e.field}") for e in problems]
+    hints = hints or Suggester(ids)
     for i, src in enumerate(n.inputs):
         if src not in ids:
             out.append(Issue(f"input {i + 1} '{src}' is not a node id (dangling connection)."
-                             + _did_you_mean(src, ids), node=n.id, field="inputs"))
+                             + _did_you_mean(src, hints), node=n.id, field="inputs"))
         elif src == n.id:
             out.append(Issue("a node cannot take its own output as input.", node=n.id, field="inputs"))
     k = len(n.inputs)
@@ -156,12 +186,15 @@ def inspect_node(n: Node, ids: set[str], by_id: dict[str, Node]) -> tuple[list[I
         verb = "is missing an input" if k < spec.min_inputs else "has too many inputs"
         out.append(Issue(f"{verb}: {n.op} takes {spec.arity_text()} input(s) but has {k}.", node=n.id,
                          field="inputs"))
+    elif k > MAX_INPUTS:  # a merge of thousands compiles to an expression Python's compiler cannot nest
+        out.append(Issue(f"has too many inputs: {k:,}, more than the limit of {MAX_INPUTS} per node. Merge them in "
+                         f"stages: {n.op} groups of inputs, then {n.op} the results.", node=n.id, field="inputs"))
     for name in ref_params(n.op):  # node references; the Param's choices name the allowed ops
         ref = n.params.get(name)
         if not isinstance(ref, str) or not ref:
             continue
         if ref not in ids:
-            out.append(Issue(f"'{ref}' is not a node id." + _did_you_mean(ref, ids), node=n.id,
+            out.append(Issue(f"'{ref}' is not a node id." + _did_you_mean(ref, hints), node=n.id,
                              field=f"params.{name}"))
         elif ref in by_id and spec.param(name).choices and by_id[ref].op not in spec.param(name).choices:
             out.append(Issue(f"'{ref}' is a {by_id[ref].op}; {name} must name a "

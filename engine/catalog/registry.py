@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from engine.catalog.categories import BLOCKS, get_category
 from engine.errors import ParamError
+from engine.suggest import closest
 
 Shape = tuple[int, ...]
 
@@ -171,10 +172,7 @@ class OpSpec:
 
 
 def _closest(name: str, options: list[str]) -> str | None:
-    import difflib
-
-    m = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
-    return m[0] if m else None
+    return closest(name, options)  # bounded in the lengths it compares (engine/suggest.py)
 
 
 def _bounds(prm: Param, v: float, what: str | None = None) -> None:

@@ -5,6 +5,8 @@ import json
 import sys
 
 from engine.catalog.arith import fmt_shape
+from engine.errors import GraphError
+from engine.graph import read_graph_file
 from engine.shapes import check
 
 
@@ -18,13 +20,9 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     try:
-        with open(args.graph, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as e:
-        print(f"error: cannot read {args.graph}: {e.strerror}", file=sys.stderr)
-        return 2
-    except UnicodeDecodeError as e:
-        print(f"error: {args.graph} is not UTF-8 text ({e.reason} at byte {e.start}).", file=sys.stderr)
+        text = read_graph_file(args.graph)  # bounded: a device, a pipe or an over-large file is refused
+    except GraphError as e:
+        print(f"error: {e.issues[0].message}", file=sys.stderr)
         return 2
     r = check(text)
     if args.json:

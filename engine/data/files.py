@@ -1,13 +1,19 @@
 """Image folders (one sub-folder per class) and .zip files of one, read into tensors.
 
 A zip is checked entry by entry before a single byte of content is read, and it is never extracted: images are
-decoded from memory. Refused, with the entry named: `..` in a path, an absolute path, a symlink, a file that is
-not an image, and a total unpacked size over the limit. A folder gets the same size and file-type checks, and
-a symlink that leads outside it is refused.
+decoded from memory. Refused, with the entry named: `..` in a path, an absolute path, a symlink, an encrypted
+entry or one packed with a method zipfile cannot unpack, a file that is not an image, and sizes over the limits
+of engine/limits.py. A folder gets the same size and file-type checks; a symlink that leads outside it, and
+anything that is not a regular file (a named pipe would block the reader forever), are refused.
+
+Memory is bounded by the limits, not by what headers declare: an entry is unpacked in chunks and counted while it
+inflates (at most MAX_IMAGE_BYTES per file, MAX_DATA_BYTES in all), and the decoded dataset's size (images × C×H×W
+bytes) is checked against MAX_DECODED_BYTES before its one array is allocated.
 """
 from __future__ import annotations
 
 import io
+import lzma
 import os
 import re
 import stat
@@ -21,13 +27,16 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from engine.data.base import Data, DataError, split_holdout
+from engine.limits import MAX_DATA_BYTES, MAX_DECODED_BYTES, MAX_IMAGE_BYTES, MAX_PIXELS
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
-MAX_BYTES = 2 * 2**30  # largest total (unpacked) size of a folder or zip we load into memory
-MAX_PIXELS = 40_000_000  # largest image we decode (PIL itself only warns below ~89 M)
+MAX_BYTES = MAX_DATA_BYTES  # largest total (unpacked) size of a folder or zip we read
+ZIP_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate", zipfile.ZIP_BZIP2: "bzip2",
+               zipfile.ZIP_LZMA: "lzma"}  # what zipfile unpacks; others (e.g. 99, AES) raise NotImplementedError
+CHUNK = 2**20  # bytes unpacked at a time: a lying size header costs at most this much before it is caught
 DEFAULT_SHAPE = (3, 32, 32)  # when no graph says what size the images should be
 
-Entry = tuple[str, str, Callable[[], bytes]]  # (class name, path shown in messages, read the bytes)
+Entry = tuple[str, str, Callable[[int], bytes]]  # (class name, path shown in messages, read at most n bytes)
 
 
 def _ignored(parts: list[str]) -> bool:
@@ -66,14 +75,39 @@ def scan_zip(zf: zipfile.ZipFile, path: Path, max_bytes: int = MAX_BYTES) -> lis
         if Path(parts[-1]).suffix.lower() not in IMAGE_EXTS:
             raise DataError(f"{path.name} is refused: '{name}' is not an image (allowed: "
                             f"{', '.join(sorted(IMAGE_EXTS))}). Remove it from the zip.")
+        if info.flag_bits & 0x1:
+            raise DataError(f"{path.name} is refused: '{name}' is encrypted (password-protected). Zip the images "
+                            f"without a password.")
+        if info.compress_type not in ZIP_METHODS:
+            raise DataError(f"{path.name} is refused: '{name}' is packed with compression method "
+                            f"{info.compress_type}, which Convas cannot unpack (it reads "
+                            f"{', '.join(ZIP_METHODS.values())}). Zip it again with standard compression.")
+        if info.file_size > MAX_IMAGE_BYTES:
+            raise DataError(f"{path.name} is refused: '{name}' unpacks to {_mb(info.file_size)}, over the limit of "
+                            f"{_mb(MAX_IMAGE_BYTES)} per image.")
         total += info.file_size
         if total > max_bytes:
             raise DataError(f"{path.name} is refused: it unpacks to more than the limit of {_mb(max_bytes)} "
                             f"(declared sizes). Use a smaller dataset or a folder.")
         files.append((parts, info))
     parts_list = _strip_common_root([p for p, _ in files], path.name)
-    return [(parts[0], f"{path.name}:{info.filename}", lambda info=info: zf.read(info))
+    return [(parts[0], f"{path.name}:{info.filename}", lambda n, info=info: _read_entry(zf, info, n))
             for parts, (_, info) in zip(parts_list, files)]
+
+
+def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    """An entry's bytes, unpacked CHUNK at a time; more than `limit` is refused whatever the header declared."""
+    out = bytearray()
+    with zf.open(info) as f:
+        while chunk := f.read(CHUNK):
+            out += chunk
+            if len(out) > limit:
+                raise _Oversize(len(out))
+    return bytes(out)
+
+
+class _Oversize(Exception):
+    """A file unpacked past its limit (raised by a reader, turned into a DataError naming the entry)."""
 
 
 def scan_folder(path: Path, max_bytes: int = MAX_BYTES) -> list[Entry]:
@@ -89,15 +123,41 @@ def scan_folder(path: Path, max_bytes: int = MAX_BYTES) -> list[Entry]:
                 continue
             if f.is_symlink() and not f.resolve().is_relative_to(root):
                 raise DataError(f"{path} is refused: '{f}' is a symbolic link to a file outside the folder.")
+            try:
+                st = f.stat()  # of the file a symlink (inside the folder) leads to
+            except OSError as e:
+                raise DataError(f"{path} is refused: '{f.relative_to(path)}' cannot be read ({e.strerror}).") from None
+            if not stat.S_ISREG(st.st_mode):  # a named pipe would block the reader forever; a device never ends
+                raise DataError(f"{path} is refused: '{f.relative_to(path)}' is not a regular file (a named pipe, "
+                                f"socket or device). Move it out of the dataset folder.")
             if f.suffix.lower() not in IMAGE_EXTS:
                 raise DataError(f"{path} is refused: '{f.relative_to(path)}' is not an image (allowed: "
                                 f"{', '.join(sorted(IMAGE_EXTS))}). Move it out of the dataset folder.")
-            total += f.stat().st_size
+            if st.st_size > MAX_IMAGE_BYTES:
+                raise DataError(f"{path} is refused: '{f.relative_to(path)}' is {_mb(st.st_size)}, over the limit "
+                                f"of {_mb(MAX_IMAGE_BYTES)} per image.")
+            total += st.st_size
             if total > max_bytes:
                 raise DataError(f"{path} is refused: its images add up to more than the limit of {_mb(max_bytes)}.")
             found.append((parts, f))
     parts_list = _strip_common_root([p for p, _ in found], str(path))
-    return [(parts[0], str(f), f.read_bytes) for parts, (_, f) in zip(parts_list, found)]
+    return [(parts[0], str(f), lambda n, f=f: _read_file(f, n)) for parts, (_, f) in zip(parts_list, found)]
+
+
+def _read_file(f: Path, limit: int) -> bytes:
+    """A file's bytes, at most `limit`; it must still be a regular file when opened (it may have changed since the
+    scan), and opening never blocks."""
+    fd = os.open(f.resolve(), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"'{f.name}' is not a regular file")
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            data = fh.read(limit + 1)
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise _Oversize(len(data))
+    return data
 
 
 def _strip_common_root(all_parts: list[list[str]], where: str) -> list[list[str]]:
@@ -132,36 +192,54 @@ def decode(raw: bytes, shape: tuple[int, int, int], name: str) -> np.ndarray:
     return a[None] if C == 1 else a.transpose(2, 0, 1)
 
 
-def _read(read: Callable[[], bytes], name: str) -> bytes:
+def _read(read: Callable[[int], bytes], name: str, limit: int) -> bytes:
     try:
-        return read()
-    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:  # a corrupt entry or a lying size header
+        return read(limit)
+    except _Oversize as e:
+        raise DataError(f"'{name}' unpacks to more than {_mb(limit)} (at least {_mb(e.args[0])}), over the limit "
+                        f"(per image {_mb(MAX_IMAGE_BYTES)}, {_mb(MAX_BYTES)} in all); its size header is wrong "
+                        f"or the dataset is too large.") from None
+    except (RuntimeError, NotImplementedError) as e:  # encrypted or an unknown method, should the scan miss it
+        raise DataError(f"'{name}' cannot be unpacked ({e}). Zip the images again, without a password.") from None
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, lzma.LZMAError) as e:  # corrupt, or a lying header
         raise DataError(f"'{name}' cannot be read ({type(e).__name__}: {e}).") from None
 
 
 def load_image_files(path: Path, input_shape: tuple[int, ...] | None = None, val_fraction: float = 0.1,
-                     seed: int = 0, max_bytes: int = MAX_BYTES) -> Data:
+                     seed: int = 0, max_bytes: int = MAX_BYTES, max_decoded: int = MAX_DECODED_BYTES) -> Data:
     """A class-per-folder dataset (folder or .zip) as Data, images sized to the graph's Input (C×H×W)."""
     shape = tuple(input_shape) if input_shape else DEFAULT_SHAPE
     if len(shape) != 3 or shape[0] not in (1, 3):
         raise DataError(f"image folders load as 1-channel (grey) or 3-channel (RGB) images C×H×W, but the graph's "
                         f"Input is {'×'.join(map(str, shape))}. Set the Input shape to [1, H, W] or [3, H, W].")
     if path.is_dir():
-        return _load_entries(path, scan_folder(path, max_bytes), shape, val_fraction, seed)
+        return _load_entries(path, scan_folder(path, max_bytes), shape, val_fraction, seed, max_bytes, max_decoded)
     if path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
         with open_zip(path) as zf:
-            return _load_entries(path, scan_zip(zf, path, max_bytes), shape, val_fraction, seed)
+            return _load_entries(path, scan_zip(zf, path, max_bytes), shape, val_fraction, seed, max_bytes,
+                                 max_decoded)
     raise DataError(f"{path} is neither a folder nor a .zip of one. Received: data={str(path)!r}.")
 
 
 def _load_entries(path: Path, entries: list[Entry], shape: tuple[int, int, int], val_fraction: float,
-                  seed: int) -> Data:
+                  seed: int, max_bytes: int = MAX_BYTES, max_decoded: int = MAX_DECODED_BYTES) -> Data:
     classes = sorted({c for c, _, _ in entries})
     if len(classes) < 2:
         raise DataError(f"{path} has {len(classes)} class folder(s) ({', '.join(classes)}); classification needs "
                         f"at least 2 (one sub-folder per class).")
     index = {c: i for i, c in enumerate(classes)}
-    images = np.stack([decode(_read(read, name), shape, name) for _, name, read in entries])
+    decoded = len(entries) * int(np.prod(shape))  # uint8: one byte per value
+    if decoded > max_decoded:  # before a byte of it is allocated
+        raise DataError(f"{path} is refused: {len(entries):,} images of {'×'.join(map(str, shape))} take "
+                        f"{_mb(decoded)} decoded, over the limit of {_mb(max_decoded)}. Use fewer images or a "
+                        f"smaller Input shape.")
+    images = np.empty((len(entries), *shape), dtype=np.uint8)  # one array, filled in place: no second copy
+    left = max_bytes  # unpacked bytes as actually read, not as declared
+    for i, (_, name, read) in enumerate(entries):
+        raw = _read(read, name, min(MAX_IMAGE_BYTES, left))
+        left -= len(raw)
+        images[i] = decode(raw, shape, name)
+        del raw
     labels = np.array([index[c] for c, _, _ in entries], dtype=np.int64)
     x, y = torch.from_numpy(images), torch.from_numpy(labels)
     return split_holdout(path.name, classes, x, y, val_fraction, seed, augment="crop+flip",
