@@ -1,7 +1,8 @@
 """Hostile training runs: a NaN must not leave a poisoned "good" checkpoint, a run that diverges without a NaN is
 flagged, a changed design does not resume silently, and a malicious checkpoint is refused in our words.
 
-Tiny runs on purpose (320 bundled digits, a small CNN, a handful of steps).
+Tiny runs on purpose (320 bundled digits, a small CNN, a handful of steps); the ones that train to the end and
+resume are marked slow.
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ def finite(run: Path) -> bool:
 
 # ---- defect 9: the checkpoint kept after a NaN is good --------------------------------------------------------
 
+@pytest.mark.slow  # trains (and resumes) a run for real
 def test_after_a_nan_the_checkpoint_of_the_step_before_is_dropped_and_a_lower_lr_trains(tmp_path):
     run = train(SMALL, sgd(lr=1e20), tmp_path / "r")
     st = status(run)
@@ -54,6 +56,7 @@ def test_after_a_nan_the_checkpoint_of_the_step_before_is_dropped_and_a_lower_lr
     assert finite(run) and not st.get("warning")
 
 
+@pytest.mark.slow  # trains (and resumes) a run for real
 def test_after_a_nan_the_previous_good_checkpoint_is_restored(tmp_path):
     run = train(SMALL, sgd(lr=0.05), tmp_path / "r", should_stop=lambda step: step >= 3)
     assert status(run)["state"] == "stopped"
@@ -72,6 +75,7 @@ def test_after_a_nan_the_previous_good_checkpoint_is_restored(tmp_path):
     assert status(run)["state"] == "finished" and finite(run)
 
 
+@pytest.mark.slow  # trains (and resumes) a run for real
 def test_a_run_that_diverges_without_nan_is_flagged(tmp_path, capsys):
     run = train(SMALL, sgd(lr=1e12, epochs=2, checkpoint_every=0), tmp_path / "r")
     st = status(run)
@@ -87,6 +91,7 @@ def test_a_run_that_diverges_without_nan_is_flagged(tmp_path, capsys):
     assert not any(r.get("diverged") for r in RunDir(calm).metrics()[0])
 
 
+@pytest.mark.slow  # trains (and resumes) a run for real
 def test_the_cli_prints_the_divergence_warning(tmp_path, capsys):
     g = tmp_path / "g.json"
     g.write_text(json.dumps(SMALL))
@@ -125,6 +130,7 @@ def test_a_changed_design_is_refused_naming_the_layer(tmp_path, graph, line):
     assert read_json(run / "checkpoints" / "last.json")["step"] == 2  # nothing was trained over it
 
 
+@pytest.mark.slow  # trains (and resumes) a run for real
 def test_name_and_layout_may_change_and_old_checkpoints_still_resume(tmp_path):
     run = train(SMALL, cfg(), tmp_path / "r", should_stop=lambda step: step >= 2)
     g = json.loads(json.dumps(SMALL))
@@ -199,7 +205,9 @@ def test_a_malicious_training_state_is_refused_and_never_run(tmp_path, capsys):
 @pytest.mark.parametrize("content", [b"not safetensors at all", (10**9).to_bytes(8, "little") + b"{}",
                                      (2).to_bytes(8, "little") + b"{}" + b"x" * 8])
 def test_a_broken_weights_file_is_refused(tmp_path, content):
-    run = train(SMALL, cfg(epochs=1), tmp_path / "r")
+    run = tmp_path / "r"  # what load_trained reads: the graph and the weights file
+    (run / "checkpoints").mkdir(parents=True)
+    RunDir(run).write_graph(load_graph(SMALL))
     (run / "checkpoints" / "best.safetensors").write_bytes(content)
     with pytest.raises(NotACheckpoint) as e:
         load_trained(run, "best")
