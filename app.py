@@ -1,12 +1,16 @@
 """Convas: design convolutional networks by hand. Entry point: `streamlit run app.py`."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from designer.sidebar import render_sidebar
 from designer.state import init_session
 
-st.set_page_config(page_title="Convas", page_icon=":material/hub:", layout="wide")
+# the favicon is a file served by the app itself: a ":material/...:" page icon is fetched from a font CDN
+ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
+st.set_page_config(page_title="Convas", page_icon=str(ICON), layout="wide")
 init_session()
 
 pages = st.navigation([

@@ -12,6 +12,8 @@ from designer.inspect.cache import key, store
 from designer.inspect.draw import SIDE, drawing_pad
 from designer.inspect.inputs import UPLOAD_TYPES, InputError, decode_upload, digest, drawing_to_input
 from designer.inspect.runs import LoadedRun, load_run, test_images, weights_stamp
+from engine.safeload import NotACheckpoint
+from engine.train.store import CheckpointMismatch
 from engine.visualise import Activations, Filters
 
 
@@ -44,7 +46,11 @@ def pick_run(runs: list[dict]) -> LoadedRun:
                        format_func=lambda i: _run_label(by_id[i]), key="inspect_run")
     st.session_state.selected_run = rid
     path = by_id[rid]["path"]
-    return load_run(path, weights_stamp(path))
+    try:
+        return load_run(path, weights_stamp(path))
+    except (NotACheckpoint, CheckpointMismatch, FileNotFoundError) as e:  # a refused file, in our words
+        st.error(f"This run's weights cannot be inspected: {e}", icon=":material/error:")
+        st.stop()
 
 
 def pick_input(run: LoadedRun) -> tuple[torch.Tensor | None, str]:

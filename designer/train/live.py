@@ -102,6 +102,8 @@ def _state(status: dict) -> None:
             st.caption(status["message"])
     if state == "failed":
         st.error(status.get("message") or f"the run failed; see {RunDir.LOG} in its folder.", icon=":material/error:")
+    if status.get("warning"):  # e.g. the loss diverged without a NaN: the run may "finish" having learnt nothing
+        st.warning(status["warning"], icon=":material/warning:")
 
 
 def _wait_for_exit(run_id: str, timeout_s: float = 30.0) -> None:

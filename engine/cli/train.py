@@ -83,4 +83,6 @@ def run(args) -> int:
         resume(run_dir)  # trains the prepared directory: its graph and config (paths made absolute)
     status = RunDir(run_dir).status()
     print(status.get("message") or status.get("state"), flush=True)
+    if status.get("warning"):  # e.g. the loss diverged without a NaN: the run "finished" but learnt nothing
+        print(f"warning: {status['warning']}", flush=True)
     return 1 if status.get("state") == "failed" else 0

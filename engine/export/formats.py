@@ -18,6 +18,7 @@ from engine.atomic import atomic_write_with
 from engine.codegen import build_module, node_names, to_python
 from engine.errors import GraphError
 from engine.graph import Graph
+from engine.safeload import read_safetensors, torch_load
 from engine.shapes import check, checked
 
 FORMATS = ("py", "torchscript", "onnx", "safetensors")
@@ -103,11 +104,10 @@ def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     A checkpoint dict holding the weights under 'model' or 'state_dict' is unwrapped.
     """
     path = Path(path)
+    what = "a weights file Convas can load"  # a refused or broken file says so (engine.safeload), never torch's text
     if path.suffix.lower() == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+        return read_safetensors(path, what=what)[0]
+    obj = torch_load(path, what=what)
     for key in ("model", "state_dict", "model_state_dict"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]

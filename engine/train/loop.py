@@ -27,6 +27,8 @@ from engine.train.augment import augment, resolve_augment
 from engine.train.checks import TrainError, check_fit, resolve_device, resolve_precision
 from engine.train.config import TrainConfig
 from engine.train.evaluate import autocast, evaluate, write_results
+from engine.train.fingerprint import DesignChanged, design_changes, design_fingerprint
+from engine.train.health import divergence_warning
 from engine.train.log import MetricsLog
 from engine.train.optim import lr_factor, make_optimizer, make_scheduler
 from engine.train.rundir import RunDir
@@ -111,6 +113,9 @@ class Run:
         self.eval_bs = min(1024, max(2 * bs, 256))
         self.step = self.epoch = self.epoch_step = 0
         self.best: float | None = None
+        self.design = design_fingerprint(self.g)  # in every checkpoint: a resume refuses a changed design
+        self.start_loss: float | None = None  # the first step's loss, the reference for divergence
+        self.warning: str | None = None
         self.elapsed = 0.0
         self.ep_sums = [0.0, 0.0, 0, 0, 0.0]  # loss*n, correct, examples, pixels, seconds of the current epoch
 
@@ -123,6 +128,9 @@ class Run:
         lines = diff_state_dict(self.model.state_dict(), tensors)
         if lines:
             raise CheckpointMismatch(self.dir.checkpoints, lines)
+        changed = design_changes(st.get("design"), self.design)  # none for a checkpoint older than fingerprints
+        if changed:  # same tensors, another network (ReLU -> Tanh, a dropout p): refused too
+            raise DesignChanged(st["step"], changed)
         self.model.load_state_dict(tensors)
         self.opt.load_state_dict(st["optimizer"])
         self.sched.load_state_dict(st["scheduler"])
@@ -137,6 +145,7 @@ class Run:
         self.gen.set_state(st["gen"])
         self.step, self.epoch, self.epoch_step = st["step"], st["epoch"], st["epoch_step"]
         self.best, self.elapsed, self.ep_sums = st["best"], st["elapsed"], list(st["ep_sums"])
+        self.start_loss, self.warning = st.get("start_loss"), st.get("warning")
         return self.step
 
     def checkpoint(self) -> None:
@@ -144,7 +153,8 @@ class Run:
                  "rng_cpu": torch.get_rng_state(), "gen": self.gen.get_state(),
                  "rng_cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
                  "step": self.step, "epoch": self.epoch, "epoch_step": self.epoch_step, "best": self.best,
-                 "elapsed": self.now(), "ep_sums": list(self.ep_sums)}
+                 "elapsed": self.now(), "ep_sums": list(self.ep_sums), "design": self.design,
+                 "start_loss": self.start_loss, "warning": self.warning}
         self.dir.save_last(self.model, state)
 
     # ---- helpers ------------------------------------------------------------------------------------------
@@ -182,7 +192,7 @@ class Run:
         self.bad_step = torch.full((), -1, device=dev, dtype=torch.int64)
         self.bad_loss = z()
         self.model.train()
-        self.status("running", f"training: epoch {self.epoch + 1}/{cfg.epochs}")
+        self.status("running", f"training: epoch {self.epoch + 1}/{cfg.epochs}", warning=self.warning)
         while self.epoch < cfg.epochs and self.step < self.planned:
             perm = self.epoch_order()
             ep_t0 = time.perf_counter()
@@ -192,7 +202,7 @@ class Run:
                     return self.halt()
                 i = self.epoch_step * bs
                 self.train_step(perm[i:i + bs])
-                if self.step % cfg.log_every == 0:
+                if self.step % cfg.log_every == 0 or self.step == 1:  # step 1 sets start_loss (divergence)
                     self.log_window()
                 if cfg.val_every and self.step % cfg.val_every == 0 and self.epoch_step < self.spe:
                     t = time.perf_counter()
@@ -253,9 +263,12 @@ class Run:
         if bad_step < 0:
             return
         what = "NaN" if math.isnan(bad_loss) else "infinite"
-        ptr = self.dir.last_checkpoint()
-        kept = (f"the last good checkpoint (step {ptr['step']}) is kept" if ptr else
-                "no checkpoint had been written yet")
+        before = self.dir.last_checkpoint()
+        ptr = self.dir.drop_poisoned(bad_step)  # the weights of step bad_step - 1 made that loss: not kept
+        dropped = (f"the checkpoint of step {before['step']} already held the diverged weights and was removed; "
+                   if before and (not ptr or ptr["step"] != before["step"]) else "")
+        kept = dropped + (f"the last good checkpoint (step {ptr['step']}) is kept" if ptr else
+                          "no good checkpoint is left, so a resume starts over")
         raise TrainError(f"loss became {what} at step {bad_step}; {kept}; try a lower learning rate (now "
                          f"{self.cfg.lr:g}), gradient clipping (clip_grad_norm=1.0) or a BatchNorm after each layer.")
 
@@ -272,6 +285,7 @@ class Run:
                "train_loss": loss_sum / w[2] if w[2] else None, "train_acc": correct / w[3] if w[3] else None,
                "lr": getattr(self, "lr", self.cfg.lr), "images_per_s": w[2] / dt if w[2] else None,
                "elapsed": round(self.now(), 3), "device_mem": self.device_mem(), **(val or {})}
+        self.watch_loss(row)
         self.log.write(row)
         s = self.ep_sums
         s[0] += loss_sum
@@ -281,6 +295,19 @@ class Run:
         self.w = [torch.zeros_like(w[0]), torch.zeros_like(w[1]), 0, 0, time.perf_counter()]
         self.status("running", f"training: epoch {self.epoch + 1}/{self.cfg.epochs}, step {self.step}/"
                                f"{self.planned}")
+
+    def watch_loss(self, row: dict) -> None:
+        """Keep the first step's loss; warn once (status, log.txt) when a later one has diverged far above it, and
+        mark every row from then on."""
+        loss = row.get("train_loss")
+        if self.start_loss is None:
+            self.start_loss = loss
+        elif self.warning is None:
+            self.warning = divergence_warning(self.start_loss, loss, self.step, self.cfg.lr)
+            if self.warning:
+                self.status("running", f"warning: {self.warning}", say=True, warning=self.warning)
+        if self.warning:
+            row["diverged"] = True
 
     def end_epoch(self, partial: bool) -> None:
         self.log_window()
@@ -292,6 +319,8 @@ class Run:
                "train_loss": s[0] / s[2] if s[2] else None, "train_acc": s[1] / s[3] if s[3] else None,
                "lr": getattr(self, "lr", self.cfg.lr), "images_per_s": s[2] / s[4] if s[4] else None,
                "elapsed": round(self.now(), 3), "device_mem": self.device_mem(), **self.val_fields(ev)}
+        if self.warning:
+            row["diverged"] = True
         self.log.write(row)
         if self.best is None or metric > self.best:
             self.best = metric

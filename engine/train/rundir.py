@@ -8,7 +8,8 @@
     log.txt          the trainer process's stdout and stderr
     tb/              TensorBoard events
     checkpoints/     best.safetensors, and the last checkpoint: last-<step>.safetensors + last-<step>.pt, named by
-                     the pointer last.json (replaced last, so a reader always finds a matching pair)
+                     the pointer last.json (replaced last, so a reader always finds a matching pair); the pointer
+                     also names the checkpoint before it, kept until the next step's loss shows the last is good
     results.json     the end-of-run evaluation; results.npz holds its example images
 
 Every file is written atomically (engine.atomic), so a reader may look at any moment: while the trainer runs, or
@@ -31,9 +32,17 @@ import torch
 
 from engine.atomic import atomic_write_bytes
 from engine.graph import Graph, load_graph, save_graph
+from engine.safeload import torch_load
 from engine.train.config import TrainConfig
 from engine.train.log import parse_lines
-from engine.train.store import atomic_write_json, process_start, read_json, read_weights, weights_bytes
+from engine.train.store import (
+    atomic_write_json,
+    process_start,
+    read_header_metadata,
+    read_json,
+    read_weights,
+    weights_bytes,
+)
 
 ACTIVE = ("queued", "running")  # the states in which the run's trainer process should be alive
 WHICH = ("best", "last")  # the checkpoints a run keeps
@@ -252,16 +261,46 @@ class RunDir:
         reader (or a resume after kill -9) always finds a matching pair."""
         step = int(state["step"])
         names = {"weights": f"{self.LAST_PREFIX}{step}.safetensors", "state": f"{self.LAST_PREFIX}{step}.pt"}
+        prev = self.last_checkpoint()
+        if prev and prev.get("step") == step:  # rewritten at the same step: the one before it stays the previous
+            prev = prev.get("previous")
+        previous = _pair(prev) if prev and self._has_files(prev) else None
         atomic_write_bytes(self.checkpoints / names["weights"],
                            weights_bytes(model, {"step": step, "epoch": state.get("epoch")}))
         buf = io.BytesIO()
         torch.save(state, buf)
         atomic_write_bytes(self.checkpoints / names["state"], buf.getvalue())
-        atomic_write_json(self.checkpoints / self.LAST,
-                          {**names, "step": step, "epoch": state.get("epoch"), "updated": time.time()})
+        atomic_write_json(self.checkpoints / self.LAST, {**names, "step": step, "epoch": state.get("epoch"),
+                                                         "updated": time.time(), "previous": previous})
+        keep = set(names.values()) | ({previous["weights"], previous["state"]} if previous else set())
         for f in self.checkpoints.glob(self.LAST_PREFIX + "*"):
-            if f.name not in names.values():
+            if f.name not in keep:
                 f.unlink(missing_ok=True)
+
+    def _has_files(self, ptr: dict[str, Any]) -> bool:
+        return all(isinstance(ptr.get(k), str) and (self.checkpoints / ptr[k]).is_file() for k in ("weights", "state"))
+
+    def drop_poisoned(self, bad_step: int) -> dict[str, Any] | None:
+        """The loss of step `bad_step` was NaN or infinite. It was computed with the weights after update
+        bad_step - 1, so a checkpoint written at that step (or later) holds weights that already diverged: go back
+        to the checkpoint before it (save_last keeps it until the next one is proven good), or to none. A best
+        checkpoint from those steps goes too. Returns the last checkpoint now kept (its pointer), or None."""
+        ptr = self.last_checkpoint()
+        if ptr and int(ptr.get("step", 0)) >= bad_step - 1:
+            prev = ptr.get("previous")
+            if isinstance(prev, dict) and self._has_files(prev) and int(prev.get("step", 0)) < bad_step - 1:
+                atomic_write_json(self.checkpoints / self.LAST, {**_pair(prev), "updated": time.time(),
+                                                                 "previous": None})
+            else:
+                (self.checkpoints / self.LAST).unlink(missing_ok=True)
+            for k in ("weights", "state"):
+                if isinstance(ptr.get(k), str):
+                    (self.checkpoints / Path(ptr[k]).name).unlink(missing_ok=True)
+            ptr = self.last_checkpoint()
+        best = read_header_metadata(self.best_path)
+        if isinstance(best.get("step"), int) and best["step"] >= bad_step - 1:
+            self.best_path.unlink(missing_ok=True)
+        return ptr
 
     def load_last_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
         """(weights, training state) of the last checkpoint, loaded with weights_only=True; None when none exists."""
@@ -269,7 +308,7 @@ class RunDir:
         if not ptr:
             return None
         tensors, _ = read_weights(self.checkpoints / ptr["weights"])
-        state = torch.load(self.checkpoints / ptr["state"], map_location="cpu", weights_only=True)
+        state = torch_load(self.checkpoints / ptr["state"])  # weights_only=True; NotACheckpoint if refused
         return tensors, state
 
     def stamp(self) -> str:
@@ -313,6 +352,11 @@ class RunDir:
     def results_stamp(self) -> str:
         """Changes whenever the results are written ("" before): a cache key for results()."""
         return _stamp((self.results_path, self.examples_path))
+
+
+def _pair(ptr: dict[str, Any]) -> dict[str, Any]:
+    """The part of a last-checkpoint pointer that names one checkpoint (not its own previous)."""
+    return {k: ptr.get(k) for k in ("weights", "state", "step", "epoch")}
 
 
 def _stamp(paths: Iterable[Path]) -> str:

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from engine.atomic import atomic_write_bytes
+from engine.safeload import read_safetensors
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any, durable: bool = True) -> None:
@@ -59,13 +59,23 @@ def weights_bytes(model: torch.nn.Module, metadata: dict[str, Any] | None = None
 
 
 def read_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Tensors and metadata of a safetensors file (no pickle involved; the file is read once)."""
-    data = Path(path).read_bytes()
-    tensors = st_load(data)
-    n = int.from_bytes(data[:8], "little")  # safetensors: 8-byte header length, then a JSON header
-    header = json.loads(data[8:8 + n])
-    meta = {k: json.loads(v) for k, v in (header.get("__metadata__") or {}).items()}
-    return tensors, meta
+    """Tensors and metadata of a safetensors file (no pickle involved; the file is read once). A file that is not
+    valid safetensors raises engine.safeload.NotACheckpoint."""
+    return read_safetensors(path)
+
+
+def read_header_metadata(path: Path) -> dict[str, Any]:
+    """The metadata of a safetensors file from its header alone (the tensors are not read); {} when the file is
+    missing or not safetensors."""
+    try:
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if n > 100_000_000:
+                return {}
+            header = json.loads(f.read(n))
+        return {k: json.loads(v) for k, v in (header.get("__metadata__") or {}).items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
 
 
 def diff_state_dict(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> list[str]:

@@ -15,9 +15,11 @@ import torch
 from engine.data import DataError
 from engine.errors import GraphError
 from engine.graph import load_graph
+from engine.safeload import NotACheckpoint
 from engine.train import distributed, fast
 from engine.train.checks import TrainError, oom_message
 from engine.train.config import TrainConfig
+from engine.train.fingerprint import DesignChanged
 from engine.train.loop import Run, Stop, signals
 from engine.train.rundir import RunDir
 from engine.train.store import CheckpointMismatch
@@ -70,7 +72,7 @@ def train(graph, config: TrainConfig | dict | None = None, run_dir: str | os.Pat
             if outcome == "finished":
                 run.finish()
     except BaseException as e:  # every failure ends as a readable status; KeyboardInterrupt included
-        if not isinstance(e, (TrainError, DataError, CheckpointMismatch, GraphError)):
+        if not isinstance(e, (TrainError, DataError, CheckpointMismatch, GraphError, NotACheckpoint, DesignChanged)):
             traceback.print_exc()
         message = _describe(e, cfg)
         print(f"failed: {message}", file=sys.stderr, flush=True)

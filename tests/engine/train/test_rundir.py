@@ -140,8 +140,18 @@ def test_weights_best_falls_back_to_last_and_last_follows_the_pointer(tmp_path):
     run.save_best(m, {"epoch": 1})
     run.save_last(m, {"step": 6, "epoch": 1})
     assert run.weights("best") == run.best_path and run.weights("last").name == "last-6.safetensors"
-    assert sorted(p.name for p in run.checkpoints.glob("last-*")) == ["last-6.pt", "last-6.safetensors"]
+    # the one before is kept until the next step's loss shows the last is good (engine.train.loop check_finite)
+    assert sorted(p.name for p in run.checkpoints.glob("last-*")) == ["last-3.pt", "last-3.safetensors",
+                                                                       "last-6.pt", "last-6.safetensors"]
     assert run.load_last_state()[1] == {"step": 6, "epoch": 1}
+    run.save_last(m, {"step": 9, "epoch": 1})
+    assert sorted(p.name for p in run.checkpoints.glob("last-*")) == ["last-6.pt", "last-6.safetensors",
+                                                                       "last-9.pt", "last-9.safetensors"]
+    assert run.drop_poisoned(10) == {"weights": "last-6.safetensors", "state": "last-6.pt", "step": 6, "epoch": 1,
+                                     "updated": run.last_checkpoint()["updated"], "previous": None}
+    assert sorted(p.name for p in run.checkpoints.glob("last-*")) == ["last-6.pt", "last-6.safetensors"]
+    assert run.drop_poisoned(9)["step"] == 6  # step 9's loss came from update 8: checkpoint 6 is good
+    assert run.drop_poisoned(7) is None and not run.has_checkpoint()
     with pytest.raises(ValueError, match="which must be 'best' or 'last'. Received: which='first'."):
         run.weights("first")
 
