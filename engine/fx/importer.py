@@ -26,6 +26,7 @@ import torch.nn as nn
 from engine.catalog.arith import fmt_shape
 from engine.codegen import Namespace
 from engine.errors import GraphError
+from engine.fx import rewrites
 from engine.fx.builder import SOURCE_PREFIX, Builder
 from engine.fx.convert import TensorFact
 from engine.graph import Graph, load_graph
@@ -158,6 +159,7 @@ def import_model(source: Any, input_shape: Any = (3, 224, 224), name: str | None
     """
     module, label = load_source(source)
     gm, facts, shapes = _trace(module, label, input_shape)
+    rewrites.apply(gm, facts, module)
     b = Builder(module, gm, facts, shapes)
     b.run()
     if b.refused:
@@ -223,7 +225,12 @@ def map_state_dict(g: Any, source_state_dict: dict[str, torch.Tensor]) -> dict[s
         src = source_of(n)
         if src is None or n.id not in attrs:
             continue
+        if src in source_state_dict:  # the node is one parameter of the source (LayerScale's self.layer_scale)
+            out[attrs[n.id]] = source_state_dict[src]
+            continue
         for leaf, value in by_module.get(src, {}).items():
+            if n.op == "Conv2d" and leaf == "weight" and value.ndim == 2:
+                value = value[:, :, None, None]  # a Linear over channel-last pixels, imported as the 1×1 Conv2d it is
             out[f"{attrs[n.id]}.{leaf}"] = value
     return out
 
