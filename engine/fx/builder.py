@@ -124,6 +124,8 @@ class Builder:
                 index = node.args[1]
                 if isinstance(index, int) and -len(source.items) <= index < len(source.items):
                     self.env[node] = source.items[index]
+                elif isinstance(index, slice):
+                    self.env[node] = _Many(source.items[index])
                 else:
                     self._refuse(f"{label} with index {index!r} into a tuple result", node)
                 return
