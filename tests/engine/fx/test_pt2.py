@@ -1,0 +1,184 @@
+"""Import of .pt2 archives: a Convas export comes back exactly (design and weights) without torch.export.load,
+and files that are not Convas .pt2 archives are refused with a message, never unpickled or run."""
+from __future__ import annotations
+
+import json
+import pickle
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+import torch._export.serde.serialize as serde
+from safetensors.torch import load_file
+
+import engine
+from engine.__main__ import main
+from engine.export import formats as ex
+from engine.fx import pt2
+from engine.fx.pt2 import Pt2Error, import_pt2
+from tests.engine.fx.test_import_modern import Convnextish
+
+ROOT = Path(__file__).resolve().parents[3]
+LENET = ROOT / "assets" / "templates" / "lenet5.json"
+
+
+def trained(g) -> dict[str, torch.Tensor]:
+    torch.manual_seed(7)
+    return {k: torch.randn_like(v) if v.is_floating_point() else v + 3
+            for k, v in engine.build_module(g).state_dict().items()}
+
+
+@pytest.fixture(scope="module")
+def convnextish(tmp_path_factory):
+    """A design with LayerNorm2d, LayerScale, StochasticDepth and BatchNorm-free 1×1 convs, exported with weights."""
+    g = engine.import_model(Convnextish(), (3, 8, 8))
+    state = trained(g)
+    path = ex.export(g, "pt2", tmp_path_factory.mktemp("pt2") / "net.pt2", state_dict=state)
+    return g, state, path
+
+
+def test_a_convas_pt2_comes_back_with_its_design_and_weights(convnextish):
+    g, state, path = convnextish
+    g2, weights = import_pt2(path)
+    assert g2.to_json() == g.to_json()
+    assert weights.keys() == state.keys() and all(torch.equal(weights[k], state[k]) for k in state)
+    net = engine.build_module(g2).eval()
+    net.load_state_dict(weights, strict=True)
+    x = torch.randn(3, 3, 8, 8)
+    with torch.no_grad():  # torch's own reading of the same file is the oracle (the file is ours: trusted)
+        torch.testing.assert_close(net(x), torch.export.load(str(path)).module()(x))
+
+
+def test_buffers_and_integer_tensors_come_back(tmp_path):
+    g = engine.load_graph(LENET)
+    bn = json.loads(g.to_json())
+    first = bn["nodes"][1]["id"]
+    bn["nodes"].insert(2, {"id": "bn", "op": "BatchNorm2d", "inputs": [first]})
+    nxt = next(n for n in bn["nodes"][3:] if first in n.get("inputs", []))
+    nxt["inputs"] = ["bn" if i == first else i for i in nxt["inputs"]]
+    state = trained(bn)
+    path = ex.export(bn, "pt2", tmp_path / "bn.pt2", state_dict=state)
+    _, weights = import_pt2(path)
+    assert weights["bn.num_batches_tracked"].dtype == torch.int64
+    assert all(torch.equal(weights[k], state[k]) for k in state)
+
+
+def test_the_dtype_table_agrees_with_torch_export():
+    for code, dtype in pt2._DTYPES.items():
+        assert int(serde._TORCH_TO_SERIALIZE_DTYPE[dtype]) == code
+
+
+def test_cli_import_pt2_writes_the_graph_and_the_weights(convnextish, tmp_path, capsys):
+    g, state, path = convnextish
+    out, w = tmp_path / "g.json", tmp_path / "w.safetensors"
+    assert main(["import", str(path), "-o", str(out), "--weights-out", str(w)]) == 0
+    assert "imported" in capsys.readouterr().out
+    assert engine.load_graph(out).to_json() == g.to_json()
+    assert all(torch.equal(load_file(str(w))[k], state[k]) for k in state)
+
+
+# ---- refusals: nothing in the file runs ---------------------------------------------------------------------------
+
+def rewrite(src: Path, dst: Path, change) -> Path:
+    """Copy a .pt2 entry by entry through change(name, bytes) -> bytes | None (None drops the entry)."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for info in zin.infolist():
+            data = change(info.filename, zin.read(info))
+            if data is not None:
+                zout.writestr(info.filename, data)
+    return dst
+
+
+class Boom:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("touch /tmp/convas_pt2_pwned",))
+
+
+def test_a_pickled_weight_is_refused_and_never_unpickled(convnextish, tmp_path):
+    _, _, path = convnextish
+    marker = Path("/tmp/convas_pt2_pwned")
+    marker.unlink(missing_ok=True)
+
+    def change(name, data):
+        if name.endswith("model_weights_config.json"):
+            cfg = json.loads(data)
+            first = next(iter(cfg["config"].values()))
+            first["use_pickle"] = True
+            return json.dumps(cfg).encode()
+        if name.endswith("data/weights/weight_0"):
+            return pickle.dumps(Boom())
+        return data
+
+    bad = rewrite(path, tmp_path / "bad.pt2", change)
+    with pytest.raises(Pt2Error, match="stored as a pickle"):
+        import_pt2(bad)
+    assert not marker.exists()
+
+
+def test_a_pt2_made_elsewhere_is_refused_with_the_reason(tmp_path):
+    program = torch.export.export(torch.nn.Sequential(torch.nn.Linear(4, 2)), (torch.randn(2, 4),))
+    torch.export.save(program, str(tmp_path / "other.pt2"))
+    with pytest.raises(Pt2Error, match="was not exported by Convas.*runs pickles"):
+        import_pt2(tmp_path / "other.pt2")
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"not a zip at all", "not a .pt2 archive"),
+    (b"", "not a .pt2 archive"),
+])
+def test_files_that_are_not_archives_are_refused(tmp_path, content, message):
+    (tmp_path / "x.pt2").write_bytes(content)
+    with pytest.raises(Pt2Error, match=message):
+        import_pt2(tmp_path / "x.pt2")
+
+
+def zip_of(tmp_path, entries: dict[str, bytes]) -> Path:
+    path = tmp_path / "z.pt2"
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+    return path
+
+
+def test_archives_that_are_not_torch_export_archives_are_refused(tmp_path):
+    with pytest.raises(Pt2Error, match="archive_format"):
+        import_pt2(zip_of(tmp_path, {"a/readme.txt": b"hi"}))
+    with pytest.raises(Pt2Error, match="unsafe path"):
+        import_pt2(zip_of(tmp_path, {"a/archive_format": b"pt2", "a/../../etc/x": b""}))
+    with pytest.raises(Pt2Error, match="AOTInductor"):
+        import_pt2(zip_of(tmp_path, {"a/archive_format": b"pt2", "a/data/aotinductor/model/x.so": b"\x7fELF"}))
+
+
+def test_sizes_are_bounded_while_reading(convnextish, tmp_path, monkeypatch):
+    _, _, path = convnextish
+    monkeypatch.setattr(pt2, "MAX_JSON_BYTES", 100)
+    with pytest.raises(Pt2Error, match="up to 100 are read"):
+        import_pt2(path)
+    monkeypatch.setattr(pt2, "MAX_PT2_BYTES", 1000)
+    with pytest.raises(Pt2Error, match="files up to 1,000 bytes"):
+        import_pt2(path)
+
+
+def test_weights_that_do_not_fit_the_design_are_refused(convnextish, tmp_path):
+    g, _, path = convnextish
+
+    def design(edit):
+        def change(name, data):
+            if name.endswith("extra/" + ex.PT2_GRAPH_FILE):
+                d = json.loads(data)
+                edit(next(n for n in d["nodes"] if n["op"] == "Conv2d")["params"])
+                return json.dumps(d).encode()
+            return data
+        return change
+
+    with pytest.raises(Pt2Error, match="do not fit the design.*the design needs \\(8, 3, 1, 1\\)"):
+        import_pt2(rewrite(path, tmp_path / "other_design.pt2", design(lambda p: p.update(kernel_size=1))))
+    with pytest.raises(Pt2Error, match="fails the shape check"):
+        import_pt2(rewrite(path, tmp_path / "broken_design.pt2", design(lambda p: p.update(out_channels=9))))
+    corrupt = rewrite(path, tmp_path / "short.pt2",
+                      lambda name, data: data[:3] if name.endswith("data/weights/weight_0") else data)
+    with pytest.raises(Pt2Error, match="fewer elements"):
+        import_pt2(corrupt)
