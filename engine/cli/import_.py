@@ -1,5 +1,5 @@
 """python -m engine import torchvision:<name> [--input-shape C H W] -o G.json: a torchvision model as a graph file.
-python -m engine import MODEL.pt2 -o G.json [--weights-out W.safetensors]: a .pt2 that Convas exported, back.
+python -m engine import MODEL.pt2 -o G.json [--weights-out W.safetensors]: a .pt2 (torch.export) as a graph file.
 
 The model is built with weights=None (nothing is downloaded), traced with torch.fx and checked against torch's own
 shapes. Exit 0 when written, 1 when the model cannot be imported (every unsupported op is named), 2 for bad
@@ -19,8 +19,8 @@ from engine.shapes import check
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("import", help="import a torchvision model (torch.fx) or a Convas .pt2 as a graph file")
-    p.add_argument("source", help="torchvision:<model name>, e.g. torchvision:resnet18; or a .pt2 file Convas exported")
+    p = sub.add_parser("import", help="import a torchvision model (torch.fx) or a .pt2 (torch.export) as a graph file")
+    p.add_argument("source", help="torchvision:<model name>, e.g. torchvision:resnet18; or a .pt2 file")
     p.add_argument("--input-shape", type=int, nargs="+", default=[3, 224, 224], metavar="N",
                    help="input size without the batch (default: 3 224 224)")
     p.add_argument("-o", "--output", required=True, help="graph file to write (.json, replaced atomically)")

@@ -1,4 +1,4 @@
-"""Import a .pt2 archive (torch.export.save) that Convas exported: the design and its weights, without running it.
+"""Import a .pt2 archive (torch.export.save): the design and its weights, without running anything in the file.
 
 Why not torch.export.load: on an untrusted file it is not safe. It unpickles with weights_only=False (pickled
 weights and constants, the sample inputs when the safe load fails, custom objects), evaluates the symbolic shape
@@ -12,8 +12,9 @@ loads AOTInductor shared libraries. So this module reads the archive as a plain 
   refused;
 - they must fit the design exactly (every name and shape of build_module(g).state_dict()).
 
-A .pt2 made elsewhere (no Convas design inside) is refused with a message saying so: its graph is aten ops that
-only torch's deserializer reads, with the risks above. Import such a model from its Python class instead.
+A .pt2 made elsewhere (no Convas design inside) is read the same way: its program (models/model.json) is JSON
+data naming aten ops, mapped to catalog ops by engine/fx/pt2_aten.py, and its weights come from the same raw-byte
+reader. Nothing in the file is executed or evaluated.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ import torch
 from engine.codegen import build_module
 from engine.errors import GraphError
 from engine.export.formats import PT2_GRAPH_FILE
+from engine.fx import pt2_aten
 from engine.fx.importer import ImportModelError
 from engine.graph import Graph, load_graph
 from engine.shapes import check
@@ -97,10 +99,7 @@ def _read(z: zipfile.ZipFile, name: str) -> tuple[Graph, dict[str, torch.Tensor]
                        "when loaded; Convas imports only the design and weights of a .pt2 it exported.")
     design = _text(z, entries, f"extra/{PT2_GRAPH_FILE}", name, MAX_JSON_BYTES, required=False)
     if design is None:
-        raise Pt2Error(f"{name} was not exported by Convas (it holds no extra/{PT2_GRAPH_FILE}). Its graph is aten "
-                       "ops that only torch.export.load reads, and torch.export.load runs pickles and code stored "
-                       "in the file, so Convas does not open it. Import the model from its Python class "
-                       "(engine.import_model), or export it from Convas.")
+        return _foreign(z, entries, name)
     try:
         g = load_graph(design)
     except GraphError as e:
@@ -110,6 +109,23 @@ def _read(z: zipfile.ZipFile, name: str) -> tuple[Graph, dict[str, torch.Tensor]
         raise Pt2Error(f"{name} carries a design that fails the shape check: {report.errors[0]}"
                        + (f" (and {len(report.errors) - 1} more)" if len(report.errors) > 1 else ""))
     return g, _fitted(g, _weights(z, entries, name), name)
+
+
+def _foreign(z: zipfile.ZipFile, entries: dict[str, zipfile.ZipInfo], name: str) -> tuple[Graph, dict]:
+    """A .pt2 from elsewhere: its program read as JSON data and mapped op by op (engine/fx/pt2_aten.py)."""
+    models = [k for k in entries if k.startswith("models/")]
+    if models != ["models/model.json"]:
+        raise Pt2Error(f"{name} holds {len(models)} programs ({', '.join(m[7:] for m in models[:3]) or 'none'}); "
+                       "a .pt2 with the one program torch.export.save names 'model' is imported.")
+    try:
+        program = json.loads(_text(z, entries, "models/model.json", name, MAX_JSON_BYTES) or "")
+        g, state = pt2_aten.convert(program, _weights(z, entries, name), name)
+    except (ValueError, RecursionError) as e:  # AtenError is a ValueError; json's errors too
+        if isinstance(e, Pt2Error):
+            raise
+        raise Pt2Error(str(e) if isinstance(e, pt2_aten.AtenError) else
+                       f"{name}: models/model.json is not readable JSON ({type(e).__name__}).") from e
+    return g, _fitted(g, state, name)
 
 
 def _read_bytes(z: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int, what: str) -> bytes:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch._export.serde.serialize as serde
+import torch.nn.functional as F
 from safetensors.torch import load_file
 
 import engine
@@ -118,11 +119,79 @@ def test_a_pickled_weight_is_refused_and_never_unpickled(convnextish, tmp_path):
     assert not marker.exists()
 
 
-def test_a_pt2_made_elsewhere_is_refused_with_the_reason(tmp_path):
-    program = torch.export.export(torch.nn.Sequential(torch.nn.Linear(4, 2)), (torch.randn(2, 4),))
-    torch.export.save(program, str(tmp_path / "other.pt2"))
-    with pytest.raises(Pt2Error, match="was not exported by Convas.*runs pickles"):
-        import_pt2(tmp_path / "other.pt2")
+class Elsewhere(torch.nn.Module):
+    """A model Convas never saw, saved with torch.export.save: every aten op the reader maps."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 6, 3, padding=1, stride=(1, 2))
+        self.bn = torch.nn.BatchNorm2d(6)
+        self.dw = torch.nn.Conv2d(12, 12, 3, padding=1, groups=12, bias=False)
+        self.norm = torch.nn.LayerNorm(48)
+        self.fc = torch.nn.Linear(48, 5)
+
+    def forward(self, x):
+        y = torch.relu(self.bn(self.conv(x)))
+        y = torch.cat([F.max_pool2d(y, 2), F.avg_pool2d(y, 2)], dim=1)
+        y = F.hardtanh(self.dw(F.silu(y)), 0.0, 6.0) + torch.sigmoid(y) * y
+        y = F.dropout(torch.flatten(F.adaptive_avg_pool2d(F.gelu(y), (2, 2)), 1), 0.1, training=False)
+        return torch.softmax(self.fc(self.norm(y)), dim=1)
+
+
+def randomised(model: torch.nn.Module) -> torch.nn.Module:
+    torch.manual_seed(11)
+    with torch.no_grad():
+        for k, v in model.state_dict().items():
+            if v.is_floating_point():
+                v.copy_(torch.rand_like(v) + 0.5 if k.endswith("running_var") else torch.randn_like(v) * 0.5)
+    return model.eval()
+
+
+def save_elsewhere(model, path: Path, shape=(3, 8, 16)) -> Path:
+    program = torch.export.export(model, (torch.randn(2, *shape),), dynamic_shapes=({0: torch.export.Dim("b")},))
+    torch.export.save(program, str(path))
+    return path
+
+
+def test_a_pt2_made_elsewhere_imports_op_by_op_without_being_run(tmp_path):
+    model = randomised(Elsewhere())
+    g, weights = import_pt2(save_elsewhere(model, tmp_path / "other.pt2"))
+    assert engine.check(g).total_params == sum(p.numel() for p in model.parameters())
+    assert {"Conv2d", "BatchNorm2d", "Concat", "LayerNorm", "Softmax", "ReLU6", "GELU"} <= {n.op for n in g.nodes}
+    net = engine.build_module(g).eval()
+    net.load_state_dict(weights, strict=True)
+    x = torch.randn(4, 3, 8, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), model(x), rtol=1e-5, atol=1e-5)
+
+
+class Rolls(torch.nn.Module):
+    def forward(self, x):
+        return torch.roll(torch.roll(x, 1, 2), 1, 3).cumsum(1)
+
+
+def test_a_pt2_made_elsewhere_with_unknown_ops_is_refused_naming_them(tmp_path):
+    with pytest.raises(Pt2Error, match=r"unsupported ops aten\.roll\.default \(2×\), aten\.cumsum\.default \(1×\)\."):
+        import_pt2(save_elsewhere(Rolls(), tmp_path / "rolls.pt2"))
+
+
+def test_code_in_a_pt2_is_never_evaluated(tmp_path):
+    """torch.export.load evaluates the symbolic sizes (sympy) and unpickles the sample inputs; the reader does
+    neither: a file whose expressions and sample inputs would run code imports without running it."""
+    marker = Path("/tmp/convas_pt2_pwned")
+    marker.unlink(missing_ok=True)
+    path = save_elsewhere(randomised(Elsewhere()), tmp_path / "clean.pt2")
+    evil = "__import__('os').system('touch /tmp/convas_pt2_pwned')"
+
+    def change(name, data):
+        if name.endswith("models/model.json"):
+            return data.replace(b"Symbol(", b"(" + evil.encode() + b") or Symbol(")
+        if name.endswith("data/sample_inputs/model.pt"):
+            return pickle.dumps(Boom())
+        return data
+
+    g, _ = import_pt2(rewrite(path, tmp_path / "evil.pt2", change))
+    assert engine.check(g).ok and not marker.exists()
 
 
 @pytest.mark.parametrize("content, message", [
