@@ -49,8 +49,24 @@ UNPOOL = {
               {"id": "un", "op": "MaxUnpool2d", "params": {"pool": "pool"}, "inputs": ["conv"]}],
     "outputs": ["un"],
 }
-GRAPHS = [LENET, SAME_POOL, TWO_HEADS, UNPOOL]
-GRAPH_IDS = ["lenet5", "same_pool", "two_heads", "unpool"]
+# the ops that came with EfficientNet, ShuffleNet and ConvNeXt: a channel split, a shuffle, LayerNorm2d, a learned
+# per-channel scale and stochastic depth on a residual branch
+MODERN = {
+    "format": "convas-graph", "version": 1,
+    "nodes": [{"id": "x", "op": "Input", "params": {"shape": [6, 5, 5]}},
+              {"id": "a", "op": "Chunk", "params": {"chunks": 2, "index": 0}, "inputs": ["x"]},
+              {"id": "b", "op": "Chunk", "params": {"chunks": 2, "index": 1}, "inputs": ["x"]},
+              {"id": "conv", "op": "Conv2d", "params": {"out_channels": 3, "padding": 1}, "inputs": ["b"]},
+              {"id": "ln", "op": "LayerNorm2d", "inputs": ["conv"]},
+              {"id": "scale", "op": "LayerScale", "params": {"init_value": 0.5}, "inputs": ["ln"]},
+              {"id": "drop", "op": "StochasticDepth", "params": {"p": 0.2}, "inputs": ["scale"]},
+              {"id": "res", "op": "Add", "inputs": ["drop", "b"]},
+              {"id": "cat", "op": "Concat", "inputs": ["a", "res"]},
+              {"id": "shuffle", "op": "ChannelShuffle", "params": {"groups": 2}, "inputs": ["cat"]}],
+    "outputs": ["shuffle"],
+}
+GRAPHS = [LENET, SAME_POOL, TWO_HEADS, UNPOOL, MODERN]
+GRAPH_IDS = ["lenet5", "same_pool", "two_heads", "unpool", "modern"]
 
 
 def trained_state(g) -> dict[str, torch.Tensor]:
