@@ -19,6 +19,7 @@ reader. Nothing in the file is executed or evaluated.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import stat
@@ -165,21 +166,21 @@ def _weights(z: zipfile.ZipFile, entries: dict[str, zipfile.ZipInfo], name: str)
         raise Pt2Error(f"{name}: data/weights/model_weights_config.json is not torch.export's weight table: "
                        f"{type(e).__name__}.") from e
     storages: dict[str, bytes] = {}
-    total = 0
+    flats: dict[str, torch.Tensor] = {}
     out: dict[str, torch.Tensor] = {}
     for fqn, meta in config.items():
         try:
-            out[fqn] = _tensor(z, entries, storages, fqn, meta, name)
+            out[fqn] = _tensor(z, entries, storages, flats, fqn, meta, name)
+        except Pt2Error:
+            raise
         except (KeyError, TypeError, ValueError) as e:
             raise Pt2Error(f"{name}: the weight {str(fqn)[:80]!r} is not described as torch.export describes one "
                            f"({type(e).__name__}: {e}).") from e
-        total = sum(len(b) for b in storages.values())
-        if total > MAX_WEIGHT_BYTES:
-            raise Pt2Error(f"{name}: the weights exceed {MAX_WEIGHT_BYTES:,} bytes.")
     return out
 
 
-def _tensor(z, entries, storages: dict[str, bytes], fqn: str, meta: dict[str, Any], name: str) -> torch.Tensor:
+def _tensor(z, entries, storages: dict[str, bytes], flats: dict[str, torch.Tensor], fqn: str, meta: dict[str, Any],
+            name: str) -> torch.Tensor:
     if meta.get("use_pickle"):
         raise Pt2Error(f"{name}: the weight {fqn[:80]!r} is stored as a pickle, which could run code when loaded; "
                        "Convas reads only raw tensor bytes.")
@@ -197,14 +198,20 @@ def _tensor(z, entries, storages: dict[str, bytes], fqn: str, meta: dict[str, An
         info = entries.get(f"data/weights/{file}")
         if info is None:
             raise KeyError(f"data/weights/{file} is missing")
-        storages[file] = _read_bytes(z, info, MAX_WEIGHT_BYTES, f"{name}: data/weights/{file}")
+        left = MAX_WEIGHT_BYTES - sum(map(len, storages.values()))  # once per stored file
+        storages[file] = _read_bytes(z, info, left, f"{name}: data/weights/{file} (with the weights before it)")
     data = storages[file]
     itemsize = torch.empty((), dtype=dtype).element_size()
     extent = offset + sum((s - 1) * st for s, st in zip(sizes, strides)) + 1 if all(sizes) else 0
     if extent * itemsize > len(data):
         raise ValueError(f"{len(data)} bytes hold fewer elements than sizes {sizes} need")
-    flat = torch.frombuffer(bytearray(data), dtype=dtype) if data else torch.empty(0, dtype=dtype)
-    return torch.as_strided(flat, sizes, strides, offset).clone()
+    if math.prod(sizes) * itemsize > MAX_WEIGHT_BYTES:  # zero strides could make a small file a huge tensor
+        raise ValueError(f"sizes {sizes[:8]} exceed {MAX_WEIGHT_BYTES:,} bytes")
+    key = f"{file}\0{dtype}"
+    if key not in flats:  # one copy per stored file, however many tensors view it
+        flats[key] = torch.frombuffer(bytearray(data), dtype=dtype) if len(data) >= itemsize else \
+            torch.empty(0, dtype=dtype)
+    return torch.as_strided(flats[key], sizes, strides, offset).clone()
 
 
 def _fitted(g: Graph, weights: dict[str, torch.Tensor], name: str) -> dict[str, torch.Tensor]:
