@@ -251,3 +251,19 @@ def test_weights_that_do_not_fit_the_design_are_refused(convnextish, tmp_path):
                       lambda name, data: data[:3] if name.endswith("data/weights/weight_0") else data)
     with pytest.raises(Pt2Error, match="fewer elements"):
         import_pt2(corrupt)
+
+
+def test_a_tensor_described_larger_than_its_bytes_allow_is_refused_before_it_is_built(convnextish, tmp_path):
+    _, _, path = convnextish
+
+    def huge(name, data):
+        if name.endswith("model_weights_config.json"):
+            cfg = json.loads(data)
+            meta = next(iter(cfg["config"].values()))["tensor_meta"]
+            meta["sizes"] = [{"as_int": 1 << 40}]  # stride 0: one stored float, a 4 TiB tensor
+            meta["strides"] = [{"as_int": 0}]
+            return json.dumps(cfg).encode()
+        return data
+
+    with pytest.raises(Pt2Error, match="exceed"):
+        import_pt2(rewrite(path, tmp_path / "huge.pt2", huge))
