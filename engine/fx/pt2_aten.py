@@ -6,8 +6,8 @@ every tensor's traced shape (the batch symbolic, the rest integers). Parameters 
 inputs, named by `input_specs`; their bytes come from pt2's raw-weight reader. Nothing in the file is executed.
 
 The ops understood are those torch.export writes for the layers the catalog has (conv2d, linear, batch_norm,
-pools, activations, add/mul/cat, flatten, layer_norm, softmax, dropout); anything else is refused, each op once
-with its count, like engine.import_model.
+pools, activations, add/mul/cat, flatten/view/reshape, layer_norm, softmax, dropout; in-place variants alike);
+anything else is refused, each op once with its count, like engine.import_model.
 """
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ from engine.shapes import check
 
 _ELEMENTWISE = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "silu": "SiLU", "hardswish": "Hardswish",
                 "hardsigmoid": "Hardsigmoid", "relu6": "ReLU6", "elu": "ELU"}
+
+
+_SIZES = {"sym_size", "sym_numel", "sym_stride", "sym_storage_offset"}
 
 
 class AtenError(ValueError):
@@ -162,7 +165,9 @@ class _Builder:
         return owner, found
 
     def call(self, n: _Node) -> None:
-        rule = _RULES.get(n.op or "")
+        if n.op in _SIZES:
+            return  # x.size(0): a number for a view; the view's own traced shape is what the graph uses
+        rule = _RULES.get((n.op or "").rstrip("_"))  # relu_, add_: in place, the same op in a graph
         ins = [a["as_tensor"]["name"] for a in n.args.values() if isinstance(a, dict) and "as_tensor" in a]
         ins += [t["name"] for a in n.args.values() if isinstance(a, dict) and "as_tensors" in a for t in a["as_tensors"]]
         if rule is None or len(n.outputs) != 1:
@@ -176,7 +181,7 @@ class _Builder:
             self.refused[f"aten.{n.label} ({e})"] += 1
 
     def x(self, n: _Node, arg: str = "self") -> str:
-        t = n.tensor(arg) or n.tensor("input")
+        t = n.tensor(arg) or n.tensor("input") or n.tensor("self")  # in-place variants name it self
         if t is None or t not in self.env:
             raise AtenError("its input is not a computed tensor")
         return self.env[t]
@@ -295,7 +300,22 @@ def _softmax(op: str) -> Callable[[_Builder, _Node], None]:
     return rule
 
 
+def _alias(b: _Builder, n: _Node) -> None:
+    b.env[n.outputs[0]] = b.x(n)
+
+
+def _reshape(b: _Builder, n: _Node) -> None:
+    shape = b.shape(n.outputs[0])
+    if len(shape) == 1:
+        b._add(n.outputs[0], "Flatten", {}, [b.x(n)], n.outputs[0])
+    elif shape == b.shape(n.tensor("self") or ""):
+        _alias(b, n)
+    else:
+        b._add(n.outputs[0], "Reshape", {"shape": list(shape)}, [b.x(n)], n.outputs[0])
+
+
 _RULES: dict[str, Callable[[_Builder, _Node], None]] = {
+    "contiguous": _alias, "clone": _alias, "view": _reshape, "reshape": _reshape,
     "conv2d": _conv, "linear": _linear, "batch_norm": _batch_norm, "layer_norm": _layer_norm,
     "max_pool2d": _pool("MaxPool2d"), "avg_pool2d": _pool("AvgPool2d"), "adaptive_avg_pool2d": _adaptive,
     **{k: _elementwise(v) for k, v in _ELEMENTWISE.items()}, "hardtanh": _hardtanh, "gelu": _gelu,

@@ -267,3 +267,44 @@ def test_a_tensor_described_larger_than_its_bytes_allow_is_refused_before_it_is_
 
     with pytest.raises(Pt2Error, match="exceed"):
         import_pt2(rewrite(path, tmp_path / "huge.pt2", huge))
+
+
+class InPlace(torch.nn.Module):
+    """What torchvision's blocks write: in-place activations and residual adds, x.view(B, -1) before the head."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 3, 3, padding=1)
+        self.act = torch.nn.ReLU(inplace=True)
+        self.fc = torch.nn.Linear(3 * 4 * 4, 2)
+
+    def forward(self, x):
+        y = self.act(self.conv(x))
+        y += x
+        return self.fc(F.hardswish(y, inplace=True).contiguous().view(y.size(0), -1))
+
+
+def test_in_place_ops_and_views_from_elsewhere_import(tmp_path):
+    model = randomised(InPlace())
+    g, weights = import_pt2(save_elsewhere(model, tmp_path / "inplace.pt2", shape=(3, 4, 4)))
+    assert [n.op for n in g.nodes] == ["Input", "Conv2d", "ReLU", "Add", "Hardswish", "Flatten", "Linear"]
+    net = engine.build_module(g).eval()
+    net.load_state_dict(weights, strict=True)
+    x = torch.randn(3, 3, 4, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), model(x))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_small"])
+def test_torchvision_models_saved_by_torch_export_import(name, tmp_path):
+    import torchvision
+
+    model = randomised(torchvision.models.get_model(name, weights=None))
+    g, weights = import_pt2(save_elsewhere(model, tmp_path / f"{name}.pt2", shape=(3, 64, 64)))
+    assert engine.check(g).total_params == sum(p.numel() for p in model.parameters())
+    net = engine.build_module(g).eval()
+    net.load_state_dict(weights, strict=True)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), model(x), rtol=1e-4, atol=1e-4)
