@@ -21,7 +21,7 @@ from engine.graph import Graph
 from engine.shapes import Report, check, checked
 
 # Names the generated file itself uses, and attributes build_module sets on the model.
-_RESERVED = {"self", "torch", "nn", "F", "Net", "super", "build", "convas_source"}
+_RESERVED = {"self", "torch", "nn", "F", "Net", "super", "build", "convas_source", "torchvision"}
 # Everything an nn.Module has, including what Module.__init__ sets on the instance (`training`): a layer named
 # `training` would turn model.eval() into "cannot assign 'bool' as child module".
 _MODULE_ATTRS = set(dir(nn.Module)) | set(vars(nn.Module()))
@@ -136,6 +136,7 @@ def _emit(g: Graph, report: Report, class_name: str) -> str:
         "import torch",
         "from torch import nn",
         "import torch.nn.functional as F",
+        *sorted({f"import {m}" for n in g.nodes for m in get_op(n.op).imports}),
         "",
         "",
         f"class {class_name}(nn.Module):",

@@ -12,6 +12,8 @@ CARDS = [  # format, title, icon, what it is for
     ("safetensors", "Weights", ":material/scale:", "`.safetensors`: the weights, loadable with no pickle."),
     ("graph", "Graph file", ":material/schema:", "`.json`: the design itself, to open again in Convas."),
     ("torchscript", "TorchScript", ":material/bolt:", "`.pt`: runs from C++ or Python without this code."),
+    ("pt2", "torch.export", ":material/deployed_code:", "`.pt2` (dynamic batch): torch.export.load, ExecuTorch, "
+     "Model Explorer."),
     ("onnx", "ONNX", ":material/hub:", "`.onnx` (opset 17, dynamic batch) for ONNX Runtime and friends."),
 ]
 

@@ -26,7 +26,7 @@ from engine.train.rundir import RunDir
 FILES = {  # format -> (file suffix, mime type)
     "py": (".py", "text/x-python"), "graph": (".json", "application/json"),
     "safetensors": (".safetensors", "application/octet-stream"), "torchscript": (".pt", "application/octet-stream"),
-    "onnx": (".onnx", "application/octet-stream"), "bundle": ("_bundle.zip", "application/zip"),
+    "pt2": (".pt2", "application/octet-stream"), "onnx": (".onnx", "application/octet-stream"), "bundle": ("_bundle.zip", "application/zip"),
 }
 
 

@@ -1,8 +1,9 @@
-"""Regularisation: Dropout and Dropout2d (identity at eval, so they never change a shape)."""
+"""Regularisation: Dropout, Dropout2d and StochasticDepth (identity at eval, so they never change a shape)."""
 from __future__ import annotations
 
 import torch.nn as nn
 import torch.nn.functional as F
+import torchvision.ops
 
 from engine.catalog.arith import need_rank
 from engine.catalog.helpers import call, same_shape
@@ -40,4 +41,26 @@ register_op(OpSpec(
     params=[Param("p", "float", 0.5, "Probability of zeroing a channel.", min=0.0, max=1.0)],
     infer=dropout2d_infer, init=lambda c: f"nn.Dropout2d(p={c.p['p']!r})", forward=call,
     id_prefix="drop", fx=_fx("Dropout2d", nn.Dropout2d, F.dropout2d),
+))
+
+
+def _stochastic_depth_fx(c):
+    # torchvision's StochasticDepth module is traced through to this function (torch.fx.wrap'ed), `training` frozen
+    # to the mode of the trace; the graph's node follows the module's mode like Dropout
+    a = c.bind("input, p, mode, training=True")
+    return c.emit("StochasticDepth", {"p": c.const(a["p"]), "mode": c.const(a["mode"])}, [c.tensor(a["input"])],
+                  keep=("p", "mode"))
+
+
+register_op(OpSpec(
+    name="StochasticDepth", category="Regularisation",
+    doc="During training, drops a whole residual branch for each sample (mode 'row') or for the whole batch "
+        "('batch') with probability p and scales what survives by 1/(1−p); identity at eval. "
+        "torchvision.ops.StochasticDepth (EfficientNet, ConvNeXt).",
+    params=[Param("p", "float", 0.1, "Probability of dropping the branch.", min=0.0, max=1.0),
+            Param("mode", "choice", "row", "'row': one draw per sample; 'batch': one draw for the whole batch.",
+                  choices=("row", "batch"))],
+    infer=same_shape, init=lambda c: f"torchvision.ops.StochasticDepth({c.p['p']!r}, {c.p['mode']!r})",
+    forward=call, id_prefix="droppath", imports=("torchvision",),
+    fx=(from_function(torchvision.ops.stochastic_depth, convert=_stochastic_depth_fx),),
 ))

@@ -1,4 +1,9 @@
-"""Normalisation: BatchNorm1d, BatchNorm2d, LayerNorm, LocalResponseNorm."""
+"""Normalisation: BatchNorm1d, BatchNorm2d, LayerNorm, LayerNorm2d, LocalResponseNorm; and LayerScale.
+
+LayerNorm2d and LayerScale come from patterns rather than one call (engine/fx/rewrites.py): a channel-last
+permute … F.layer_norm / nn.LayerNorm … permute back (ConvNeXt's LayerNorm2d and block), and a learned C×1×1
+tensor attribute times an image (ConvNeXt's layer scale).
+"""
 from __future__ import annotations
 
 import torch.nn as nn
@@ -125,4 +130,35 @@ register_op(OpSpec(
     fx=(from_module(nn.LocalResponseNorm, convert=lambda c: c.emit(
         "LocalResponseNorm", {"size": c.module.size, "alpha": c.module.alpha, "beta": c.module.beta, "k": c.module.k},
         [c.only_input()], keep=("size",))),),
+))
+
+
+register_op(OpSpec(
+    name="LayerNorm2d", category="Normalisation",
+    doc="Normalises each pixel over its C channels, then scales and shifts each channel: C×H×W → C×H×W "
+        "(ConvNeXt's LayerNorm2d: a LayerNorm on the channel-last tensor).",
+    params=[Param("eps", "float", 1e-6, "Added to the variance so the division is never by zero.", min=0.0, max=1.0),
+            Param("elementwise_affine", "bool", True, "Learn a scale and shift per channel.")],
+    infer=bn2d_infer,
+    init=lambda c: f"nn.LayerNorm({', '.join([str(c.in_shapes[0][0])] + keywords(c.p, eps=1e-5, elementwise_affine=True))})",
+    forward=lambda c: f"self.{c.attr}({c.args[0]}.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)",
+    count_params=lambda p, ins, out: 2 * ins[0][0] if p["elementwise_affine"] else 0,
+    count_macs=lambda p, ins, out: numel(out), id_prefix="ln",
+))
+
+
+def layer_scale_infer(p: dict, ins: list) -> tuple:
+    need_rank(ins[0], 3, "LayerScale multiplies each channel of C×H×W by a learned factor.")
+    return ins[0]
+
+
+register_op(OpSpec(
+    name="LayerScale", category="Normalisation",
+    doc="Multiplies each channel by a learned factor that starts at init_value (ConvNeXt, CaiT: a residual branch "
+        "starts nearly switched off and learns how much to contribute): C×H×W → C×H×W.",
+    params=[Param("init_value", "float", 1e-6, "Starting value of every channel's factor.", min=-1e6, max=1e6)],
+    infer=layer_scale_infer,
+    init=lambda c: f"nn.Parameter(torch.full(({c.in_shapes[0][0]}, 1, 1), {c.p['init_value']!r}))",
+    forward=lambda c: f"self.{c.attr} * {c.args[0]}",
+    count_params=lambda p, ins, out: ins[0][0], count_macs=lambda p, ins, out: numel(out), id_prefix="scale",
 ))

@@ -120,6 +120,7 @@ class OpSpec:
     # integer token ids (an int64 Input): "refuse" them (most ops compute on floats), "pass" them on unchanged
     # (Identity, Reshape, Flatten only move them), or "lookup": need them and turn them into floats (Embedding)
     token_ids: Literal["refuse", "pass", "lookup"] = "refuse"
+    imports: tuple[str, ...] = ()  # modules the emitted code needs beyond torch, nn and F (e.g. "torchvision")
 
     def __post_init__(self) -> None:
         self.id_prefix = self.id_prefix or default_id_prefix(self.name)

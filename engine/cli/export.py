@@ -1,4 +1,4 @@
-"""python -m engine export G.json --format py|torchscript|onnx|safetensors -o OUT [--weights W.safetensors].
+"""python -m engine export G.json --format py|torchscript|pt2|onnx|safetensors -o OUT [--weights W.safetensors].
 
 Exit 0 when written, 1 when the design has errors (each printed), 2 for bad arguments or unreadable files.
 """
@@ -12,7 +12,8 @@ from engine.export.formats import FORMATS, SUFFIXES, export, format_for, read_we
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("export", help="export a graph file as PyTorch source, TorchScript, ONNX or safetensors")
+    p = sub.add_parser("export", help="export a graph file as PyTorch source, TorchScript, torch.export (.pt2), "
+                                     "ONNX or safetensors")
     p.add_argument("graph", help="path to a graph file (.json)")
     p.add_argument("--format", "-f", choices=FORMATS,
                    help=f"output format; default: from the output's suffix ({', '.join(SUFFIXES)})")

@@ -1,4 +1,4 @@
-"""Take a design away: readable PyTorch source, TorchScript, ONNX, or its weights as safetensors.
+"""Take a design away: readable PyTorch source, TorchScript, torch.export (.pt2), ONNX, or its weights as safetensors.
 
 Every format starts from `build_module`, i.e. from the very source `to_python` writes, so each export is the model
 that trained. Models are exported in eval mode (dropout off, batch norm on its running statistics) with a dynamic
@@ -7,6 +7,7 @@ batch dimension. Files are written atomically: a temp file in the target folder,
 from __future__ import annotations
 
 import inspect
+import io
 import os
 import warnings
 from pathlib import Path
@@ -21,8 +22,10 @@ from engine.graph import Graph
 from engine.safeload import read_safetensors, torch_load
 from engine.shapes import check, checked
 
-FORMATS = ("py", "torchscript", "onnx", "safetensors")
-SUFFIXES = {".py": "py", ".pt": "torchscript", ".ts": "torchscript", ".onnx": "onnx", ".safetensors": "safetensors"}
+FORMATS = ("py", "torchscript", "pt2", "onnx", "safetensors")
+SUFFIXES = {".py": "py", ".pt": "torchscript", ".ts": "torchscript", ".pt2": "pt2", ".onnx": "onnx",
+            ".safetensors": "safetensors"}
+PT2_GRAPH_FILE = "convas_graph.json"  # the design, in the .pt2's extra files: engine.fx.pt2 imports it back exactly
 ONNX_OPSET = 17
 
 
@@ -55,6 +58,9 @@ def export(g: Any, fmt: str, out_path: str | os.PathLike, state_dict: dict[str, 
     elif fmt == "torchscript":
         scripted = to_torchscript(model, example_inputs(g))
         atomic_write_with(out_path, lambda tmp: _jit_save(scripted, tmp))
+    elif fmt == "pt2":
+        program = to_exported_program(model, g)
+        atomic_write_with(out_path, lambda tmp: tmp.write_bytes(pt2_bytes(program, g)))
     else:
         atomic_write_with(out_path, lambda tmp: _onnx(model, g, tmp))
     return out_path
@@ -135,6 +141,27 @@ def to_torchscript(model: torch.nn.Module, inputs: tuple[torch.Tensor, ...]) -> 
         except Exception:
             with torch.no_grad():
                 return torch.jit.trace(model, inputs)
+
+
+def to_exported_program(model: torch.nn.Module, g: Graph) -> torch.export.ExportedProgram:
+    """torch.export.export in eval mode with a dynamic batch (TorchScript's successor: torch.export.load, ExecuTorch,
+    AOTInductor, Model Explorer and Netron read it). A model whose code pins the batch (a Reshape written with
+    the traced batch) is exported for the example batch only."""
+    inputs = example_inputs(g)
+    batch = torch.export.Dim("batch", min=1, max=1 << 16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            return torch.export.export(model, inputs, dynamic_shapes=tuple({0: batch} for _ in inputs), strict=False)
+        except Exception:  # noqa: BLE001 - a batch torch could not keep symbolic: the static program still runs
+            return torch.export.export(model, inputs, strict=False)
+
+
+def pt2_bytes(program: torch.export.ExportedProgram, g: Graph) -> bytes:
+    """The .pt2 archive (torch.export.save), with the design in its extra files."""
+    buf = io.BytesIO()
+    torch.export.save(program, buf, extra_files={PT2_GRAPH_FILE: g.to_json()})
+    return buf.getvalue()
 
 
 def _jit_save(scripted: torch.jit.ScriptModule, path: Path) -> None:

@@ -62,6 +62,17 @@ class _Const:
 
 
 @dataclass(frozen=True)
+class TensorAttr:
+    """A tensor attribute of the model (self.layer_scale): a layer's weight when a rewrite consumes it (LayerScale,
+    LayerNorm2d), refused as 'a tensor attribute used directly' wherever else it is used."""
+
+    target: str
+
+
+ATTR_LABEL = "a tensor attribute used directly"
+
+
+@dataclass(frozen=True)
 class _Many:
     """A call that returned a tuple (MaxPool2d with indices, LSTM): what indexing it gives."""
 
@@ -92,8 +103,8 @@ class Builder:
                 inputs += 1
             elif node.op == "output":
                 self._output(node.args[0])
-            elif node.op == "get_attr":
-                self._refuse(call_label(node, None), node)
+            elif node.op == "get_attr":  # a parameter used directly: only a rewrite's converter may take it
+                self.env[node] = TensorAttr(node.target)
             else:
                 self._call(node)
 
@@ -113,6 +124,8 @@ class Builder:
                 index = node.args[1]
                 if isinstance(index, int) and -len(source.items) <= index < len(source.items):
                     self.env[node] = source.items[index]
+                elif isinstance(index, slice):
+                    self.env[node] = _Many(source.items[index])
                 else:
                     self._refuse(f"{label} with index {index!r} into a tuple result", node)
                 return
@@ -155,6 +168,9 @@ class Builder:
             if v is MISSING or isinstance(v, Refused):  # downstream of a refusal, which explains it already
                 self.env[node] = MISSING
                 return
+            if isinstance(v, TensorAttr):
+                self._refuse(label, node)
+                return
             if not isinstance(v, str):
                 self._refuse(f"{label} fed by a non-tensor value", node)
                 return
@@ -163,19 +179,31 @@ class Builder:
             return
         group = self._group(node)
         gid = ""
+        gids: list[str] = []
+        many = all(e.one_of_many for e in emits)
         for i, e in enumerate(emits):
             last = i == len(emits) - 1
             ins = [gid if x is PREV else self.env[x] for x in e.inputs]
             d: dict[str, Any] = {"op": e.op, "params": _prune(e.op, e.params, e.keep), "inputs": ins}
             ui: dict[str, Any] = {}
-            if last and module is not None:
+            if e.source is not None:
+                ui["comment"] = SOURCE_PREFIX + e.source
+            elif last and module is not None:
                 ui["comment"] = SOURCE_PREFIX + node.target
             if group:
                 ui["group"] = group
             if ui:
                 d["ui"] = ui
-            gid = self._add(d, node.name if last else f"{node.name}_{e.op.lower()}")
+            name = f"{node.name}_part{i}" if many else node.name if last else f"{node.name}_{e.op.lower()}"
+            gid = self._add(d, name, node.name if last and not many else f"{node.name}\0{i}")
+            gids.append(gid)
         fact = self.facts.get(node)
+        if many:  # one node per item of the tuple the call returned (x.chunk)
+            for g, f in zip(gids, fact if isinstance(fact, tuple) else ()):
+                if isinstance(f, TensorFact):
+                    self.expected[g] = f.shape[1:]
+            self.env[node] = _Many(tuple(gids))
+            return
         if isinstance(fact, tuple) and fact and isinstance(fact[0], TensorFact):
             fact = fact[0]
         if emits[-1].expect is not None:
@@ -188,8 +216,8 @@ class Builder:
         """`user` (e.g. the reshape of a permute+reshape pair) is part of the op `into` became: alias it."""
         self.absorbed[user] = into
 
-    def _add(self, d: dict[str, Any], name: str) -> str:
-        gid = self.ns.create_name(name, name)
+    def _add(self, d: dict[str, Any], name: str, key: str | None = None) -> str:
+        gid = self.ns.create_name(name, key or name)  # key: one id per emitted node, even when names repeat
         d = {"id": gid, **d}
         self.nodes.append(d)
         self.by_id[gid] = d
@@ -218,6 +246,11 @@ class Builder:
 
     def _refuse(self, label: str, node: fx.Node) -> None:
         self.refused[label] += 1
+        for used in node.all_input_nodes:  # the parameters it would have used are refused with it, once each
+            v = self.env.get(used)
+            if isinstance(v, TensorAttr):
+                self.refused[ATTR_LABEL] += 1
+                self.env[used] = MISSING
         self.env[node] = MISSING
 
     def _output(self, arg: Any) -> None:

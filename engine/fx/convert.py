@@ -43,6 +43,8 @@ class Emit:
     results: Callable[[str], Any] | None = None  # for tuple-valued calls: graph id -> the call's fx value
     keep: tuple[str, ...] = ()  # params written to the file even when they equal the catalog default
     expect: tuple[int, ...] | None = None  # the per-sample output shape, when it is not this fx node's own
+    source: str | None = None  # the source module or parameter path, for a call that is not a module call
+    one_of_many: bool = False  # the call returns a tuple: one such Emit per item, each from the inputs (x.chunk)
 
 
 @dataclass
@@ -180,8 +182,10 @@ class Call:
 
     # -- what a converter returns; methods, so converters declared in the catalog need not import engine.fx ------
     def emit(self, op: str, params: dict[str, Any], inputs: list[Any], *, keep: tuple[str, ...] = (),
-             results: Callable[[str], Any] | None = None, expect: tuple[int, ...] | None = None) -> Emit:
-        return Emit(op, params, inputs, results=results, keep=keep, expect=expect)
+             results: Callable[[str], Any] | None = None, expect: tuple[int, ...] | None = None,
+             source: str | None = None, one_of_many: bool = False) -> Emit:
+        return Emit(op, params, inputs, results=results, keep=keep, expect=expect, source=source,
+                    one_of_many=one_of_many)
 
     def alias(self, source: fx.Node) -> Alias:
         return Alias(source)
@@ -262,7 +266,12 @@ def _load_catalog() -> None:
 _load_catalog()
 
 
+REWRITE = "convas_convert"  # node.meta key: the converter a rewrite (engine/fx/rewrites.py) chose for this call
+
+
 def converter_for(node: fx.Node, module: nn.Module | None) -> Callable[[Call], Any] | None:
+    if REWRITE in node.meta:
+        return node.meta[REWRITE]
     if module is not None:
         return MODULES.get(type(module))
     return METHODS.get(node.target) if node.op == "call_method" else FUNCTIONS.get(node.target)

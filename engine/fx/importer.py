@@ -16,7 +16,7 @@ renamed or moved nodes.
 from __future__ import annotations
 
 import inspect
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 import torch
@@ -26,7 +26,8 @@ import torch.nn as nn
 from engine.catalog.arith import fmt_shape
 from engine.codegen import Namespace
 from engine.errors import GraphError
-from engine.fx.builder import SOURCE_PREFIX, Builder
+from engine.fx import rewrites
+from engine.fx.builder import ATTR_LABEL, SOURCE_PREFIX, Builder
 from engine.fx.convert import TensorFact
 from engine.graph import Graph, load_graph
 from engine.layout import layered_layout
@@ -158,11 +159,11 @@ def import_model(source: Any, input_shape: Any = (3, 224, 224), name: str | None
     """
     module, label = load_source(source)
     gm, facts, shapes = _trace(module, label, input_shape)
+    rewrites.apply(gm, facts, module)
     b = Builder(module, gm, facts, shapes)
     b.run()
     if b.refused:
-        listed = ", ".join(f"{op} ({n}×)" for op, n in b.refused.items())
-        raise ImportModelError(f"cannot import {label}: unsupported ops {listed}.")
+        raise ImportModelError(refusal(label, b.refused))
     if not b.outputs:
         raise ImportModelError(f"cannot import {label}: its forward returns no tensor.")
     graph = {"format": "convas-graph", "version": 1, "name": name or label, "nodes": b.nodes, "outputs": b.outputs}
@@ -176,6 +177,30 @@ def import_model(source: Any, input_shape: Any = (3, 224, 224), name: str | None
         raise ImportModelError(f"cannot import {label}: the graph it maps to is invalid (an importer bug): {e}") from e
     _verify(g, b.expected, label)
     return layered_layout(g)
+
+
+_PERMUTE = "only a channel-last block that permutes back or image rows as a sequence"
+_TRANSPOSE = "only ShuffleNet's channel shuffle"
+# why a refused call has no op, for the calls users meet most; a label with " with " already says why
+REASONS = {"nn.MultiheadAttention": "no attention op", "Tensor.permute": _PERMUTE, "torch.permute": _PERMUTE,
+           "Tensor.expand": "no op copies across the batch", ATTR_LABEL: "a learned tensor outside a layer",
+           "torch.transpose": _TRANSPOSE, "Tensor.transpose": _TRANSPOSE}
+_MAX_LISTED = 8  # a refusal lists the most frequent calls; the rest are counted
+_MAX_LABEL = 100
+
+
+def refusal(label: str, refused: Counter[str]) -> str:
+    """One short sentence: each refused call once, most frequent first, with its count (and why, where known)."""
+    def item(op: str, n: int) -> str:
+        shown = op if len(op) <= _MAX_LABEL else op[:_MAX_LABEL - 1] + "…"
+        reason = REASONS.get(op)
+        return f"{shown} ({n}×{': ' + reason if reason else ''})"
+
+    ranked = sorted(refused.items(), key=lambda kv: -kv[1])  # stable: equal counts keep the model's order
+    listed = ", ".join(item(op, n) for op, n in ranked[:_MAX_LISTED])
+    more = len(ranked) - _MAX_LISTED
+    rest = f" and {more} more kind(s) of call ({sum(n for _, n in ranked[_MAX_LISTED:])}×)" if more > 0 else ""
+    return f"cannot import {label}: unsupported ops {listed}{rest}. The catalog has no op or pattern for them."
 
 
 def _verify(g: Graph, expected: dict[str, tuple[int, ...]], label: str) -> None:
@@ -223,7 +248,12 @@ def map_state_dict(g: Any, source_state_dict: dict[str, torch.Tensor]) -> dict[s
         src = source_of(n)
         if src is None or n.id not in attrs:
             continue
+        if src in source_state_dict:  # the node is one parameter of the source (LayerScale's self.layer_scale)
+            out[attrs[n.id]] = source_state_dict[src]
+            continue
         for leaf, value in by_module.get(src, {}).items():
+            if n.op == "Conv2d" and leaf == "weight" and value.ndim == 2:
+                value = value[:, :, None, None]  # a Linear over channel-last pixels, imported as the 1×1 Conv2d it is
             out[f"{attrs[n.id]}.{leaf}"] = value
     return out
 

@@ -38,7 +38,8 @@ def image_layer(rng: random.Random, shape: tuple) -> tuple[str, dict]:
     small = min(H, W)
     k = rng.choice(["conv"] * 6 + ["convT", "maxpool", "maxpool", "avgpool", "avgpool", "act", "act", "act", "gap",
                                    "gmp", "adaptive", "unpool", "upsample", "bn", "ln", "lrn", "pad", "drop",
-                                   "flatten", "reshape", "toseq", "softmax", "identity"] + ["shuffle", "unshuffle"] * 2)
+                                   "flatten", "reshape", "toseq", "softmax", "identity", "chshuffle", "chunk", "ln2d",
+                                   "scale", "droppath"] + ["shuffle", "unshuffle"] * 2)
     if k == "conv":
         g = rng.choice(divisors(C)) if rng.random() < 0.4 else 1
         out = g * rng.randint(1, max(1, 8 // g))
@@ -95,6 +96,17 @@ def image_layer(rng: random.Random, shape: tuple) -> tuple[str, dict]:
         return "LayerNorm", {"normalized_dims": rng.randint(1, 3)}
     if k == "lrn":
         return "LocalResponseNorm", {"size": rng.randint(1, 5)}
+    if k == "chshuffle":  # groups that divide the channels (others are refused, so another candidate is taken)
+        return "ChannelShuffle", {"groups": rng.choice(divisors(C) + [C + 1])}
+    if k == "chunk":
+        n = rng.randint(1, 3)
+        return "Chunk", {"chunks": n, "dim": rng.choice([0, 0, 1, 2]), "index": rng.randint(0, n - 1)}
+    if k == "ln2d":
+        return "LayerNorm2d", {"elementwise_affine": rng.random() < 0.8}
+    if k == "scale":
+        return "LayerScale", {"init_value": rng.choice([1e-6, 0.5, 1.0])}
+    if k == "droppath":
+        return "StochasticDepth", {"p": rng.choice([0.0, 0.2]), "mode": rng.choice(["row", "batch"])}
     if k == "pad":
         return "ZeroPad2d", {"padding": rng.choice([[1], [2], [1, 0, 2, 1], [0, 1, -1, 0]])}
     if k == "drop":

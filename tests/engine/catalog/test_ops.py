@@ -52,7 +52,10 @@ def oracle(g: dict, batch: int = BATCH, vocab: int = 10) -> tuple[engine.Report,
     counts = {}
     for n in g["nodes"]:
         sub = getattr(m, n["id"], None)
-        counts[n["id"]] = sum(p.numel() for p in sub.parameters()) if isinstance(sub, torch.nn.Module) else 0
+        if isinstance(sub, torch.nn.Parameter):  # a node that is one learned tensor (LayerScale)
+            counts[n["id"]] = sub.numel()
+        else:
+            counts[n["id"]] = sum(p.numel() for p in sub.parameters()) if isinstance(sub, torch.nn.Module) else 0
     assert sum(counts.values()) == sum(p.numel() for p in m.parameters())
     return r, shapes, counts
 
@@ -119,6 +122,12 @@ CASES: dict[str, list] = {
     "BatchNorm2d": [((5, 4, 3), [("BatchNorm2d", {"eps": 1e-3, "momentum": 0.01})])],
     "LayerNorm": [((5, 4, 3), [("LayerNorm", {"normalized_dims": 3})]), ((6, 8), [("LayerNorm", {})]),
                   ((5, 4, 3), [("LayerNorm", {"normalized_dims": 2, "elementwise_affine": False})])],
+    "LayerNorm2d": [((5, 4, 3), [("LayerNorm2d", {})]), ((5, 4, 3), [("LayerNorm2d", {"elementwise_affine": False})])],
+    "LayerScale": [((6, 4, 3), [("LayerScale", {})]), ((1, 2, 2), [("LayerScale", {"init_value": 0.5})])],
+    "StochasticDepth": [((3, 4, 5), [("StochasticDepth", {"p": 0.2})]), ((7,), [("StochasticDepth", {"mode": "batch"})])],
+    "ChannelShuffle": [((6, 4, 3), [("ChannelShuffle", {"groups": 3})]), ((4, 1, 1), [("ChannelShuffle", {"groups": 4})])],
+    "Chunk": [((7, 4, 3), [("Chunk", {"chunks": 3, "index": 2})]), ((4, 5, 3), [("Chunk", {"dim": 1, "index": 1})]),
+              ((6, 5), [("Chunk", {"chunks": 4, "dim": 1, "index": 2})])],
     "LocalResponseNorm": [((6, 4, 3), [("LocalResponseNorm", {"size": 3, "alpha": 2e-4, "k": 2.0})])],
     "LSTM": [((7, 5), [("LSTM", {"hidden_size": 4})]),
              ((7, 5), [("LSTM", {"hidden_size": 4, "num_layers": 3, "bidirectional": True, "dropout": 0.1,

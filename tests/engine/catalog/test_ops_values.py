@@ -163,3 +163,66 @@ def test_pixel_shuffle_and_unshuffle_compute_torchs_rearrangement_and_undo_each_
     torch.testing.assert_close(y, F.pixel_shuffle(x, 3))
     back = build(chain((2, 9, 12), ("PixelUnshuffle", {"downscale_factor": 3})))(y)
     torch.testing.assert_close(back, x)  # unshuffle(shuffle(x)) == x: no value is lost either way
+
+
+def test_channel_shuffle_is_torchs_channel_shuffle():
+    x = torch.randn(2, 12, 3, 4)
+    for groups in (1, 2, 3, 12):
+        y = build(chain((12, 3, 4), ("ChannelShuffle", {"groups": groups})))(x)
+        torch.testing.assert_close(y, torch.nn.ChannelShuffle(groups)(x))
+
+
+def test_channel_shuffle_refuses_groups_that_do_not_divide_the_channels():
+    r = engine.check(chain((6, 4, 4), ("ChannelShuffle", {"groups": 4})))
+    assert not r.ok and "6 channels do not split into 4 groups" in r.errors[0].message
+    with pytest.raises(RuntimeError):
+        torch.nn.ChannelShuffle(4)(torch.randn(1, 6, 4, 4))  # torch refuses it too
+
+
+@pytest.mark.parametrize("size, chunks", [(7, 3), (6, 4), (5, 5), (2, 3), (8, 1)])
+def test_chunk_returns_torchs_pieces_and_refuses_those_torch_does_not_return(size, chunks):
+    x = torch.randn(2, size, 3)
+    pieces = x.chunk(chunks, dim=1)
+    for i in range(chunks):
+        g = chain((size, 3), ("Chunk", {"chunks": chunks, "index": i}))
+        if i < len(pieces):
+            torch.testing.assert_close(build(g)(x), pieces[i])
+        else:  # torch returns fewer pieces than asked when they would be empty (6 in chunks of 2: 3 pieces, not 4)
+            r = engine.check(g)
+            assert not r.ok and f"give only {len(pieces)}" in r.errors[0].message
+
+
+def test_layer_norm_2d_is_torchvisions_layer_norm_2d():
+    from torchvision.models.convnext import LayerNorm2d
+
+    ref = LayerNorm2d(6, eps=1e-6)
+    torch.nn.init.normal_(ref.weight)
+    torch.nn.init.normal_(ref.bias)
+    m = build(chain((6, 4, 5), ("LayerNorm2d", {})))
+    m.n0.load_state_dict(ref.state_dict())
+    x = torch.randn(2, 6, 4, 5) * 3 + 1
+    torch.testing.assert_close(m(x), ref(x))
+
+
+def test_layer_scale_scales_each_channel_by_its_learned_factor():
+    m = build(chain((3, 2, 2), ("LayerScale", {"init_value": 0.25})))
+    x = torch.randn(2, 3, 2, 2)
+    torch.testing.assert_close(m(x), x * 0.25)
+    with torch.no_grad():
+        m.n0.copy_(torch.tensor([1.0, 2.0, 3.0]).view(3, 1, 1))
+    torch.testing.assert_close(m(x), x * torch.tensor([1.0, 2.0, 3.0]).view(1, 3, 1, 1))
+
+
+@pytest.mark.parametrize("mode", ["row", "batch"])
+def test_stochastic_depth_is_torchvisions_in_training_and_the_identity_at_eval(mode):
+    import torchvision
+
+    m = engine.build_module(chain((3, 4, 4), ("StochasticDepth", {"p": 0.5, "mode": mode})))
+    x = torch.randn(16, 3, 4, 4)
+    torch.manual_seed(3)
+    y = m.train()(x)
+    torch.manual_seed(3)
+    torch.testing.assert_close(y, torchvision.ops.stochastic_depth(x, 0.5, mode, training=True))
+    dropped = (y.flatten(1) == 0).all(dim=1)
+    assert 0 < dropped.sum() < 16 if mode == "row" else dropped.all() or not dropped.any()
+    torch.testing.assert_close(m.eval()(x), x)

@@ -78,7 +78,7 @@ def test_check_unreadable_file_exits_2(capsys, tmp_path):
 
 
 def test_export_every_format(capsys, tmp_path):
-    for fmt, name in (("py", "net.py"), ("torchscript", "net.pt"), ("onnx", "net.onnx"),
+    for fmt, name in (("py", "net.py"), ("torchscript", "net.pt"), ("pt2", "net.pt2"), ("onnx", "net.onnx"),
                       ("safetensors", "net.safetensors")):
         code, out, err = run(capsys, "export", LENET, "--format", fmt, "-o", tmp_path / name)
         assert code == 0, err

@@ -1,6 +1,8 @@
-"""Export formats: py, TorchScript, ONNX (checked with onnxruntime), safetensors; weights; atomic writes."""
+"""Export formats: py, TorchScript, torch.export (.pt2), ONNX (checked with onnxruntime), safetensors; weights;
+atomic writes."""
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -47,8 +49,24 @@ UNPOOL = {
               {"id": "un", "op": "MaxUnpool2d", "params": {"pool": "pool"}, "inputs": ["conv"]}],
     "outputs": ["un"],
 }
-GRAPHS = [LENET, SAME_POOL, TWO_HEADS, UNPOOL]
-GRAPH_IDS = ["lenet5", "same_pool", "two_heads", "unpool"]
+# the ops that came with EfficientNet, ShuffleNet and ConvNeXt: a channel split, a shuffle, LayerNorm2d, a learned
+# per-channel scale and stochastic depth on a residual branch
+MODERN = {
+    "format": "convas-graph", "version": 1,
+    "nodes": [{"id": "x", "op": "Input", "params": {"shape": [6, 5, 5]}},
+              {"id": "a", "op": "Chunk", "params": {"chunks": 2, "index": 0}, "inputs": ["x"]},
+              {"id": "b", "op": "Chunk", "params": {"chunks": 2, "index": 1}, "inputs": ["x"]},
+              {"id": "conv", "op": "Conv2d", "params": {"out_channels": 3, "padding": 1}, "inputs": ["b"]},
+              {"id": "ln", "op": "LayerNorm2d", "inputs": ["conv"]},
+              {"id": "scale", "op": "LayerScale", "params": {"init_value": 0.5}, "inputs": ["ln"]},
+              {"id": "drop", "op": "StochasticDepth", "params": {"p": 0.2}, "inputs": ["scale"]},
+              {"id": "res", "op": "Add", "inputs": ["drop", "b"]},
+              {"id": "cat", "op": "Concat", "inputs": ["a", "res"]},
+              {"id": "shuffle", "op": "ChannelShuffle", "params": {"groups": 2}, "inputs": ["cat"]}],
+    "outputs": ["shuffle"],
+}
+GRAPHS = [LENET, SAME_POOL, TWO_HEADS, UNPOOL, MODERN]
+GRAPH_IDS = ["lenet5", "same_pool", "two_heads", "unpool", "modern"]
 
 
 def trained_state(g) -> dict[str, torch.Tensor]:
@@ -110,6 +128,30 @@ def test_onnx_runs_in_onnxruntime_and_matches(graph, tmp_path):
         got = sess.run(None, {n: t.numpy() for n, t in zip(want_inputs, x, strict=True)})
         for a, b in zip(got, reference(graph, state, x), strict=True):
             np.testing.assert_allclose(a, b.numpy(), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("graph", GRAPHS, ids=GRAPH_IDS)
+def test_pt2_loads_back_with_torch_export_and_matches(graph, tmp_path):
+    state = trained_state(graph)
+    path = ex.export(graph, "pt2", tmp_path / "net.pt2", state_dict=state)
+    program = torch.export.load(str(path))
+    assert isinstance(program, torch.export.ExportedProgram)
+    loaded = program.module()
+    for batch in (1, 5):  # the batch dimension is not baked in
+        x = inputs_for(graph, batch)
+        with torch.no_grad():
+            got = loaded(*x)
+        got = got if isinstance(got, tuple) else (got,)
+        for a, b in zip(got, reference(graph, state, x), strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_pt2_carries_the_design():
+    extra = {ex.PT2_GRAPH_FILE: ""}
+    g = load_graph(TWO_HEADS)
+    data = ex.pt2_bytes(ex.to_exported_program(engine.build_module(g).eval(), g), g)
+    torch.export.load(io.BytesIO(data), extra_files=extra)
+    assert load_graph(extra[ex.PT2_GRAPH_FILE]).to_json() == g.to_json()
 
 
 def test_torchscript_scripts_when_it_can_and_traces_otherwise():
@@ -192,5 +234,5 @@ def test_a_failed_export_leaves_the_old_file_and_no_temp(tmp_path, monkeypatch):
 
 
 def test_format_from_suffix():
-    assert [ex.format_for(f"m{s}") for s in (".py", ".pt", ".ONNX", ".safetensors", ".zip")] == \
-        ["py", "torchscript", "onnx", "safetensors", None]
+    assert [ex.format_for(f"m{s}") for s in (".py", ".pt", ".pt2", ".ONNX", ".safetensors", ".zip")] == \
+        ["py", "torchscript", "pt2", "onnx", "safetensors", None]
