@@ -119,6 +119,8 @@ class OpSpec:
     # integer token ids (an int64 Input): "refuse" them (most ops compute on floats), "pass" them on unchanged
     # (Identity, Reshape, Flatten only move them), or "lookup": need them and turn them into floats (Embedding)
     token_ids: Literal["refuse", "pass", "lookup"] = "refuse"
+    # module-level source (a class) that `init` refers to, written once into each generated file that uses the op
+    module_source: str = ""
 
     def __post_init__(self) -> None:
         self.id_prefix = self.id_prefix or default_id_prefix(self.name)
