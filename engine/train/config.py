@@ -39,6 +39,8 @@ class TrainConfig:
     max_steps: int | None = None  # end the run after this many steps (tests, quick checks); None: all epochs
     limit: int | None = None  # train on only the first N training examples; None: all
     checkpoint_every: int = 0  # also write the last checkpoint every N steps (0: at the end of each epoch)
+    cd_k: int = 1  # recommendation (RBM): Gibbs steps of contrastive divergence, CD-k
+    persistent_cd: bool = False  # recommendation (RBM): persistent CD (the negative chain carries over between batches)
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -84,6 +86,7 @@ class TrainConfig:
         need(self.checkpoint_every >= 0, "checkpoint_every must be >= 0", "checkpoint_every")
         need(self.max_steps is None or self.max_steps >= 1, "max_steps must be >= 1 or None", "max_steps")
         need(self.limit is None or self.limit >= 1, "limit must be >= 1 or None", "limit")
+        need(isinstance(self.cd_k, int) and self.cd_k >= 1, "cd_k must be a whole number >= 1", "cd_k")
         need(not self.nesterov or (self.optimizer == "sgd" and self.momentum > 0),
              "nesterov needs optimizer sgd with momentum > 0", "nesterov")
         return found
