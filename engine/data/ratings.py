@@ -315,7 +315,8 @@ def hold_out(stars: np.ndarray, seed: int, fraction: float = HOLDOUT) -> tuple[n
 
 def ratings_data(table: RatingTable, *, movies: int | None = None, val_fraction: float = 0.1,
                  seed: int = 0) -> Data:
-    """Train users' vectors (x_train = y_train) and test users' visible (x_val) and held-out (y_val) vectors,
+    """Train users' vectors (x_train; y_train is empty: CD learns from x alone) and test users' visible (x_val)
+    and held-out (y_val) vectors,
     each stars / 5 as float32; the movies' titles are `classes`, their ids and genres in `info`."""
     if movies is not None:
         table = top_movies(table, movies)
@@ -326,7 +327,8 @@ def ratings_data(table: RatingTable, *, movies: int | None = None, val_fraction:
     info = {"movie_ids": table.movie_ids.tolist(), "genres": table.genres,
             "train_users": table.user_ids[tr].tolist(), "val_users": table.user_ids[va].tolist(),
             "ratings": table.n_ratings, "held_out": int((held > 0).sum()), "holdout_fraction": HOLDOUT}
-    return Data(table.name, table.titles, x_train, x_train, t(visible), t(held), task="recommendation",
+    return Data(table.name, table.titles, x_train, torch.zeros(len(x_train), 0), t(visible), t(held),
+                task="recommendation",
                 val_name=f"held-out {HOLDOUT:.0%} of {len(va)} test users' ratings", info=info)
 
 

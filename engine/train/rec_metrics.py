@@ -56,15 +56,15 @@ def ranking(scores: torch.Tensor, visible: torch.Tensor, held: torch.Tensor, k: 
     users = n_rel > 0
     if not users.any():
         return {f"precision@{k}": float("nan"), f"recall@{k}": float("nan"), f"ndcg@{k}": float("nan"), "users": 0}
+    scores, relevant, n_rel = scores[users], relevant[users], n_rel[users]
     top = scores.topk(min(k, scores.shape[1]), dim=1).indices
     hit = relevant.gather(1, top).to(torch.float64)  # (U, k) 1 where the rank-r item is relevant
     disc = 1.0 / torch.log2(torch.arange(2, hit.shape[1] + 2, dtype=torch.float64, device=hit.device))
     dcg = (hit * disc).sum(1)
     ideal = torch.cumsum(disc, 0)[(n_rel.clamp(max=hit.shape[1]) - 1).clamp(min=0)]
     hits = hit.sum(1)
-    u = users
-    return {f"precision@{k}": float((hits[u] / k).mean()), f"recall@{k}": float((hits[u] / n_rel[u]).mean()),
-            f"ndcg@{k}": float((dcg[u] / ideal[u]).mean()), "users": int(u.sum())}
+    return {f"precision@{k}": float((hits / k).mean()), f"recall@{k}": float((hits / n_rel).mean()),
+            f"ndcg@{k}": float((dcg / ideal).mean()), "users": len(hits)}
 
 
 def evaluate_recommender(pred: torch.Tensor, train: torch.Tensor, visible: torch.Tensor, held: torch.Tensor,

@@ -10,7 +10,8 @@ Curves: `train_loss` is the reconstruction error mean((v − v̂)²) of each ste
 reconstruction (p(h | v), then the visible expectation) just after the update; each validation writes `val_loss`
 (the same error on the held-out users' full vectors), `free_energy_gap` (mean free
 energy of held-out users minus that of as many training users: Hinton's overfitting monitor, a widening gap means
-overfitting) and `val_rmse` (stars, on the held-out 20%). The best weights are those with the lowest val_rmse.
+overfitting), `val_rmse` (stars, on the held-out 20%) and `val_ndcg` (NDCG@10 of the held-out movies rated >= 4);
+the best weights are those with the highest val_ndcg.
 Runs, stop/resume, checkpoints and exact resume are Run's (engine.train.loop); the results are the held-out RMSE
 and ranking metrics beside their baselines (engine.train.rec_metrics).
 """
@@ -26,7 +27,7 @@ from engine.shapes import check
 from engine.train.checks import TrainError, resolve_device
 from engine.train.loop import Run
 from engine.train.optim import lr_factor
-from engine.train.rec_metrics import evaluate_recommender, rmse
+from engine.train.rec_metrics import K, evaluate_recommender, ranking, rmse
 from engine.train.store import CheckpointMismatch, diff_state_dict, load_weights_into
 
 # The seed tutorial's settings: 20 hidden units (the template), α = 1.0, batch 100, 15 epochs, plain CD-1.
@@ -174,14 +175,17 @@ class RecommendationRun(Run):
         gap = rbm.free_energy(full).mean() - rbm.free_energy(self.fe_train).mean()
         err = recon_error(rbm, full, rbm.predict(full))
         pred = rbm.predict(self.data.x_val)
+        ndcg = ranking(pred, self.data.x_val, self.data.y_val)[f"ndcg@{K}"]
         return {"val_loss": float(err), "free_energy_gap": float(gap), "val_rmse": rmse(pred, self.data.y_val),
-                "pred": pred if keep else None}
+                "val_ndcg": ndcg, "pred": pred if keep else None}
 
     def val_fields(self, ev: dict) -> dict:
-        return {"val_loss": ev["val_loss"], "free_energy_gap": ev["free_energy_gap"], "val_rmse": ev["val_rmse"]}
+        return {k: ev[k] for k in ("val_loss", "free_energy_gap", "val_rmse", "val_ndcg")}
 
     def score(self, ev: dict) -> tuple[str, float]:
-        return "held-out RMSE", -ev["val_rmse"]
+        """The best weights rank the held-out movies best (NDCG@10): a recommender's job is its top ten."""
+        v = ev["val_ndcg"]
+        return f"NDCG@{K}", -1.0 if v != v else v  # NaN (no relevant held-out movie): never better
 
     def log_window(self, val: dict | None = None) -> None:
         w = self.w
@@ -222,7 +226,8 @@ class RecommendationRun(Run):
         self.ep_sums = [0.0, 0.0, 0, 0, 0.0]
         self.checkpoint()
         self.status("running", say=True, message=f"epoch {epoch_value}/{self.cfg.epochs} done: reconstruction "
-                    f"error {ev['val_loss']:.4f}, held-out RMSE {ev['val_rmse']:.3f} stars, free-energy gap "
+                    f"error {ev['val_loss']:.4f}, held-out RMSE {ev['val_rmse']:.3f} stars, NDCG@10 {ev['val_ndcg']:.3f}, "
+                    f"free-energy gap "
                     f"{ev['free_energy_gap']:.2f}")
         self.w[4] = time.perf_counter()
 
