@@ -20,7 +20,8 @@ from pathlib import Path
 from engine.data.base import Data, DataError
 from engine.data.builtin import load_cifar, load_idx_dataset, load_mnist_sample
 from engine.data.files import load_image_files
-from engine.data.ratings import SOURCES as RATINGS, is_ratings_source, load_ratings
+from engine.data.ratings import SOURCES as RATINGS
+from engine.data.ratings import is_ratings_source, load_ratings
 from engine.data.seg import load_mnist_seg
 
 BUILTIN = ("mnist-sample", "mnist", "fashion-mnist", "cifar10", "cifar100", "mnist-seg") + RATINGS

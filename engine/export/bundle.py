@@ -31,8 +31,8 @@ from safetensors.torch import save as st_save
 
 from engine.atomic import atomic_write_bytes
 from engine.codegen import build_module, to_python
-from engine.filenames import safe_filename
 from engine.export.rbm import recommendation_tensors
+from engine.filenames import safe_filename
 from engine.graph import Graph, load_graph
 from engine.shapes import check
 

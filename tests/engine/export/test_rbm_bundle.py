@@ -56,8 +56,9 @@ def test_bundle_test_fails_when_the_weights_change(bundle, tmp_path):
     _, folder = bundle
     w = load_file(str(folder / "weights.safetensors"))
     w["rbm.W"] = w["rbm.W"].flip(0)
-    from safetensors.torch import save_file
     import shutil
+
+    from safetensors.torch import save_file
     other = tmp_path / "copy"
     shutil.copytree(folder, other)
     save_file(w, str(other / "weights.safetensors"))
