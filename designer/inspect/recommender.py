@@ -38,9 +38,9 @@ def render(run_path: str, stamp: str) -> None:
                                    for r in rated]), hide_index=True, height=380, key="rec_rated")
     with right:
         st.markdown(f"**Top {len(recs)} recommendations** (predicted stars)")
-        st.dataframe(pd.DataFrame([{"#": r["rank"], "title": r["title"], "score": round(r["score"], 2),
-                                    "held out": _stars(r["held_out"]), "genres": r["genres"]} for r in recs]),
-                     hide_index=True, height=380, key="rec_top")
+        with st.container(key="rec_top"):
+            st.table(pd.DataFrame([{"title": r["title"], "score": f"{r['score']:.2f}", "held out": _stars(r["held_out"]),
+                                    "genres": r["genres"]} for r in recs], index=[r["rank"] for r in recs]))
     st.divider()
     st.markdown("**What each hidden feature learned**: the movies with the largest weights into it")
     H = rec.rbm.hidden

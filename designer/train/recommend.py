@@ -68,7 +68,8 @@ def render_results(res: dict) -> None:
     c[3].metric("Weights of epoch", f"{res.get('epoch')}", border=True,
                 help=f"the {res.get('weights', 'best')} weights (lowest held-out RMSE), {res.get('visible_units')} "
                      f"visible units, {res.get('hidden')} hidden")
-    st.dataframe(table(res).style.format("{:.3f}", na_rep="–"), key="rec_table")
+    with st.container(key="rec_table"):
+        st.table(table(res).style.format("{:.3f}", na_rep="–"))
     st.caption(f"On {res['held_out']:,} held-out ratings of {res['n']} test users ({res.get('data')}, "
                f"{res.get('movies'):,} movies). RMSE: the predicted rating against the held-out one. Ranking: every "
                f"movie the user had not rated, top {k}; relevant = a held-out rating of 4 stars or more. "
