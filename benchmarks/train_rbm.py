@@ -9,7 +9,7 @@ Prints one table with the training time of each model. Targets (issue 11): both 
 the softmax RBM beats the most-popular NDCG@10. Asserts nothing.
 
     python benchmarks/train_rbm.py [--movies 2000] [--epochs-binary 15] [--epochs-softmax 20] [--hidden-softmax 50]
-        [--data-root DIR_WITH_ml-latest-small.zip] [--val-fraction 0.1] [--seed 0]
+        [--lr-softmax 1.0] [--wd-softmax 0] [--data-root DIR_WITH_ml-latest-small.zip] [--val-fraction 0.1] [--seed 0]
 """
 from __future__ import annotations
 
@@ -52,6 +52,7 @@ def main() -> None:
     ap.add_argument("--epochs-binary", type=int, default=15)
     ap.add_argument("--epochs-softmax", type=int, default=20)
     ap.add_argument("--lr-softmax", type=float, default=1.0)
+    ap.add_argument("--wd-softmax", type=float, default=0.0, help="weight decay of the softmax RBM")
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--val-fraction", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=0)
@@ -64,7 +65,8 @@ def main() -> None:
         res_b, t_b = run("binary", graph(a.movies, a.hidden_binary, "binary"),
                          {**base, "epochs": a.epochs_binary}, where)
         res_s, t_s = run("softmax", graph(a.movies, a.hidden_softmax, "softmax"),
-                         {**base, "epochs": a.epochs_softmax, "lr": a.lr_softmax}, where)
+                         {**base, "epochs": a.epochs_softmax, "lr": a.lr_softmax,
+                          "weight_decay": a.wd_softmax}, where)
     m = res_b["metrics"]
     rows.append((f"binary RBM (seed: {a.hidden_binary} hidden, CD-1, α=1, {a.epochs_binary} ep)", res_b["metrics"]["model"], t_b))
     rows.append((f"softmax RBM ({a.hidden_softmax} hidden, CD-1, α={a.lr_softmax:g}, {a.epochs_softmax} ep)",

@@ -61,8 +61,8 @@ def test_train_the_rbm_template_and_see_recommendations_with_titles(page):
     expect(top.locator("tbody tr")).to_have_count(10)
     expect(top.locator("tbody tr").first).to_contain_text(TITLE)
     expect(page.get_by_text(re.compile(r"What user \d+ rated"))).to_be_visible()
-    page.get_by_text("What each hidden feature learned").scroll_into_view_if_needed()
-    page.mouse.wheel(0, 3000)  # the heatmap is drawn once it scrolls into view
+    screenshot_whole(page, "recommender_inspect")  # the whole page in view: the heatmap below the fold is drawn
     page.wait_for_function("""() => [...document.querySelectorAll('.js-plotly-plot')]
-        .some(g => (g.layout?.title?.text ?? '').startsWith('Weights:'))""", timeout=60_000)
+        .some(g => (g.data ?? []).some(d => d.type === 'heatmap' && d.z.length === 20))""", timeout=60_000)
+    expect(page.locator(".js-plotly-plot").get_by_text(re.compile(r"Weights: 20 hidden units"))).to_be_visible()
     screenshot_whole(page, "recommender_inspect")
