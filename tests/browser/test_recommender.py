@@ -62,7 +62,6 @@ def test_train_the_rbm_template_and_see_recommendations_with_titles(page):
     expect(top.locator("tbody tr").first).to_contain_text(TITLE)
     expect(page.get_by_text(re.compile(r"What user \d+ rated"))).to_be_visible()
     screenshot_whole(page, "recommender_inspect")  # the whole page in view: the heatmap below the fold is drawn
-    page.wait_for_function("""() => [...document.querySelectorAll('.js-plotly-plot')]
-        .some(g => (g.data ?? []).some(d => d.type === 'heatmap' && d.z.length === 20))""", timeout=60_000)
-    expect(page.locator(".js-plotly-plot").get_by_text(re.compile(r"Weights: 20 hidden units"))).to_be_visible()
+    expect(page.locator("[data-testid=stPlotlyChart]")).to_have_count(1)  # the weight heatmap
+    expect(page.locator("[data-testid=stPlotlyChart] .heatmaplayer")).to_have_count(1, timeout=60_000)
     screenshot_whole(page, "recommender_inspect")
