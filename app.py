@@ -10,7 +10,13 @@ from designer.state import init_session
 
 # the favicon is a file served by the app itself: a ":material/...:" page icon is fetched from a font CDN
 ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
-st.set_page_config(page_title="Convas", page_icon=str(ICON), layout="wide")
+st.set_page_config(page_title="Convas", page_icon=str(ICON), layout="wide", menu_items={"About": (
+    "**Convas**: design, train, inspect and export PyTorch networks.\n\n"
+    "The recommendation task uses the MovieLens data sets of GroupLens Research, University of Minnesota "
+    "(F. Maxwell Harper and Joseph A. Konstan. 2015. The MovieLens Datasets: History and Context. ACM TiiS 5, 4). "
+    "Terms: research use only, with this acknowledgement; no commercial use without GroupLens' permission; "
+    "redistribution only under the same terms; no endorsement by the University of Minnesota or GroupLens is "
+    "stated or implied.")})
 init_session()
 
 pages = st.navigation([

@@ -21,7 +21,8 @@ from engine.graph import Graph
 from engine.shapes import Report, check, checked
 
 # Names the generated file itself uses, and attributes build_module sets on the model.
-_RESERVED = {"self", "torch", "nn", "F", "Net", "super", "build", "convas_source", "torchvision"}
+# torchvision: imported by ops that emit its layers; RBM: an op's module-level class
+_RESERVED = {"self", "torch", "nn", "F", "Net", "super", "build", "convas_source", "torchvision", "RBM"}
 # Everything an nn.Module has, including what Module.__init__ sets on the instance (`training`): a layer named
 # `training` would turn model.eval() into "cannot assign 'bool' as child module".
 _MODULE_ATTRS = set(dir(nn.Module)) | set(vars(nn.Module()))
@@ -139,6 +140,11 @@ def _emit(g: Graph, report: Report, class_name: str) -> str:
         *sorted({f"import {m}" for n in g.nodes for m in get_op(n.op).imports}),
         "",
         "",
+    ]
+    for src in dict.fromkeys(get_op(nodes[nid].op).module_source for nid in report.order):  # once each, in order
+        if src:
+            header += src.rstrip("\n").splitlines() + ["", ""]
+    header += [
         f"class {class_name}(nn.Module):",
         "    def __init__(self):",
         "        super().__init__()",

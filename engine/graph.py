@@ -61,7 +61,8 @@ class Node(_Strict):
 
 
 class Task(_Strict):
-    kind: Literal["classification", "segmentation"] = Field("classification", description="What the network predicts.")
+    kind: Literal["classification", "segmentation", "recommendation"] = Field("classification", description=(
+        "What the network predicts; recommendation: an RBM trained by contrastive divergence on ratings."))
     num_classes: int = Field(10, ge=1, description="Number of classes.")
 
 

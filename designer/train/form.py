@@ -10,13 +10,16 @@ import dataclasses
 import streamlit as st
 import torch
 
+from engine.data.ratings import SOURCES as RATINGS
 from engine.train.config import AUGMENTS, OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig
 from engine.train.defaults import APP_DEFAULTS, auto_device, device_defaults
 from engine.train.distributed import device_count
+from engine.train.tasks import TASK_DEFAULTS
 
 DATASETS = {"mnist-sample": "MNIST sample (bundled)", "mnist": "MNIST (60k)",
             "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
-            "mnist-seg": "MNIST segmentation", "folder": "Image folder or .zip…"}
+            "mnist-seg": "MNIST segmentation", "movielens-sample": "MovieLens sample (bundled, 150 users)",
+            "movielens-small": "MovieLens small (610 users)", "folder": "Image folder or .zip…"}
 OPT_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
 SCHED_NAMES = {"constant": "constant", "step": "step (÷10 at 50%, 75%)", "cosine": "cosine",
                "onecycle": "one-cycle"}
@@ -33,10 +36,12 @@ class Submitted:
     task: dict  # {"kind", "num_classes"}
 
 
-def _defaults() -> dict:
+def _defaults(kind: str = "classification") -> dict:
     d = st.session_state.get("train_config") or {}
     on_device, _ = device_defaults(auto_device())  # e.g. a larger batch on a GPU
-    return {**TrainConfig().to_dict(), **APP_DEFAULTS, **on_device, **d}
+    if (kind == "recommendation") != (d.get("data") in RATINGS):  # the last settings were for another kind of data
+        d = {}
+    return {**TrainConfig().to_dict(), **APP_DEFAULTS, **on_device, **TASK_DEFAULTS.get(kind, {}), **d}
 
 
 def _task_of(graph: dict) -> tuple[str, int]:
@@ -46,8 +51,8 @@ def _task_of(graph: dict) -> tuple[str, int]:
 
 def render_form(graph: dict, can_start: bool) -> Submitted | None:
     """Draw the form. On Start: the submitted settings (a valid TrainConfig, or the problems); otherwise None."""
-    d = _defaults()
     kind, k = _task_of(graph)
+    d = _defaults(kind)
     devices = ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     with st.form("train_settings", border=True):
         c_data, c_opt, c_sched, c_run = st.columns(4, gap="medium")
@@ -61,9 +66,10 @@ def render_form(graph: dict, can_start: bool) -> Submitted | None:
                                  placeholder="optional: where the files are",
                                  help="For an image folder or .zip: its path. For MNIST / Fashion-MNIST / CIFAR: "
                                       "the folder that holds the files (default: the download cache).")
-            tasks = ["classification", "segmentation"]
+            tasks = ["classification", "segmentation", "recommendation"]
             task = st.selectbox("Task", tasks, index=tasks.index(kind), key="tf_task",
-                                help="segmentation: a class per pixel (e.g. MNIST segmentation)")
+                                help="segmentation: a class per pixel (e.g. MNIST segmentation); recommendation: an "
+                                     "RBM on movie ratings, trained by contrastive divergence (MovieLens)")
             classes = st.number_input("Classes", 1, 1000, k, key="tf_classes")
         with c_opt:
             st.markdown("**:material/tune: Optimiser**")
@@ -106,6 +112,9 @@ def render_form(graph: dict, can_start: bool) -> Submitted | None:
                 fast = st.checkbox("Fast mode (compile the network)", bool(d["fast"]), key="tf_fast",
                                    help="torch.compile: faster steps after a warm-up that compiles (seconds on a GPU, "
                                         "up to a minute on a CPU); the status shows the warm-up")
+                cd_k = st.number_input("CD steps k (RBM)", 1, 100, int(d["cd_k"]), key="tf_cdk",
+                                       help="Gibbs steps of contrastive divergence for the recommendation task")
+                pcd = st.checkbox("Persistent CD (RBM)", bool(d["persistent_cd"]), key="tf_pcd")
         start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:",
                                       disabled=not can_start)
     if not start:
@@ -117,7 +126,7 @@ def render_form(graph: dict, can_start: bool) -> Submitted | None:
               "clip_grad_norm": float(clip) or None, "label_smoothing": float(smooth), "seed": int(seed),
               "device": dev, "precision": prec, "augment": aug, "val_fraction": float(val),
               "log_every": int(log_every), "max_steps": int(max_steps) or None, "fast": bool(fast),
-              "nproc": int(nproc)}
+              "nproc": int(nproc), "cd_k": int(cd_k), "persistent_cd": bool(pcd)}
     st.session_state.train_config = values  # kept even when refused: the form shows what the user typed
     config = TrainConfig(**values)
     problems = config.problems()

@@ -10,7 +10,7 @@ import time
 
 import streamlit as st
 
-from designer.train import plots
+from designer.train import plots, recommend
 from designer.train.runs import STATE_COLOR, STATE_ICON, label, metrics, run_dir
 from engine.train import runs as R
 from engine.train.rundir import ACTIVE, RunDir
@@ -63,6 +63,9 @@ def _headline(rows: list[dict], status: dict, epochs: int | None) -> None:
 
 
 def _charts(runs: dict[str, list[dict]], epochs: float | None) -> None:
+    if recommend.is_recommender(runs):
+        recommend.charts(runs, epochs)
+        return
     cfg = {"displayModeBar": False}
     left, right = st.columns(2)
     left.plotly_chart(plots.curves(runs, "loss", "Loss", epochs=epochs), key="chart_loss", config=cfg)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from designer.train import plots
+from designer.train import plots, recommend
 from designer.train.runs import run_dir
 
 CHART = {"displayModeBar": False}
@@ -25,6 +25,9 @@ def results_of(run_id: str) -> dict | None:
 def render_results(run_id: str) -> None:
     res = results_of(run_id)
     if res is None:
+        return
+    if res.get("task") == "recommendation":
+        recommend.render_results(res)
         return
     classes = res.get("classes") or [str(i) for i in range(len(res["confusion"]))]
     st.subheader("Results", anchor=False)

@@ -9,6 +9,7 @@ from engine.catalog import (  # noqa: F401  (registration side effects)
     merge,
     norm,
     pool,
+    rbm,
     recurrent,
     reshape,
     unpool,

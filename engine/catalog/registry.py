@@ -121,6 +121,8 @@ class OpSpec:
     # (Identity, Reshape, Flatten only move them), or "lookup": need them and turn them into floats (Embedding)
     token_ids: Literal["refuse", "pass", "lookup"] = "refuse"
     imports: tuple[str, ...] = ()  # modules the emitted code needs beyond torch, nn and F (e.g. "torchvision")
+    # module-level source (a class) that `init` refers to, written once into each generated file that uses the op
+    module_source: str = ""
 
     def __post_init__(self) -> None:
         self.id_prefix = self.id_prefix or default_id_prefix(self.name)

@@ -74,6 +74,10 @@ def run(args) -> int:
             print("error: give a graph file to train, or --resume RUN_DIR.", file=sys.stderr)
             return 2
         try:
+            from engine.graph import load_graph
+            from engine.train.tasks import TASK_DEFAULTS
+            task = load_graph(args.graph).task
+            overrides = {**TASK_DEFAULTS.get(task.kind if task else "", {}), **overrides}  # e.g. the RBM seed's
             cfg = TrainConfig.from_dict(apply_device_defaults(overrides))  # parsed and validated once, here
             run_dir = prepare_run(args.graph, cfg, args.out, args.name)
         except (GraphError, ValueError) as e:

@@ -31,6 +31,7 @@ from safetensors.torch import save as st_save
 
 from engine.atomic import atomic_write_bytes
 from engine.codegen import build_module, to_python
+from engine.export.rbm import recommendation_tensors
 from engine.filenames import safe_filename
 from engine.graph import Graph, load_graph
 from engine.shapes import check
@@ -38,8 +39,10 @@ from engine.shapes import check
 HERE = Path(__file__).resolve().parent
 TRAIN_TEMPLATE = HERE / "bundle_train_template.py"
 TEST_TEMPLATE = HERE / "bundle_test_template.py"
+# a task that trains or checks differently ships its own train.py / test_model.py
+TASK_TEMPLATES = {"recommendation": (HERE / "bundle_rbm_train_template.py", HERE / "bundle_rbm_test_template.py")}
 TRAIN_KEYS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay", "schedule",
-              "clip_grad_norm", "label_smoothing", "seed", "augment", "log_every")
+              "clip_grad_norm", "label_smoothing", "seed", "augment", "log_every", "cd_k", "persistent_cd")
 
 
 @dataclasses.dataclass
@@ -115,14 +118,18 @@ def bundle_files(g: Graph, report: Any, state_dict: dict[str, torch.Tensor] | No
         tensors["labels"] = labels.contiguous()
     input_shape = list(report.nodes[input_ids[0]].shape)
     task = g.task.kind if g.task else "classification"
+    if task == "recommendation":  # the app's top-10 for every sample user, which test_model.py reproduces
+        tensors.update(recommendation_tensors(model, inputs[0]))
+        tensors.pop("labels", None)  # the held-out ratings are not labels of the hidden probabilities
+    train_template, test_template = TASK_TEMPLATES.get(task, (TRAIN_TEMPLATE, TEST_TEMPLATE))
     num_classes = g.task.num_classes if g.task else None
     files: dict[str, bytes] = {
         "model.py": source.encode(),
         "weights.safetensors": st_save(weights),
         "sample.safetensors": st_save(tensors),
         "graph.json": g.to_json().encode(),
-        "test_model.py": TEST_TEMPLATE.read_bytes(),
-        "train.py": TRAIN_TEMPLATE.read_bytes(),
+        "test_model.py": test_template.read_bytes(),
+        "train.py": train_template.read_bytes(),
     }
     cfg = _train_settings(train_config, sample)
     files["train_config.json"] = _json({"train": cfg, "input_shape": input_shape, "task": task,

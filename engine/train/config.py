@@ -41,6 +41,8 @@ class TrainConfig:
     checkpoint_every: int = 0  # also write the last checkpoint every N steps (0: at the end of each epoch)
     fast: bool = False  # compile the training step (torch.compile): faster steps after a warm-up of seconds to a minute
     nproc: int = 1  # processes training the run together (torchrun + DistributedDataParallel, one per GPU); batch_size is the global batch
+    cd_k: int = 1  # recommendation (RBM): Gibbs steps of contrastive divergence, CD-k
+    persistent_cd: bool = False  # recommendation (RBM): persistent CD (the negative chain carries over between batches)
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -90,6 +92,7 @@ class TrainConfig:
              or self.batch_size >= self.nproc, "batch_size must be at least nproc (one example per process)",
              "batch_size")  # a batch_size < 1 has its own message
         need(self.limit is None or self.limit >= 1, "limit must be >= 1 or None", "limit")
+        need(isinstance(self.cd_k, int) and self.cd_k >= 1, "cd_k must be a whole number >= 1", "cd_k")
         need(not self.nesterov or (self.optimizer == "sgd" and self.momentum > 0),
              "nesterov needs optimizer sgd with momentum > 0", "nesterov")
         return found

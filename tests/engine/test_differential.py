@@ -152,7 +152,9 @@ def sequence_layer(rng: random.Random, shape: tuple) -> tuple[str, dict]:
 
 def vector_layer(rng: random.Random, shape: tuple) -> tuple[str, dict]:
     (F,) = shape
-    k = rng.choice(["linear", "linear", "bn", "ln", "act", "softmax", "drop", "reshape"])
+    k = rng.choice(["linear", "linear", "bn", "ln", "act", "softmax", "drop", "reshape", "rbm"])
+    if k == "rbm":
+        return "RBM", {"hidden": rng.randint(1, 9), "visible_units": rng.choice(["binary", "softmax"])}
     if k == "linear":
         return "Linear", {"out_features": rng.randint(1, 12), "bias": rng.random() < 0.8}
     if k == "bn":

@@ -6,11 +6,16 @@ loss, metric or results) subclasses Run in its own module in this package and ad
 from __future__ import annotations
 
 from engine.train.loop import Run
+from engine.train.tasks.recommendation import SEED_SETTINGS, RecommendationRun
 
 RUNNERS: dict[str, type[Run]] = {
     "classification": Run,
     "segmentation": Run,
+    "recommendation": RecommendationRun,
 }
+
+# TrainConfig values a task starts from where the user sets nothing (the CLI and the Train form read these)
+TASK_DEFAULTS: dict[str, dict] = {"recommendation": SEED_SETTINGS}
 
 
 def runner_for(task: str) -> type[Run]:

@@ -136,6 +136,8 @@ CASES: dict[str, list] = {
     "GRU": [((7, 5), [("GRU", {"hidden_size": 4, "return_sequence": True})]),
             ((7, 5), [("GRU", {"hidden_size": 4, "num_layers": 2, "bidirectional": True})])],
     "Embedding": [((9,), [("Embedding", {"num_embeddings": 10, "embedding_dim": 4, "padding_idx": 0})], "int64")],
+    "RBM": [((13,), [("RBM", {"hidden": 4})]), ((13,), [("RBM", {"hidden": 3, "visible_units": "softmax"})]),
+            ((13,), [("RBM", {"hidden": 5}), ("Linear", {"out_features": 2})])],
 }
 
 
