@@ -109,7 +109,8 @@ def main() -> None:
     if args.json:
         fig = {"figure": f"class visualisation, {what}, {steps} steps", "value": eng_s, "unit": "s",
                "baseline": "bare hand-written ascent loop", "baseline_value": base_s, "ratio": eng_s / base_s,
-               "target": "ratio near 1" if args.resnet else f"<= {TARGET_S:.0f} s on a 2-core CPU"}
+               "target": "ratio near 1" if args.resnet else (f"<= {TARGET_S:.0f} s on a 2-core CPU" if steps == 256
+                                                             else "(the 3 s target is for 256 steps)")}
         Path(args.json).write_text(json.dumps({"device": str(device), "figures": [fig]}, indent=1))
 
 

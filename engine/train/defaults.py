@@ -1,9 +1,11 @@
 """Defaults that depend on the device: what the app pre-fills when the user presses Start and changes nothing.
 
 On a GPU the seed CNN is limited by kernel launches at batch 128 (a 60k-image epoch is 469 small steps); at batch
-512 the GPU is busy and Adam at the same peak lr (2e-3, one-cycle) still reaches 99% test accuracy on MNIST in two
-epochs (the issue's anchor: 174,562 images/s, 1.05 s to 99% by hand on one H100, against 38,000 at batch 128). On
-the CPU the smaller batch learns more per second. `device_defaults` says which settings change and why; the Train
+512 the GPU is busy (issue 12's anchor, by hand on one H100: 174,562 images/s at batch 512 against 38,000 at 128,
+99% test accuracy after 1.05 s, about 3 epochs). Not settled yet: on a CPU (fp32, seed 0) the 2 default epochs at
+batch 512 and Adam 2e-3 one-cycle end at 98.84% test accuracy, short of 99%; the epochs or the lr for a GPU are to
+be measured there (benchmarks/train_mnist.py, `make gpu-check`). On the CPU the smaller batch learns more per
+second. `device_defaults` says which settings change and why; the Train
 page shows the reason, the command line applies the same settings when they are not given.
 """
 from __future__ import annotations
