@@ -25,6 +25,7 @@ from engine.codegen import build_module, node_names
 from engine.data import load_data
 from engine.shapes import check
 from engine.train.checks import TrainError, resolve_device
+from engine.train.fingerprint import DesignChanged, design_changes, design_fingerprint
 from engine.train.loop import Run
 from engine.train.optim import lr_factor
 from engine.train.rec_metrics import K, evaluate_recommender, ranking, rmse
@@ -90,6 +91,9 @@ class RecommendationRun(Run):
         self.full_val = self.data.x_val + self.data.y_val
         self.step = self.epoch = self.epoch_step = 0
         self.best: float | None = None
+        self.design = design_fingerprint(self.g)  # as in Run: a resume refuses a changed design
+        self.start_loss: float | None = None  # no loss to diverge: contrastive divergence is not a gradient of one
+        self.warning: str | None = None
         self.elapsed = 0.0
         self.ep_sums = [0.0, 0.0, 0, 0, 0.0]  # error*n, -, users, -, seconds of the current epoch
 
@@ -114,7 +118,7 @@ class RecommendationRun(Run):
         state = {"velocity": [v.cpu() for v in self.vel], "chain": None if self.chain is None else self.chain.cpu(),
                  "rng_cpu": torch.get_rng_state(), "gen": self.gen.get_state(),
                  "step": self.step, "epoch": self.epoch, "epoch_step": self.epoch_step, "best": self.best,
-                 "elapsed": self.now(), "ep_sums": list(self.ep_sums)}
+                 "elapsed": self.now(), "ep_sums": list(self.ep_sums), "design": self.design}
         self.dir.save_last(self.model, state)
 
     def restore(self) -> int | None:
@@ -125,6 +129,9 @@ class RecommendationRun(Run):
         lines = diff_state_dict(self.model.state_dict(), tensors)
         if lines:
             raise CheckpointMismatch(self.dir.checkpoints, lines)
+        changed = design_changes(st.get("design"), self.design)
+        if changed:
+            raise DesignChanged(st["step"], changed)
         self.model.load_state_dict(tensors)
         self.vel = [v.to(self.device) for v in st["velocity"]]
         self.chain = None if st["chain"] is None else st["chain"].to(self.device)
