@@ -48,13 +48,23 @@ def open_zip(path: Path) -> zipfile.ZipFile:
 
 def scan_zip(zf: zipfile.ZipFile, path: Path, max_bytes: int = MAX_BYTES) -> list[Entry]:
     """Check every entry of the zip (names, types, sizes) and return readers for its images."""
+    files = check_zip_entries(zf, path, max_bytes)
+    parts_list = _strip_common_root([p for p, _ in files], path.name)
+    return [(parts[0], f"{path.name}:{info.filename}", lambda info=info: zf.read(info))
+            for parts, (_, info) in zip(parts_list, files)]
+
+
+def check_zip_entries(zf: zipfile.ZipFile, path: Path, max_bytes: int = MAX_BYTES, exts: set[str] = IMAGE_EXTS,
+                      what: str = "an image") -> list[tuple[list[str], zipfile.ZipInfo]]:
+    """The zip's files as (path parts, entry), refusing symlinks, absolute paths, `..`, files whose extension is
+    not in `exts` and a total declared size over max_bytes; hidden and macOS metadata entries are skipped."""
     files: list[tuple[list[str], zipfile.ZipInfo]] = []
     total = 0
     for info in zf.infolist():
         name = info.filename
         mode = info.external_attr >> 16
         if stat.S_ISLNK(mode):
-            raise DataError(f"{path.name} is refused: '{name}' is a symbolic link. Zip the image files themselves.")
+            raise DataError(f"{path.name} is refused: '{name}' is a symbolic link. Zip the files themselves.")
         if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
             raise DataError(f"{path.name} is refused: '{name}' is an absolute path. Zip the folder with relative "
                             f"paths (class/image.png).")
@@ -63,17 +73,15 @@ def scan_zip(zf: zipfile.ZipFile, path: Path, max_bytes: int = MAX_BYTES) -> lis
             raise DataError(f"{path.name} is refused: '{name}' climbs out of the archive with '..'.")
         if info.is_dir() or not parts or _ignored(parts):
             continue
-        if Path(parts[-1]).suffix.lower() not in IMAGE_EXTS:
-            raise DataError(f"{path.name} is refused: '{name}' is not an image (allowed: "
-                            f"{', '.join(sorted(IMAGE_EXTS))}). Remove it from the zip.")
+        if Path(parts[-1]).suffix.lower() not in exts:
+            raise DataError(f"{path.name} is refused: '{name}' is not {what} (allowed: "
+                            f"{', '.join(sorted(exts))}). Remove it from the zip.")
         total += info.file_size
         if total > max_bytes:
             raise DataError(f"{path.name} is refused: it unpacks to more than the limit of {_mb(max_bytes)} "
                             f"(declared sizes). Use a smaller dataset or a folder.")
         files.append((parts, info))
-    parts_list = _strip_common_root([p for p, _ in files], path.name)
-    return [(parts[0], f"{path.name}:{info.filename}", lambda info=info: zf.read(info))
-            for parts, (_, info) in zip(parts_list, files)]
+    return files
 
 
 def scan_folder(path: Path, max_bytes: int = MAX_BYTES) -> list[Entry]:
