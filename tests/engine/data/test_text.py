@@ -88,7 +88,8 @@ def test_uploaded_text_splits_90_5_5_and_caps_the_vocabulary(tmp_path):
     d = load_text(str(f), max_vocab=8)
     assert d.info["tokens"] == {"train": 270, "valid": 15, "test": 15}
     assert len(d.vocab) == 8 and d.vocab[-1] == UNK
-    assert int((d.valid == d.vocab.index(UNK)).sum()) == 5  # the x-words, all unseen or rare
+    # valid is lines 90-94: the five x-words (unseen in train) and w6 (line 90; the cap keeps w0-w5) are <unk>
+    assert int((d.valid == d.vocab.index(UNK)).sum()) == 6
 
 
 def test_uploaded_zip_with_splits(tmp_path):
