@@ -57,8 +57,8 @@ class Node(_Strict):
 
 
 class Task(_Strict):
-    kind: Literal["classification", "segmentation"] = Field("classification", description="What the network predicts.")
-    num_classes: int = Field(10, ge=1, description="Number of classes.")
+    kind: Literal["classification", "segmentation", "language_model"] = Field("classification", description="What the network predicts.")
+    num_classes: int = Field(10, ge=1, description="Number of classes (language_model: the vocabulary size V).")
 
 
 class Graph(_Strict):

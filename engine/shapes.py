@@ -25,6 +25,7 @@ from engine.graph import (
     parse_partial,
     topo_order,
 )
+from engine.lm import task_issues
 
 Shape = tuple[int, ...]
 
@@ -121,6 +122,10 @@ def check(source: Any) -> Report:
         if nid not in reports:
             own = by_node.get(nid)
             reports[nid] = NodeReport(nid, nodes[nid].op, error=own[0].message if own else None, blocked=not own)
+    for i in task_issues(g, reports, normalised):  # what the graph's task asks of it (engine.lm)
+        by_node.setdefault(i.node, []).append(i)
+        if reports[i.node].error is None:
+            reports[i.node].error = i.message
     errors = [i for nid in nodes for i in by_node.get(nid, ())]
     errors += [i for key, issues in by_node.items() if key not in nodes for i in issues]  # dropped, unnamed nodes
     errors += loose
