@@ -21,7 +21,8 @@ from engine.graph import Graph
 from engine.shapes import Report, check, checked
 
 # Names the generated file itself uses, and attributes build_module sets on the model.
-_RESERVED = {"self", "torch", "nn", "F", "Net", "super", "build", "convas_source", "reset_state", "carry_state"}
+_RESERVED = {"self", "torch", "nn", "F", "Net", "super", "build", "convas_source", "reset_state", "carry_state",
+             "carried"}
 # Everything an nn.Module has, including what Module.__init__ sets on the instance (`training`): a layer named
 # `training` would turn model.eval() into "cannot assign 'bool' as child module".
 _MODULE_ATTRS = set(dir(nn.Module)) | set(vars(nn.Module()))
@@ -102,9 +103,8 @@ def _emit(g: Graph, report: Report, class_name: str) -> str:
         for name in spec.ref_params:
             pool = report.normalised[n.id][name]
             wants_indices[pool] = ns.create_name(f"{var[pool]}_indices", f"{pool}\0indices")
-    # recurrent layers with stateful=True keep their state in self.<name>_state between forward calls
-    states = {nid: ns.create_name(f"{var[nid]}_state", f"{nid}\0state") for nid in report.order
-              if report.normalised[nid].get("stateful")}
+    # recurrent layers with stateful=True keep their state in self.carried[<their name>] between forward calls
+    states = {nid: var[nid] for nid in report.order if report.normalised[nid].get("stateful")}
     inputs = [nid for nid in report.order if nodes[nid].op == "Input"]
     init_lines: list[str] = []
     fwd_lines: list[str] = []
@@ -127,8 +127,6 @@ def _emit(g: Graph, report: Report, class_name: str) -> str:
         ctor = spec.init(ctx)
         if ctor is not None:
             init_lines.append(f"        self.{var[nid]} = {ctor}")
-        if nid in states:
-            init_lines.append(f"        self.{states[nid]} = None  # the state carried from batch to batch")
         target = var[nid] + (f", {wants_indices[nid]}" if nid in wants_indices else "")
         fwd_lines.append(f"        {target} = {spec.forward(ctx)}  # {_shape_comment(r.shape)}")
     outs = [var[o] for o in g.outputs]
@@ -149,30 +147,33 @@ def _emit(g: Graph, report: Report, class_name: str) -> str:
         "    def __init__(self):",
         "        super().__init__()",
     ]
+    if states:
+        init_lines.append("        self.carried = {}  # the recurrent state carried from batch to batch, by layer")
     body = init_lines or ["        pass"]
-    fwd = ["", f"    def forward({sig}):"] + fwd_lines + (_state_methods(list(states.values())) if states else [])
+    fwd = ["", f"    def forward({sig}):"] + fwd_lines + (_STATE_METHODS if states else [])
     footer = ["", "", "def build():", f'    """A fresh {class_name} with random weights."""', f"    return {class_name}()", ""]
     return "\n".join(header + body + fwd + footer)
 
 
-def _state_methods(names: list[str]) -> list[str]:
-    """reset_state and carry_state, the methods of a model with stateful recurrent layers."""
-    return ["", "    def reset_state(self):",
-            '        """Forget the recurrent state carried between batches (at the start of a pass over the data)."""'] + [
-        f"        self.{n} = None" for n in names] + [
-        "",
-        "    def carry_state(self, rnn, name, x):",
-        '        """Run rnn on x from the state the previous batch left, detached (gradients stop at the batch',
-        "        boundary: truncated backpropagation through time), and keep its new state for the next batch.",
-        '        A batch of another size starts from zero."""',
-        "        state = getattr(self, name)",
-        "        if state is not None:",
-        "            state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()",
-        "            if (state[0] if isinstance(state, tuple) else state).shape[1] != x.shape[0]:",
-        "                state = None",
-        "        out, state = rnn(x, state)",
-        "        setattr(self, name, state)",
-        "        return out, state"]
+# the methods of a model with stateful recurrent layers
+_STATE_METHODS = [
+    "",
+    "    def reset_state(self):",
+    '        """Forget the recurrent state carried between batches (at the start of a pass over the data)."""',
+    "        self.carried = {}",
+    "",
+    "    def carry_state(self, rnn, name, x):",
+    '        """Run rnn on x from the state the previous batch left, detached (gradients stop at the batch',
+    "        boundary: truncated backpropagation through time), and keep its new state for the next batch.",
+    '        A batch of another size starts from zero."""',
+    "        state = self.carried.get(name)",
+    "        if state is not None:",
+    "            state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()",
+    "            if (state[0] if isinstance(state, tuple) else state).shape[1] != x.shape[0]:",
+    "                state = None",
+    "        out, state = rnn(x, state)",
+    "        self.carried[name] = state",
+    "        return out, state"]
 
 
 def _doc_literal(text: str) -> str:

@@ -23,6 +23,7 @@ def test_stateful_lstm_carries_detached_state_across_calls_and_resets():
     m.reset_state()
     torch.testing.assert_close(m(x2), m.fc(m.lstm(m.embed(x2))[0]))
     assert m(torch.randint(0, 50, (1, 6))).shape == (1, 6, 50)  # another batch size starts afresh
+    assert set(m.carried) == {"lstm"} and m.carried["lstm"][0].shape == (2, 1, 8)
 
 
 def test_a_stateless_lstm_forgets_between_calls():
