@@ -39,6 +39,9 @@ class TrainConfig:
     max_steps: int | None = None  # end the run after this many steps (tests, quick checks); None: all epochs
     limit: int | None = None  # train on only the first N training examples; None: all
     checkpoint_every: int = 0  # also write the last checkpoint every N steps (0: at the end of each epoch)
+    lr_decay: float = 1.0  # multiply the lr by this once per epoch after epoch lr_decay_after (PTB recipe: 0.5)
+    lr_decay_after: int = 0  # epochs at the full lr before lr_decay starts (PTB small: 4, medium: 6)
+    init_uniform: float | None = None  # initialise every parameter uniformly in ±x (PTB recipe: 0.1); None: torch's
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -84,6 +87,11 @@ class TrainConfig:
         need(self.checkpoint_every >= 0, "checkpoint_every must be >= 0", "checkpoint_every")
         need(self.max_steps is None or self.max_steps >= 1, "max_steps must be >= 1 or None", "max_steps")
         need(self.limit is None or self.limit >= 1, "limit must be >= 1 or None", "limit")
+        need(0 < self.lr_decay <= 1, "lr_decay must be in (0, 1]", "lr_decay")
+        need(isinstance(self.lr_decay_after, int) and self.lr_decay_after >= 0, "lr_decay_after must be >= 0",
+             "lr_decay_after")
+        need(self.init_uniform is None or self.init_uniform > 0, "init_uniform must be positive or None",
+             "init_uniform")
         need(not self.nesterov or (self.optimizer == "sgd" and self.momentum > 0),
              "nesterov needs optimizer sgd with momentum > 0", "nesterov")
         return found

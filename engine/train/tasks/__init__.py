@@ -6,10 +6,12 @@ loss, metric or results) subclasses Run in its own module in this package and ad
 from __future__ import annotations
 
 from engine.train.loop import Run
+from engine.train.tasks.language_model import LanguageModelRun
 
 RUNNERS: dict[str, type[Run]] = {
     "classification": Run,
     "segmentation": Run,
+    "language_model": LanguageModelRun,
 }
 
 
