@@ -95,6 +95,7 @@ class LanguageModelRun(Run):
                              f"task), then apply the fixes the check offers for the Embedding and the output.")
         B = cfg.batch_size
         need_batches(data, B, T)
+        self.dir.write_vocab(data.vocab)
         self.data = data.to(dev)
         self.K = V
         self.streams = {s: batchify(getattr(self.data, s), B) for s in ("train", "valid", "test")}
