@@ -3,6 +3,7 @@ where it looks (saliency), what it wants to see (gradient ascent) and what a lay
 picture comes with the number that says how good it is."""
 import streamlit as st
 
+from designer.inspect.language import is_language_model, language_model_tabs
 from designer.inspect.optim import ascent_tab, inversion_tab
 from designer.inspect.runs import inspectable_runs
 from designer.inspect.saliency import saliency_tab
@@ -28,6 +29,9 @@ if not runs:
     st.stop()
 
 run = pick_run(runs)
+if is_language_model(run):  # token models get their own tabs: generate, next word, surprise, neighbours
+    language_model_tabs(run)
+    st.stop()
 if not run.is_image_model:
     st.warning(f"Inspect draws pictures of image models (1 or 3 channels × H × W). This run's input is "
                f"{'×'.join(map(str, run.input_shape))}.", icon=":material/image_not_supported:")
