@@ -2,6 +2,7 @@
 middle of an epoch (carried state included), and a short real run on PTB that beats the unigram model."""
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import random
@@ -136,15 +137,21 @@ def unigram_perplexity(train_ids: torch.Tensor, eval_ids: torch.Tensor, V: int) 
 @pytest.mark.slow
 @pytest.mark.skipif(not PTB.is_dir(), reason="needs ../shared/data/ptb")
 def test_a_short_run_on_ptb_beats_the_unigram_model(tmp_path):
-    g = lm_graph(V=10_000, T=20, H=64, layers=1, stateful=True)
-    c = {"data": "ptb", "data_root": str(PTB), "epochs": 1, "batch_size": 20, "optimizer": "sgd", "lr": 1.0,
-         "momentum": 0.0, "schedule": "constant", "clip_grad_norm": 5.0, "init_uniform": 0.1, "log_every": 50,
-         "device": "cpu", "limit": 60_000}
+    """The first 6,000 lines of PTB's training text as an upload (split 90/5/5, vocabulary capped at 1,000), one
+    epoch over its first 40,000 words: ~400 Adam steps of 10 streams × 10 words."""
+    with gzip.open(PTB / "ptb.train.txt.gz", "rt", encoding="utf-8") as f:
+        lines = [next(f) for _ in range(6000)]
+    data = tmp_path / "ptb_slice.txt"
+    data.write_text("".join(lines), encoding="utf-8")
+    V, limit = 1000, 40_000
+    g = lm_graph(V=V, T=10, H=128, layers=1)
+    c = {"data": str(data), "epochs": 1, "batch_size": 10, "optimizer": "adam", "lr": 0.005, "schedule": "constant",
+         "clip_grad_norm": 5.0, "log_every": 100, "device": "cpu", "limit": limit}
     run = train(g, c, tmp_path / "run")
     st = json.loads((run / "status.json").read_text())
     assert st["state"] == "finished", st["message"]
-    text = load_text("ptb", PTB)
+    text = load_text(str(data), max_vocab=V)
+    uni = unigram_perplexity(text.train[:limit], text.valid, V)
     val = rows(run, "epoch")[-1]["val_ppl"]
-    uni = unigram_perplexity(text.train[:60_000], text.valid, 10_000)
-    # margin: at least 15% below the unigram model after 150 steps (1 epoch of 60k words); measured ~ TODO
-    assert val < 0.85 * uni, (val, uni)
+    # the margin: at least 20% below the unigram model (measured: unigram 78.5, the LSTM MEASURED)
+    assert val < 0.8 * uni, (val, uni)
