@@ -11,7 +11,7 @@ carried and detached by hand, the same recipe and seed) trains the same network 
 Prints per epoch the validation perplexity and words/s of both, then test perplexity, words/s (training steps
 only) and seconds of each, and the ratio engine / hand. Targets: small ≤ 115 test perplexity (Zaremba et al.
 2014: 114.5), medium ≤ 83, at ≥ 1.0× the hand loop's words/s. --epochs N stops both after N epochs (the full
-recipe: 13 small, 39 medium); on a CPU run at least 1.
+recipe: 13 small, 39 medium); on a CPU run at least 1; --max-steps N stops both after N steps.
 
 MNIST rows (--mnist-rows): the lstm_rows template (28 steps of 28 pixels, LSTM 128, FC 10) through the engine,
 RMSprop lr 1e-3 batch 128 (the seed tutorial's settings), until the test accuracy reaches 98% or --epochs pass;
@@ -70,7 +70,7 @@ def hand_eval(model: HandLM, streams: torch.Tensor, T: int) -> float:
     return math.exp(total / n)
 
 
-def hand_loop(template: str, recipe: dict, text, device: torch.device, epochs: int) -> dict:
+def hand_loop(template: str, recipe: dict, text, device: torch.device, epochs: int, max_steps: int = 0) -> dict:
     g = load_template(template)
     V, T = g.task.num_classes, g.node("input").params["shape"][0]
     lstm = g.node("lstm").params
@@ -84,14 +84,19 @@ def hand_loop(template: str, recipe: dict, text, device: torch.device, epochs: i
     opt = torch.optim.SGD(model.parameters(), lr=recipe["lr"])
     tr, va, te = (batchify(getattr(text, s), B).to(device) for s in ("train", "valid", "test"))
     spe = num_windows(tr, T)
-    train_s, words, t_start = 0.0, 0, time.perf_counter()
+    train_s, words, t_start, step = 0.0, 0, time.perf_counter(), 0
     for epoch in range(epochs):
         lr = recipe["lr"] * recipe["lr_decay"] ** max(epoch + 1 - recipe["lr_decay_after"], 0)
         for group in opt.param_groups:
             group["lr"] = lr
         state = None
         t0 = time.perf_counter()
+        done = 0
         for i in range(spe):
+            if max_steps and step >= max_steps:
+                break
+            step += 1
+            done += 1
             x, y = window(tr, i, T)
             if state is not None:
                 state = tuple(s.detach() for s in state)
@@ -105,15 +110,18 @@ def hand_loop(template: str, recipe: dict, text, device: torch.device, epochs: i
             torch.cuda.synchronize()
         dt = time.perf_counter() - t0
         train_s += dt
-        words += spe * B * T
+        words += done * B * T
         val = hand_eval(model, va, T)
-        print(f"  hand   epoch {epoch + 1}: val perplexity {val:8.2f}  {spe * B * T / dt:9,.0f} words/s  lr {lr:.4g}",
-              flush=True)
+        print(f"  hand   epoch {epoch + done / spe:.4g}: val perplexity {val:8.2f}  {done * B * T / dt:9,.0f} words/s  "
+              f"lr {lr:.4g}", flush=True)
+        if max_steps and step >= max_steps:
+            break
     return {"test_ppl": hand_eval(model, te, T), "words_per_s": words / train_s, "seconds": time.perf_counter() - t_start}
 
 
-def engine_run(template: str, recipe: dict, data_root: Path, epochs: int, out: Path) -> dict:
-    cfg = {**recipe, "data": "ptb", "data_root": str(data_root), "epochs": epochs, "seed": 0, "log_every": 200}
+def engine_run(template: str, recipe: dict, data_root: Path, epochs: int, out: Path, max_steps: int = 0) -> dict:
+    cfg = {**recipe, "data": "ptb", "data_root": str(data_root), "epochs": epochs, "seed": 0, "log_every": 200,
+           "max_steps": max_steps or None}
     t0 = time.perf_counter()
     rd = RunDir(train(load_template(template), cfg, out / template))
     seconds = time.perf_counter() - t0
@@ -137,9 +145,9 @@ def ptb(args: argparse.Namespace) -> None:
     print(f"{args.template}: {epochs} of {recipe['epochs']} epochs on {device}, PTB from {args.data_root}; target "
           f"test perplexity <= {target} after the full recipe", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        eng = engine_run(args.template, recipe, args.data_root, epochs, Path(tmp))
+        eng = engine_run(args.template, recipe, args.data_root, epochs, Path(tmp), args.max_steps)
     text = load_text("ptb", args.data_root)
-    hand = hand_loop(args.template, recipe, text, device, epochs)
+    hand = hand_loop(args.template, recipe, text, device, epochs, args.max_steps)
     print(f"\n{'':8s}{'test ppl':>10s}{'words/s':>12s}{'seconds':>10s}")
     for name, r in (("engine", eng), ("hand", hand)):
         print(f"{name:8s}{r['test_ppl']:10.2f}{r['words_per_s']:12,.0f}{r['seconds']:10.1f}")
@@ -170,6 +178,7 @@ def main() -> None:
     ap.add_argument("--data-root", type=Path, default=DEFAULT_PTB, help="folder with ptb.{train,valid,test}.txt[.gz]")
     ap.add_argument("--template", default="ptb_lstm_small", choices=["ptb_lstm_small", "ptb_lstm_medium"])
     ap.add_argument("--epochs", type=int, default=0, help="stop after N epochs (0: the template's recipe)")
+    ap.add_argument("--max-steps", type=int, default=0, help="stop both after N steps (a quick look on a CPU)")
     ap.add_argument("--mnist-rows", action="store_true", help="the LSTM over MNIST rows benchmark instead")
     ap.add_argument("--mnist-root", type=Path, default=DEFAULT_MNIST, help="folder with the MNIST idx files")
     args = ap.parse_args()

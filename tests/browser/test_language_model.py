@@ -58,7 +58,7 @@ def test_train_a_tiny_language_model_then_generate_text(page, tmp_path):
     open_page(page, "Train")
     if not page.get_by_role("button", name="Start training").is_visible():
         page.get_by_text("New run: data and settings").click()
-    page.get_by_label("Dataset").click()
+    page.get_by_role("combobox", name="Dataset").click()
     page.get_by_role("option", name="PTB sample (bundled text)").click()
     set_number(page, "Epochs", 1)
     set_number(page, "Batch size", 4)
@@ -67,7 +67,10 @@ def test_train_a_tiny_language_model_then_generate_text(page, tmp_path):
     page.get_by_role("button", name="Start training").click()
     badge = page.locator(".st-key-run_state .stMarkdownBadge")
     expect(badge).to_contain_text(re.compile("queued|running"), timeout=60_000)
-    page.wait_for_function(f"() => ({PPL_POINTS})() >= 1", timeout=180_000)
+    try:
+        page.wait_for_function(f"() => ({PPL_POINTS})() >= 1", timeout=300_000)
+    finally:
+        screenshot_whole(page, "lm_train_started")
     first = page.evaluate(PPL_POINTS)
     expect(page.locator("[data-testid=stMetric]").filter(has=page.get_by_text("Words / s"))).to_be_visible()
     screenshot_whole(page, "lm_train_live")

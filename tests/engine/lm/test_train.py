@@ -153,5 +153,5 @@ def test_a_short_run_on_ptb_beats_the_unigram_model(tmp_path):
     text = load_text(str(data), max_vocab=V)
     uni = unigram_perplexity(text.train[:limit], text.valid, V)
     val = rows(run, "epoch")[-1]["val_ppl"]
-    # the margin: at least 20% below the unigram model (measured: unigram 78.5, the LSTM MEASURED)
+    # the margin: at least 20% below the unigram model (measured: unigram 78.5, the LSTM 51.5, i.e. 34% below)
     assert val < 0.8 * uni, (val, uni)
