@@ -27,7 +27,7 @@ def is_language_model(run: LoadedRun) -> bool:
 def language_model_tabs(run: LoadedRun) -> None:
     vocab = _vocab(str(run.path), run.stamp)
     if not vocab:
-        st.warning("This run has no vocabulary file (vocab.txt), so its token ids cannot be turned into words. "
+        st.warning(f"This run has no vocabulary file ({RunDir.VOCAB}), so its token ids cannot be turned into words. "
                    "Train it again with this version.", icon=":material/translate:")
         return
     steps = run.input_shape[0]
