@@ -50,6 +50,9 @@ def _new() -> None:
 
 def _open_template(name: str) -> None:
     set_graph(engine.load_graph(template_path(name)).to_dict())
+    recipe = templates()[name].get("train")  # a template's training recipe (the PTB models' SGD schedule)
+    if recipe:
+        st.session_state.train_config = {**(st.session_state.get("train_config") or {}), **recipe}
     st.toast(f"Opened {templates()[name]['title']}.", icon=":material/folder_open:")
 
 

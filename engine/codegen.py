@@ -21,8 +21,10 @@ from engine.graph import Graph
 from engine.shapes import Report, check, checked
 
 # Names the generated file itself uses, and attributes build_module sets on the model.
-# torchvision: imported by ops that emit its layers; RBM: an op's module-level class
-_RESERVED = {"self", "torch", "nn", "F", "Net", "super", "build", "convas_source", "torchvision", "RBM"}
+# torchvision: imported by ops that emit its layers; RBM: an op's module-level class; reset_state, carry_state,
+# carried: what a model with stateful recurrent layers has
+_RESERVED = {"self", "torch", "nn", "F", "Net", "super", "build", "convas_source", "torchvision", "RBM",
+             "reset_state", "carry_state", "carried"}
 # Everything an nn.Module has, including what Module.__init__ sets on the instance (`training`): a layer named
 # `training` would turn model.eval() into "cannot assign 'bool' as child module".
 _MODULE_ATTRS = set(dir(nn.Module)) | set(vars(nn.Module()))
@@ -103,6 +105,8 @@ def _emit(g: Graph, report: Report, class_name: str) -> str:
         for name in spec.ref_params:
             pool = report.normalised[n.id][name]
             wants_indices[pool] = ns.create_name(f"{var[pool]}_indices", f"{pool}\0indices")
+    # recurrent layers with stateful=True keep their state in self.carried[<their name>] between forward calls
+    states = {nid: var[nid] for nid in report.order if report.normalised[nid].get("stateful")}
     inputs = [nid for nid in report.order if nodes[nid].op == "Input"]
     init_lines: list[str] = []
     fwd_lines: list[str] = []
@@ -114,6 +118,8 @@ def _emit(g: Graph, report: Report, class_name: str) -> str:
         extras = {}
         if nid in wants_indices:
             extras["return_indices"] = True
+        if nid in states:
+            extras["state"] = states[nid]
         for name in spec.ref_params:
             extras["indices"] = wants_indices[p[name]]
             extras["ref"] = var[p[name]]
@@ -149,10 +155,33 @@ def _emit(g: Graph, report: Report, class_name: str) -> str:
         "    def __init__(self):",
         "        super().__init__()",
     ]
+    if states:
+        init_lines.append("        self.carried = {}  # the recurrent state carried from batch to batch, by layer")
     body = init_lines or ["        pass"]
-    fwd = ["", f"    def forward({sig}):"] + fwd_lines
+    fwd = ["", f"    def forward({sig}):"] + fwd_lines + (_STATE_METHODS if states else [])
     footer = ["", "", "def build():", f'    """A fresh {class_name} with random weights."""', f"    return {class_name}()", ""]
     return "\n".join(header + body + fwd + footer)
+
+
+# the methods of a model with stateful recurrent layers
+_STATE_METHODS = [
+    "",
+    "    def reset_state(self):",
+    '        """Forget the recurrent state carried between batches (at the start of a pass over the data)."""',
+    "        self.carried = {}",
+    "",
+    "    def carry_state(self, rnn, name, x):",
+    '        """Run rnn on x from the state the previous batch left, detached (gradients stop at the batch',
+    "        boundary: truncated backpropagation through time), and keep its new state for the next batch.",
+    '        A batch of another size starts from zero."""',
+    "        state = self.carried.get(name)",
+    "        if state is not None:",
+    "            state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()",
+    "            if (state[0] if isinstance(state, tuple) else state).shape[1] != x.shape[0]:",
+    "                state = None",
+    "        out, state = rnn(x, state)",
+    "        self.carried[name] = state",
+    "        return out, state"]
 
 
 def _doc_literal(text: str) -> str:

@@ -61,9 +61,10 @@ class Node(_Strict):
 
 
 class Task(_Strict):
-    kind: Literal["classification", "segmentation", "recommendation"] = Field("classification", description=(
-        "What the network predicts; recommendation: an RBM trained by contrastive divergence on ratings."))
-    num_classes: int = Field(10, ge=1, description="Number of classes.")
+    kind: Literal["classification", "segmentation", "recommendation", "language_model"] = Field(
+        "classification", description=("What the network predicts; recommendation: an RBM trained by contrastive "
+                                       "divergence on ratings; language_model: the next token at every step."))
+    num_classes: int = Field(10, ge=1, description="Number of classes (language_model: the vocabulary size V).")
 
 
 class Graph(_Strict):

@@ -25,6 +25,7 @@ from engine.graph import (
     topo_order,
 )
 from engine.limits import MAX_ELEMENTS, MAX_RANK
+from engine.lm import task_issues
 from engine.suggest import Suggester
 
 Shape = tuple[int, ...]
@@ -123,6 +124,10 @@ def check(source: Any) -> Report:
         if nid not in reports:
             own = by_node.get(nid)
             reports[nid] = NodeReport(nid, nodes[nid].op, error=own[0].message if own else None, blocked=not own)
+    for i in task_issues(g, reports, normalised):  # what the graph's task asks of it (engine.lm)
+        by_node.setdefault(i.node, []).append(i)
+        if reports[i.node].error is None:
+            reports[i.node].error = i.message
     errors = [i for nid in nodes for i in by_node.get(nid, ())]
     errors += [i for key, issues in by_node.items() if key not in nodes for i in issues]  # dropped, unnamed nodes
     errors += loose

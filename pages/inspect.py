@@ -4,6 +4,7 @@ picture comes with the number that says how good it is."""
 import streamlit as st
 
 from designer.inspect import recommender
+from designer.inspect.language import is_language_model, language_model_tabs
 from designer.inspect.optim import ascent_tab, inversion_tab
 from designer.inspect.runs import inspectable_runs
 from designer.inspect.saliency import saliency_tab
@@ -31,6 +32,9 @@ if not runs:
 run = pick_run(runs)
 if run.graph.task is not None and run.graph.task.kind == "recommendation":
     recommender.render(str(run.path), run.stamp)
+    st.stop()
+if is_language_model(run):  # token models get their own tabs: generate, next word, surprise, neighbours
+    language_model_tabs(run)
     st.stop()
 if not run.is_image_model:
     st.warning(f"Inspect draws pictures of image models (1 or 3 channels × H × W). This run's input is "

@@ -55,6 +55,21 @@ HANDMADE = {
              "background)."),
     "lstm_rows": ("LSTM over MNIST rows", "Reads the image row by row: 28 steps of 28 pixels into an LSTM with 128 "
                   "hidden units; its last step feeds a fully connected layer. 1×28×28 → 10 classes."),
+    "ptb_lstm_small": ("PTB LSTM — small", "Zaremba et al. 2014 / the TensorFlow PTB tutorial, small: 20 word ids → "
+                       "embedding 200 → 2 stacked stateful LSTMs of 200 → scores over 10,000 words at every step. "
+                       "SGD lr 1.0 halved each epoch after the 4th, clip 5, uniform ±0.1 init, batch 20, 13 epochs."),
+    "ptb_lstm_medium": ("PTB LSTM — medium", "Zaremba et al. 2014, medium: 35 word ids → embedding 650 → dropout "
+                        "0.5 → 2 stacked stateful LSTMs of 650 (dropout 0.5 between) → dropout 0.5 → 10,000 words. "
+                        "SGD lr 1.0 ×0.8 each epoch after the 6th, clip 5, uniform ±0.05 init, batch 20, 39 epochs."),
+}
+# the training recipe a template comes with (TrainConfig fields), written into index.json as "train"
+TRAIN = {
+    "ptb_lstm_small": {"data": "ptb-sample", "epochs": 13, "batch_size": 20, "optimizer": "sgd", "lr": 1.0,
+                       "momentum": 0.0, "schedule": "constant", "lr_decay": 0.5, "lr_decay_after": 4,
+                       "clip_grad_norm": 5.0, "init_uniform": 0.1},
+    "ptb_lstm_medium": {"data": "ptb-sample", "epochs": 39, "batch_size": 20, "optimizer": "sgd", "lr": 1.0,
+                        "momentum": 0.0, "schedule": "constant", "lr_decay": 0.8, "lr_decay_after": 6,
+                        "clip_grad_norm": 5.0, "init_uniform": 0.05},
 }
 _LEAF_NAMES = {"Conv2d": "conv", "ReLU": "relu", "MaxPool2d": "pool", "AvgPool2d": "pool", "Linear": "fc",
                "Dropout": "dropout", "AdaptiveAvgPool2d": "avgpool", "BatchNorm2d": "bn"}
@@ -223,7 +238,24 @@ def lstm_rows() -> Graph:
     return b.graph("classification", 10)
 
 
-BUILDERS = {"nin": nin, "unet": unet, "lstm_rows": lstm_rows}
+def ptb_lstm(name: str, steps: int, width: int, dropout: float) -> Graph:
+    """The PTB word model: token ids → embedding → 2 stateful LSTM layers → a linear over the vocabulary."""
+    vocab = 10_000
+    b = Builder(HANDMADE[name][0], [steps])
+    b.nodes[0]["params"]["dtype"] = "int64"
+    b.add("embed", "Embedding", num_embeddings=vocab, embedding_dim=width)        # steps × width
+    if dropout:
+        b.add("embed_drop", "Dropout", p=dropout)
+    b.add("lstm", "LSTM", hidden_size=width, num_layers=2, dropout=dropout, return_sequence=True, stateful=True)
+    if dropout:
+        b.add("lstm_drop", "Dropout", p=dropout)
+    b.add("decoder", "Linear", out_features=vocab)                               # steps × 10,000 word scores
+    return b.graph("language_model", vocab)
+
+
+BUILDERS = {"nin": nin, "unet": unet, "lstm_rows": lstm_rows,
+            "ptb_lstm_small": lambda: ptb_lstm("ptb_lstm_small", 20, 200, 0.0),
+            "ptb_lstm_medium": lambda: ptb_lstm("ptb_lstm_medium", 35, 650, 0.5)}
 
 
 def make(name: str) -> Graph:
@@ -246,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         save_graph(g, TEMPLATES_DIR / f"{name}.json")
         title, description = {**TORCHVISION, **HANDMADE}[name]
         index[name] = {"title": title, "params": report.total_params, "description": description}
+        if name in TRAIN:
+            index[name]["train"] = TRAIN[name]
         print(f"{name:14s} {len(g.nodes):4d} nodes {report.total_params:>12,} parameters")
     tmp = INDEX.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(index, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

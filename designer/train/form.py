@@ -19,7 +19,8 @@ from engine.train.tasks import TASK_DEFAULTS
 DATASETS = {"mnist-sample": "MNIST sample (bundled)", "mnist": "MNIST (60k)",
             "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
             "mnist-seg": "MNIST segmentation", "movielens-sample": "MovieLens sample (bundled, 150 users)",
-            "movielens-small": "MovieLens small (610 users)", "folder": "Image folder or .zip…"}
+            "movielens-small": "MovieLens small (610 users)", "ptb-sample": "PTB sample (bundled text)",
+            "ptb": "Penn Treebank", "folder": "Folder, .zip or .txt…"}
 OPT_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
 SCHED_NAMES = {"constant": "constant", "step": "step (÷10 at 50%, 75%)", "cosine": "cosine",
                "onecycle": "one-cycle"}
@@ -64,13 +65,16 @@ def render_form(graph: dict, can_start: bool) -> Submitted | None:
             path = st.text_input("Folder / .zip or data root", value=d["data"] if known == "folder" else
                                  (d.get("data_root") or ""), key="tf_path",
                                  placeholder="optional: where the files are",
-                                 help="For an image folder or .zip: its path. For MNIST / Fashion-MNIST / CIFAR: "
-                                      "the folder that holds the files (default: the download cache).")
-            tasks = ["classification", "segmentation", "recommendation"]
-            task = st.selectbox("Task", tasks, index=tasks.index(kind), key="tf_task",
+                                 help="For an image folder or .zip, a UTF-8 .txt or a .zip of train/valid/test .txt "
+                                      "files, a ratings.csv: its path. For MNIST / Fashion-MNIST / CIFAR / PTB / "
+                                      "MovieLens: the folder that holds the files (default: the download cache).")
+            tasks = ["classification", "segmentation", "recommendation", "language_model"]
+            task = st.selectbox("Task", tasks, index=tasks.index(kind) if kind in tasks else 0, key="tf_task",
                                 help="segmentation: a class per pixel (e.g. MNIST segmentation); recommendation: an "
-                                     "RBM on movie ratings, trained by contrastive divergence (MovieLens)")
-            classes = st.number_input("Classes", 1, 1000, k, key="tf_classes")
+                                     "RBM on movie ratings, trained by contrastive divergence (MovieLens); "
+                                     "language_model: the next word at every step (e.g. PTB)")
+            classes = st.number_input("Classes (vocabulary size V for a language model)", 1, 1_000_000, k,
+                                      key="tf_classes")
         with c_opt:
             st.markdown("**:material/tune: Optimiser**")
             opt = st.selectbox("Optimiser", OPTIMIZERS, index=OPTIMIZERS.index(d["optimizer"]),
@@ -115,6 +119,13 @@ def render_form(graph: dict, can_start: bool) -> Submitted | None:
                 cd_k = st.number_input("CD steps k (RBM)", 1, 100, int(d["cd_k"]), key="tf_cdk",
                                        help="Gibbs steps of contrastive divergence for the recommendation task")
                 pcd = st.checkbox("Persistent CD (RBM)", bool(d["persistent_cd"]), key="tf_pcd")
+                decay = st.number_input("LR decay per epoch (1: off)", 0.01, 1.0, float(d["lr_decay"]), key="tf_decay",
+                                        help="multiply the learning rate by this once per epoch after the epochs "
+                                             "below (the PTB recipe: 0.5 after 4)")
+                decay_after = st.number_input("…after epoch", 0, 10000, int(d["lr_decay_after"]), key="tf_decay_after")
+                init = st.number_input("Uniform init ±x (0: torch's)", 0.0, 10.0, float(d["init_uniform"] or 0.0),
+                                       format="%.4g", key="tf_init",
+                                       help="draw every weight uniformly from [−x, x] (the PTB recipe: 0.1)")
         start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:",
                                       disabled=not can_start)
     if not start:
@@ -126,7 +137,8 @@ def render_form(graph: dict, can_start: bool) -> Submitted | None:
               "clip_grad_norm": float(clip) or None, "label_smoothing": float(smooth), "seed": int(seed),
               "device": dev, "precision": prec, "augment": aug, "val_fraction": float(val),
               "log_every": int(log_every), "max_steps": int(max_steps) or None, "fast": bool(fast),
-              "nproc": int(nproc), "cd_k": int(cd_k), "persistent_cd": bool(pcd)}
+              "nproc": int(nproc), "cd_k": int(cd_k), "persistent_cd": bool(pcd), "lr_decay": float(decay),
+              "lr_decay_after": int(decay_after), "init_uniform": float(init) or None}
     st.session_state.train_config = values  # kept even when refused: the form shows what the user typed
     config = TrainConfig(**values)
     problems = config.problems()

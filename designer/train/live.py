@@ -53,6 +53,14 @@ def _headline(rows: list[dict], status: dict, epochs: int | None) -> None:
     c[0].metric("Epoch", f"{ep:.2f}".rstrip("0").rstrip(".") + (f" / {epochs}" if epochs else "") if ep else "–",
                 border=True)
     c[1].metric("Train loss", f"{losses[-1]:.4f}" if losses else "–", border=True)
+    if any("train_ppl" in r for r in rows):  # a language model: perplexity and words / s
+        vp, wps = _last(rows, "val_ppl"), _last(rows, "words_per_s")
+        c[2].metric("Validation perplexity", f"{vp:,.1f}" if vp is not None else "–", border=True,
+                    help="exp(mean loss per word) on the validation text, after each epoch; lower is better")
+        c[3].metric("Words / s", f"{wps:,.0f}" if wps else "–", border=True)
+        lr = _last(rows, "lr")
+        c[4].metric("Learning rate", f"{lr:.2e}" if lr else "–", border=True)
+        return
     va = _last(rows, "val_acc")
     c[2].metric("Validation accuracy", f"{va:.2%}" if va is not None else "–", border=True,
                 help="on the held-out data, after each epoch")
@@ -68,6 +76,16 @@ def _charts(runs: dict[str, list[dict]], epochs: float | None) -> None:
         return
     cfg = {"displayModeBar": False}
     left, right = st.columns(2)
+    if any("train_ppl" in r for rows in runs.values() for r in rows):  # a language model
+        left.plotly_chart(plots.curves(runs, "loss", "Loss", epochs=epochs), key="chart_loss", config=cfg)
+        ppl = plots.curves(runs, "ppl", "Perplexity", epochs=epochs)
+        ppl.update_yaxes(type="log")
+        right.plotly_chart(ppl, key="chart_ppl", config=cfg)
+        left.plotly_chart(plots.single(runs, "lr", "Learning rate", "lr", log=True, epochs=epochs), key="chart_lr",
+                          config=cfg)
+        right.plotly_chart(plots.single(runs, "words_per_s", "Throughput", "words / s", epochs=epochs),
+                           key="chart_speed", config=cfg)
+        return
     left.plotly_chart(plots.curves(runs, "loss", "Loss", epochs=epochs), key="chart_loss", config=cfg)
     right.plotly_chart(plots.curves(runs, "acc", "Accuracy", percent=True, epochs=epochs), key="chart_acc",
                        config=cfg)

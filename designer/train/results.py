@@ -29,6 +29,9 @@ def render_results(run_id: str) -> None:
     if res.get("task") == "recommendation":
         recommend.render_results(res)
         return
+    if res.get("task") == "language_model":
+        _lm_results(res)
+        return
     classes = res.get("classes") or [str(i) for i in range(len(res["confusion"]))]
     st.subheader("Results", anchor=False)
     seg = res.get("task") == "segmentation"
@@ -51,6 +54,17 @@ def render_results(run_id: str) -> None:
     else:
         right.plotly_chart(plots.per_class(res["per_class_accuracy"], classes), key=f"pc_{run_id}", config=CHART)
         _mistakes(res, classes)
+
+
+def _lm_results(res: dict) -> None:
+    st.subheader("Results", anchor=False)
+    c = st.columns(4)
+    c[0].metric("Test perplexity", f"{res['perplexity']:,.2f}", border=True,
+                help=f"exp(mean loss per word) over the {res['n']:,} words of the test text of {res.get('data')}")
+    c[1].metric("Validation perplexity", f"{res['val_perplexity']:,.2f}", border=True)
+    c[2].metric("Test loss", f"{res['loss']:.4f}", border=True)
+    c[3].metric("Weights of epoch", f"{res.get('epoch')}", border=True,
+                help=f"the {res.get('weights', 'best')} weights (lowest validation perplexity)")
 
 
 def _mistakes(res: dict, classes: list[str]) -> None:

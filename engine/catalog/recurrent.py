@@ -57,6 +57,8 @@ def rnn_init(name: str):
 def rnn_forward(name: str):
     def forward(ctx: EmitCtx) -> str:
         call = f"self.{ctx.attr}({ctx.args[0]})"
+        if "state" in ctx.extras:  # stateful: the generated class's carry_state keeps (and detaches) the state
+            call = f"self.carry_state(self.{ctx.attr}, {ctx.extras['state']!r}, {ctx.args[0]})"
         if ctx.p["return_sequence"]:
             return f"{call}[0]"  # outputs at every step: (B, T, H·dirs)
         if not ctx.p["bidirectional"]:
@@ -65,6 +67,13 @@ def rnn_forward(name: str):
         h_n = f"{call}[1][0]" if name == "LSTM" else f"{call}[1]"
         return f"{h_n}[-2:].transpose(0, 1).flatten(1)"
     return forward
+
+
+def _check_rnn(p: dict) -> None:
+    if p["stateful"] and p["bidirectional"]:
+        raise ParamError("stateful", "stateful carries the forward state into the next batch; a bidirectional layer "
+                         "also reads each window backwards, from a future the next batch has not seen. Turn off "
+                         "bidirectional or stateful.")
 
 
 def _rnn_fx(c):
@@ -92,8 +101,11 @@ def _rnn(name: str, doc: str) -> None:
                 Param("dropout", "float", 0.0, "Dropout between stacked layers (only with num_layers > 1).",
                       min=0.0, max=1.0),
                 Param("bias", "bool", True, "Learn bias vectors."),
-                Param("return_sequence", "bool", False, "Return every step (T×H) instead of only the last (H).")],
-        infer=rnn_infer, init=rnn_init(name), forward=rnn_forward(name),
+                Param("return_sequence", "bool", False, "Return every step (T×H) instead of only the last (H)."),
+                Param("stateful", "bool", False, "Carry the hidden state from one batch to the next, detached "
+                      "(truncated backpropagation through time), as a language model reads a long text in windows; "
+                      "the model's reset_state() forgets it.")],
+        infer=rnn_infer, init=rnn_init(name), forward=rnn_forward(name), check_params=_check_rnn,
         count_params=rnn_params(GATES[name]), count_macs=rnn_macs(GATES[name]),
         fx=(from_module(getattr(nn, name), convert=_rnn_fx),),
     ))

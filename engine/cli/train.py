@@ -17,7 +17,7 @@ from engine.train.rundir import RunDir
 
 _TYPES = {"data": str, "data_root": str, "optimizer": str, "schedule": str, "device": str, "precision": str,
           "augment": str, "lr": float, "momentum": float, "weight_decay": float, "clip_grad_norm": float,
-          "label_smoothing": float, "val_fraction": float}
+          "label_smoothing": float, "val_fraction": float, "lr_decay": float, "init_uniform": float}
 
 
 def _field_help() -> dict[str, str]:

@@ -57,13 +57,25 @@ def open_zip(path: Path) -> zipfile.ZipFile:
 
 def scan_zip(zf: zipfile.ZipFile, path: Path, max_bytes: int = MAX_BYTES) -> list[Entry]:
     """Check every entry of the zip (names, types, sizes) and return readers for its images."""
+    files = check_zip_entries(zf, path, max_bytes)
+    parts_list = _strip_common_root([p for p, _ in files], path.name)
+    return [(parts[0], f"{path.name}:{info.filename}", lambda n, info=info: _read_entry(zf, info, n))
+            for parts, (_, info) in zip(parts_list, files)]
+
+
+def check_zip_entries(zf: zipfile.ZipFile, path: Path, max_bytes: int = MAX_BYTES, exts: set[str] = IMAGE_EXTS,
+                      what: str = "an image", max_entry: int = MAX_IMAGE_BYTES) -> list[tuple[list[str], zipfile.ZipInfo]]:
+    """The zip's files as (path parts, entry), refusing symlinks, absolute paths, `..`, files whose extension is
+    not in `exts`, encrypted entries, unknown compression, an entry declaring over max_entry and a total declared
+    size over max_bytes; hidden and macOS metadata entries are skipped. Read entries with read_zip_entry, which
+    bounds what they really unpack to."""
     files: list[tuple[list[str], zipfile.ZipInfo]] = []
     total = 0
     for info in zf.infolist():
         name = info.filename
         mode = info.external_attr >> 16
         if stat.S_ISLNK(mode):
-            raise DataError(f"{path.name} is refused: '{name}' is a symbolic link. Zip the image files themselves.")
+            raise DataError(f"{path.name} is refused: '{name}' is a symbolic link. Zip the files themselves.")
         if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
             raise DataError(f"{path.name} is refused: '{name}' is an absolute path. Zip the folder with relative "
                             f"paths (class/image.png).")
@@ -72,27 +84,37 @@ def scan_zip(zf: zipfile.ZipFile, path: Path, max_bytes: int = MAX_BYTES) -> lis
             raise DataError(f"{path.name} is refused: '{name}' climbs out of the archive with '..'.")
         if info.is_dir() or not parts or _ignored(parts):
             continue
-        if Path(parts[-1]).suffix.lower() not in IMAGE_EXTS:
-            raise DataError(f"{path.name} is refused: '{name}' is not an image (allowed: "
-                            f"{', '.join(sorted(IMAGE_EXTS))}). Remove it from the zip.")
+        if Path(parts[-1]).suffix.lower() not in exts:
+            raise DataError(f"{path.name} is refused: '{name}' is not {what} (allowed: "
+                            f"{', '.join(sorted(exts))}). Remove it from the zip.")
         if info.flag_bits & 0x1:
-            raise DataError(f"{path.name} is refused: '{name}' is encrypted (password-protected). Zip the images "
+            raise DataError(f"{path.name} is refused: '{name}' is encrypted (password-protected). Zip the files "
                             f"without a password.")
         if info.compress_type not in ZIP_METHODS:
             raise DataError(f"{path.name} is refused: '{name}' is packed with compression method "
                             f"{info.compress_type}, which Convas cannot unpack (it reads "
                             f"{', '.join(ZIP_METHODS.values())}). Zip it again with standard compression.")
-        if info.file_size > MAX_IMAGE_BYTES:
+        if info.file_size > max_entry:
             raise DataError(f"{path.name} is refused: '{name}' unpacks to {_mb(info.file_size)}, over the limit of "
-                            f"{_mb(MAX_IMAGE_BYTES)} per image.")
+                            f"{_mb(max_entry)} per file.")
         total += info.file_size
         if total > max_bytes:
             raise DataError(f"{path.name} is refused: it unpacks to more than the limit of {_mb(max_bytes)} "
                             f"(declared sizes). Use a smaller dataset or a folder.")
         files.append((parts, info))
-    parts_list = _strip_common_root([p for p, _ in files], path.name)
-    return [(parts[0], f"{path.name}:{info.filename}", lambda n, info=info: _read_entry(zf, info, n))
-            for parts, (_, info) in zip(parts_list, files)]
+    return files
+
+
+def read_zip_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    """A checked entry's bytes, at most `limit` of them whatever its header declared; DataError naming the entry
+    when it unpacks to more, or cannot be unpacked."""
+    try:
+        return _read_entry(zf, info, limit)
+    except _Oversize:
+        raise DataError(f"'{info.filename}' unpacks to more than the limit of {_mb(limit)} (its header declared "
+                        f"{_mb(info.file_size)}); it was not read.") from None
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError, zlib.error, lzma.LZMAError) as e:
+        raise DataError(f"'{info.filename}' cannot be unpacked ({type(e).__name__}: {e}).") from None
 
 
 def _read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:

@@ -8,6 +8,8 @@ Sources (`load_data(source, ...)`):
 - `mnist-seg`: MNIST digits on a larger canvas, every pixel labelled (engine.data.seg).
 - `movielens-sample`, `movielens-small`, or a ratings.csv / zip / folder with one: one vector of ratings / 5 per
   user for the recommendation task (engine.data.ratings).
+- text for language models (engine.data.text, returns TextData): `ptb-sample` (bundled), `ptb`, a `.txt` file or a
+  `.zip` of train/valid/test text files when the task is language_model.
 
 Images stay uint8 until a batch is taken; `to_float` is the one preprocessing step the model sees (pixels in
 [0, 1], no mean/std), so a page that feeds a trained model applies the same `to_float`.
@@ -23,14 +25,22 @@ from engine.data.files import load_image_files
 from engine.data.ratings import SOURCES as RATINGS
 from engine.data.ratings import is_ratings_source, load_ratings
 from engine.data.seg import load_mnist_seg
+from engine.data.text import TextData, load_text
 
 BUILTIN = ("mnist-sample", "mnist", "fashion-mnist", "cifar10", "cifar100", "mnist-seg") + RATINGS
+TEXT_BUILTIN = ("ptb-sample", "ptb")  # token streams for the language_model task
 
 
 def load_data(source: str, root: str | os.PathLike | None = None, *, input_shape: tuple[int, ...] | None = None,
-              val_fraction: float = 0.1, seed: int = 0, limit: int | None = None) -> Data:
-    """Any source -> Data. `input_shape` (the graph's Input) sizes folder/zip images and the mnist-seg canvas;
-    `limit` keeps only the first N training examples (quick runs)."""
+              val_fraction: float = 0.1, seed: int = 0, limit: int | None = None,
+              task: str = "classification", max_vocab: int = 10_000) -> Data | TextData:
+    """Any source -> Data (TextData for task language_model). `input_shape` (the graph's Input) sizes folder/zip
+    images and the mnist-seg canvas; `limit` keeps only the first N training examples (tokens for text)."""
+    if task == "language_model" or source in TEXT_BUILTIN:
+        text = load_text(source, root, max_vocab)
+        if limit is not None:
+            text.train = text.train[:limit]
+        return text
     if source == "mnist-sample":
         data = load_mnist_sample(val_fraction, seed)
     elif source in ("mnist", "fashion-mnist"):

@@ -42,7 +42,9 @@ TEST_TEMPLATE = HERE / "bundle_test_template.py"
 # a task that trains or checks differently ships its own train.py / test_model.py
 TASK_TEMPLATES = {"recommendation": (HERE / "bundle_rbm_train_template.py", HERE / "bundle_rbm_test_template.py")}
 TRAIN_KEYS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay", "schedule",
-              "clip_grad_norm", "label_smoothing", "seed", "augment", "log_every", "cd_k", "persistent_cd")
+              "clip_grad_norm", "label_smoothing", "seed", "augment", "log_every", "cd_k", "persistent_cd",
+              "lr_decay", "lr_decay_after", "init_uniform")
+TEXT_SAMPLE = (20_000, 5_000)  # tokens of train and validation text a language model's bundle ships
 
 
 @dataclasses.dataclass
@@ -59,7 +61,12 @@ class Sample:
 
 
 def sample_of(data: Any, n_train: int = 2000, n_val: int = 500) -> Sample:
-    """The first examples of an engine.data.Data (kept small: the zip stays around a megabyte for MNIST)."""
+    """The first examples of an engine.data.Data (kept small: the zip stays around a megabyte for MNIST); for
+    text (engine.data.text.TextData) the first tokens of its train and validation streams, and its vocabulary."""
+    if getattr(data, "task", None) == "language_model":
+        empty = torch.zeros(0, dtype=torch.int64)
+        return Sample(data.train[:TEXT_SAMPLE[0]].cpu().contiguous(), empty, data.valid[:TEXT_SAMPLE[1]].cpu()
+                      .contiguous(), empty, name=data.name, classes=list(data.vocab))
     return Sample(data.x_train[:n_train].cpu().contiguous(), data.y_train[:n_train].cpu().contiguous(),
                   data.x_val[:n_val].cpu().contiguous(), data.y_val[:n_val].cpu().contiguous(),
                   name=data.name, classes=list(data.classes), augment=getattr(data, "augment", "none"))
@@ -108,7 +115,7 @@ def bundle_files(g: Graph, report: Any, state_dict: dict[str, torch.Tensor] | No
         model.load_state_dict(state_dict)
     weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     input_ids = [nid for nid in report.order if g.node(nid).op == "Input"]
-    inputs, labels = _sample_batch(report, input_ids, sample, batch_size, seed)
+    inputs, labels = _sample_batch(report, input_ids, sample, batch_size, seed, g)
     with torch.no_grad():
         out = model(*inputs)
     outputs = list(out) if isinstance(out, (tuple, list)) else [out]
@@ -150,10 +157,20 @@ def bundle_files(g: Graph, report: Any, state_dict: dict[str, torch.Tensor] | No
 
 
 def _sample_batch(report: Any, input_ids: list[str], sample: Sample | None, batch_size: int,
-                  seed: int) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+                  seed: int, g: Graph | None = None) -> tuple[list[torch.Tensor], torch.Tensor | None]:
     """The batch the app runs through the model: validation images as float in [0, 1] (what the trainer feeds:
-    engine.data.to_float), or seeded noise when there is no data or it does not fit the model's input."""
+    engine.data.to_float), or seeded noise when there is no data or it does not fit the model's input. Token ids
+    (an int64 Input): the first window of the validation text cut into batch_size streams (the trainer's layout)
+    and its next words as labels, or seeded random ids below the vocabulary size."""
     shapes = [tuple(report.nodes[i].shape) for i in input_ids]
+    if len(shapes) == 1 and report.normalised[input_ids[0]].get("dtype") == "int64":
+        T = shapes[0][0]
+        if sample is not None and sample.x_val.ndim == 1 and len(sample.x_val) >= batch_size * (T + 1):
+            streams = sample.x_val[:len(sample.x_val) // batch_size * batch_size].view(batch_size, -1)
+            return [streams[:, :T].contiguous()], streams[:, 1:T + 1].contiguous()
+        V = g.task.num_classes if g is not None and g.task else 2
+        gen = torch.Generator().manual_seed(seed)
+        return [torch.randint(0, V, (batch_size, *shapes[0]), generator=gen)], None
     if sample is not None and len(shapes) == 1 and tuple(sample.x_val.shape[1:]) == shapes[0] and len(sample.x_val):
         x = sample.x_val[:batch_size]
         x = x.float().div(255.0) if x.dtype == torch.uint8 else x.float()
@@ -198,6 +215,9 @@ def _readme(g: Graph, report: Any, sample: Sample | None, n_inputs: int, trained
         "    from model import Net",
         "    net = Net(); net.load_state_dict(load_file('weights.safetensors')); net.eval()",
         "",
+        "Inputs are token ids (int64, B × T; the vocabulary is train_config.json's 'classes'); stateful recurrent "
+        "layers carry their state between calls: call net.reset_state() to start a new text."
+        if g.task is not None and g.task.kind == "language_model" else
         "Inputs are float pixels in [0, 1] (uint8 / 255), no mean/std normalisation.",
         f"This bundle ships {data}.",
     ]
@@ -235,7 +255,9 @@ def load_sample(config: dict[str, Any], graph: Any) -> Sample | None:
     shape = tuple(report.nodes[inputs[0]].shape) if inputs and report.nodes[inputs[0]].shape else None
     try:
         data = load_data(config.get("data", "mnist-sample"), config.get("data_root"), input_shape=shape,
-                         val_fraction=config.get("val_fraction", 0.1), seed=config.get("seed", 0))
+                         val_fraction=config.get("val_fraction", 0.1), seed=config.get("seed", 0),
+                         task=g.task.kind if g.task else "classification",
+                         max_vocab=g.task.num_classes if g.task else 10_000)
     except (DataError, OSError, ValueError):
         return None
     return sample_of(data)

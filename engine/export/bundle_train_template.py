@@ -3,6 +3,7 @@
     python train.py                                    # one process (GPU if there is one)
     torchrun --nproc_per_node=N train.py               # N processes, DistributedDataParallel
     python train.py --data-root DIR --epochs 5         # the full MNIST idx files in DIR
+    python train.py --data-root DIR                    # a language model: ptb.{train,valid}.txt[.gz] in DIR
 
 Data: with --data-root, the standard idx files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],
 t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]: MNIST or Fashion-MNIST); without it, the small sample of
@@ -60,6 +61,11 @@ def load_settings(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--augment", default=train.get("augment", "none"), choices=["none", "crop", "flip", "crop+flip"])
     ap.add_argument("--seed", type=int, default=train.get("seed", 0))
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: no limit)")
+    ap.add_argument("--lr-decay", type=float, default=train.get("lr_decay", 1.0),
+                    help="multiply the lr by this once per epoch after --lr-decay-after epochs")
+    ap.add_argument("--lr-decay-after", type=int, default=train.get("lr_decay_after", 0))
+    ap.add_argument("--init-uniform", type=float, default=train.get("init_uniform") or 0.0,
+                    help="draw every weight uniformly from [-x, x] (0: torch's initialisation)")
     ap.add_argument("--log-every", type=int, default=train.get("log_every", 50))
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     ap.add_argument("--init", default=None, help="start from these weights (e.g. weights.safetensors) instead "
@@ -69,6 +75,7 @@ def load_settings(argv: list[str] | None = None) -> argparse.Namespace:
     args.input_shape = tuple(cfg.get("input_shape", ()))
     args.task = cfg.get("task", "classification")
     args.num_classes = cfg.get("num_classes")
+    args.classes = cfg.get("classes")
     return args
 
 
@@ -254,7 +261,119 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, rank: int
     return tot_loss / max(1.0, tot_n), tot_right / max(1.0, tot_n)
 
 
+# ---- language models ------------------------------------------------------------------------------------------
+
+def read_text_ids(root: Path, split: str, vocab: list[str]) -> torch.Tensor:
+    """ptb.<split>.txt[.gz] in root as token ids of the bundle's vocabulary: <eos> at each line end, <unk> for
+    words outside it (as Convas reads text)."""
+    path = next((root / n for n in (f"ptb.{split}.txt.gz", f"ptb.{split}.txt") if (root / n).is_file()), None)
+    if path is None:
+        raise SystemExit(f"ptb.{split}.txt[.gz] is not in {root}. Put the PTB text files there, or leave out "
+                         f"--data-root to train on the bundled sample. Received: --data-root {root}.")
+    with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    index = {w: i for i, w in enumerate(vocab)}
+    unk = index.get("<unk>")
+    ids = [index.get(w, unk) for line in lines for w in line.split() + ["<eos>"]]
+    if None in ids:
+        raise SystemExit(f"{path} has words outside the vocabulary and the vocabulary has no <unk>.")
+    return torch.tensor(ids, dtype=torch.int64)
+
+
+def batchify(ids: torch.Tensor, batch: int) -> torch.Tensor:
+    """The token stream cut into `batch` contiguous parallel streams (B, L)."""
+    n = len(ids) // batch
+    return ids[:n * batch].view(batch, n)
+
+
+@torch.no_grad()
+def evaluate_lm(model: torch.nn.Module, streams: torch.Tensor, steps: int) -> float:
+    """Mean cross-entropy per word over every window in order, from a fresh state."""
+    model.eval()
+    if hasattr(model, "reset_state"):
+        model.reset_state()
+    total, n = 0.0, 0
+    for i in range((streams.shape[1] - 1) // steps):
+        x, y = streams[:, i * steps:(i + 1) * steps], streams[:, i * steps + 1:(i + 1) * steps + 1]
+        out = model(x)
+        total += F.cross_entropy(out.float().reshape(-1, out.shape[-1]), y.reshape(-1), reduction="sum").item()
+        n += y.numel()
+    model.train()
+    return total / max(n, 1)
+
+
+def train_lm(args: argparse.Namespace) -> dict:
+    """Next-word training as Convas does it: B contiguous streams read in windows of T in order, the recurrent
+    state carried between windows (the model detaches it) and reset every epoch, lr × lr_decay per epoch after
+    lr_decay_after, perplexity = exp(mean loss per word)."""
+    rank, world, dev = setup(args.device)
+    if world > 1:
+        raise SystemExit("train.py trains language models in one process: the carried state follows one text. "
+                         "Run python train.py without torchrun.")
+    if args.data_root:
+        if not args.classes:
+            raise SystemExit("train_config.json has no vocabulary ('classes'); --data-root needs it.")
+        root = Path(args.data_root).expanduser()
+        train_ids, val_ids = (read_text_ids(root, s, args.classes) for s in ("train", "valid"))
+        source = f"text files in {root}"
+    else:
+        from safetensors.torch import load_file
+
+        z = load_file(str(HERE / "data_sample.safetensors"))
+        train_ids, val_ids, source = z["x_train"].long(), z["x_val"].long(), "the bundled sample"
+    T, B = args.input_shape[0], args.batch_size
+    tr, va = batchify(train_ids, B).to(dev), batchify(val_ids, B).to(dev)
+    spe = (tr.shape[1] - 1) // T
+    if spe < 1 or (va.shape[1] - 1) // T < 1:
+        raise SystemExit(f"the text is shorter than one batch of {B} streams × {T + 1} words. Use more text or a "
+                         f"smaller --batch-size.")
+    model = build_model(args, dev)
+    if args.init_uniform and not args.init:
+        with torch.no_grad():
+            for p in model.parameters():
+                p.uniform_(-args.init_uniform, args.init_uniform)
+    opt = make_optimizer(args, model.parameters())
+    total = args.epochs * spe if not args.max_steps else min(args.epochs * spe, args.max_steps)
+    print(f"training on {source}: {train_ids.numel():,} train / {val_ids.numel():,} validation words on {dev}, "
+          f"{total} steps of {B} streams × {T} words")
+    step, t0, result = 0, time.perf_counter(), {}
+    for epoch in range(1, args.epochs + 1):
+        if hasattr(model, "reset_state"):
+            model.reset_state()
+        for i in range(spe):
+            if step >= total:
+                break
+            decay = args.lr_decay ** max(epoch - args.lr_decay_after, 0) if args.lr_decay != 1.0 else 1.0
+            for g in opt.param_groups:
+                g["lr"] = args.lr * lr_factor(args.schedule, step, total) * decay
+            x, y = tr[:, i * T:(i + 1) * T], tr[:, i * T + 1:(i + 1) * T + 1]
+            out = model(x)
+            loss = F.cross_entropy(out.float().reshape(-1, out.shape[-1]), y.reshape(-1))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if args.clip_grad_norm:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip_grad_norm)
+            opt.step()
+            step += 1
+            if step % args.log_every == 0 or step == total:
+                rate = step * B * T / (time.perf_counter() - t0)
+                print(f"epoch {epoch} step {step}/{total}  loss {loss.item():.4f}  perplexity "
+                      f"{math.exp(min(loss.item(), 700)):.1f}  lr {opt.param_groups[0]['lr']:.2e}  {rate:,.0f} words/s")
+        val_loss = evaluate_lm(model, va, T)
+        result = {"epoch": epoch, "step": step, "val_loss": val_loss, "val_ppl": math.exp(min(val_loss, 700))}
+        print(f"epoch {epoch}: val loss {val_loss:.4f}  val perplexity {result['val_ppl']:.2f}")
+        if step >= total:
+            break
+    from safetensors.torch import save_file
+
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, args.out)
+    print(f"wrote {args.out}")
+    return result
+
+
 def train(args: argparse.Namespace) -> dict:
+    if args.task == "language_model":
+        return train_lm(args)
     rank, world, dev = setup(args.device)
     say = print if rank == 0 else (lambda *a, **k: None)
     x_tr, y_tr, x_va, y_va, source = load_data(args)

@@ -43,6 +43,9 @@ class TrainConfig:
     nproc: int = 1  # processes training the run together (torchrun + DistributedDataParallel, one per GPU); batch_size is the global batch
     cd_k: int = 1  # recommendation (RBM): Gibbs steps of contrastive divergence, CD-k
     persistent_cd: bool = False  # recommendation (RBM): persistent CD (the negative chain carries over between batches)
+    lr_decay: float = 1.0  # multiply the lr by this once per epoch after epoch lr_decay_after (PTB recipe: 0.5)
+    lr_decay_after: int = 0  # epochs at the full lr before lr_decay starts (PTB small: 4, medium: 6)
+    init_uniform: float | None = None  # initialise every parameter uniformly in ±x (PTB recipe: 0.1); None: torch's
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
@@ -93,6 +96,11 @@ class TrainConfig:
              "batch_size")  # a batch_size < 1 has its own message
         need(self.limit is None or self.limit >= 1, "limit must be >= 1 or None", "limit")
         need(isinstance(self.cd_k, int) and self.cd_k >= 1, "cd_k must be a whole number >= 1", "cd_k")
+        need(0 < self.lr_decay <= 1, "lr_decay must be in (0, 1]", "lr_decay")
+        need(isinstance(self.lr_decay_after, int) and self.lr_decay_after >= 0, "lr_decay_after must be >= 0",
+             "lr_decay_after")
+        need(self.init_uniform is None or self.init_uniform > 0, "init_uniform must be positive or None",
+             "init_uniform")
         need(not self.nesterov or (self.optimizer == "sgd" and self.momentum > 0),
              "nesterov needs optimizer sgd with momentum > 0", "nesterov")
         return found

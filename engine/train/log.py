@@ -16,7 +16,9 @@ from engine.atomic import atomic_write_bytes
 ROW_KEYS = ("kind", "step", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "images_per_s",
             "elapsed", "device_mem")
 TB_TAGS = {"train_loss": "loss/train", "val_loss": "loss/val", "train_acc": "accuracy/train",
-           "val_acc": "accuracy/val", "val_miou": "mean_iou/val", "lr": "lr", "images_per_s": "images_per_s"}
+           "val_acc": "accuracy/val", "val_miou": "mean_iou/val", "lr": "lr", "images_per_s": "images_per_s",
+           "train_ppl": "perplexity/train", "val_ppl": "perplexity/val", "test_ppl": "perplexity/test",
+           "words_per_s": "words_per_s"}
 
 
 def parse_lines(text: str) -> list[dict]:

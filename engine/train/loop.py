@@ -30,7 +30,7 @@ from engine.train.evaluate import autocast, evaluate, write_results
 from engine.train.fingerprint import DesignChanged, design_changes, design_fingerprint
 from engine.train.health import divergence_warning
 from engine.train.log import MetricsLog
-from engine.train.optim import lr_factor, make_optimizer, make_scheduler
+from engine.train.optim import init_uniform, lr_factor, make_optimizer, make_scheduler
 from engine.train.rundir import RunDir
 from engine.train.store import CheckpointMismatch, diff_state_dict, load_weights_into
 
@@ -95,6 +95,7 @@ class Run:
         self.channels_last = dev.type == "cuda" and len(data.input_shape) == 3 and not self.squeeze
         torch.manual_seed(cfg.seed)  # the weights, then dropout, draw from here
         model = build_module(self.g).to(dev)
+        init_uniform(model, cfg.init_uniform)
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
@@ -106,7 +107,7 @@ class Run:
                              f"of at most {N}.")
         self.planned = cfg.epochs * self.spe if cfg.max_steps is None else min(cfg.epochs * self.spe,
                                                                                   cfg.max_steps)
-        self.sched = make_scheduler(self.opt, cfg.schedule, self.planned)
+        self.sched = make_scheduler(self.opt, cfg.schedule, self.planned, self.spe, cfg.lr_decay, cfg.lr_decay_after)
         self.gen = torch.Generator(device=dev).manual_seed(cfg.seed)  # augmentation
         self.perm_gen = torch.Generator(device=dev)  # batch order, reseeded every epoch
         self.aug = resolve_augment(cfg.augment, data.augment)

@@ -46,5 +46,24 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, device: torch.devic
     return cls(params, lr=cfg.lr, weight_decay=wd, **extra)
 
 
-def make_scheduler(opt: torch.optim.Optimizer, schedule: str, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
-    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(schedule, s, total_steps))
+def epoch_decay(step: int, steps_per_epoch: int, decay: float, after: int) -> float:
+    """decay ** (epochs finished past `after`), counting the epoch this step is in (the PTB recipe: lr × 0.5 ** max(
+    epoch + 1 − 4, 0) with epochs from 0); 1.0 while decay is 1."""
+    if decay == 1.0:
+        return 1.0
+    return decay ** max(step // max(steps_per_epoch, 1) + 1 - after, 0)
+
+
+def make_scheduler(opt: torch.optim.Optimizer, schedule: str, total_steps: int, steps_per_epoch: int = 1,
+                   decay: float = 1.0, decay_after: int = 0) -> torch.optim.lr_scheduler.LambdaLR:
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(schedule, s, total_steps)
+                                             * epoch_decay(s, steps_per_epoch, decay, decay_after))
+
+
+def init_uniform(model: torch.nn.Module, scale: float | None) -> None:
+    """Every parameter drawn uniformly from [−scale, scale] (the Zaremba et al. PTB recipe); None leaves torch's."""
+    if scale is None:
+        return
+    with torch.no_grad():
+        for p in model.parameters():
+            p.uniform_(-scale, scale)

@@ -11,6 +11,7 @@
                      the pointer last.json (replaced last, so a reader always finds a matching pair); the pointer
                      also names the checkpoint before it, kept until the next step's loss shows the last is good
     results.json     the end-of-run evaluation; results.npz holds its example images
+    vocab.txt        language models: the vocabulary, one word a line, line i = token id i
 
 Every file is written atomically (engine.atomic), so a reader may look at any moment: while the trainer runs, or
 after it was killed. Readers return None / {} / [] for what is not there yet; graph() and config() raise, naming
@@ -74,7 +75,8 @@ class RunDir:
     LAST = "last.json"  # inside CHECKPOINTS
     BEST = "best.safetensors"  # inside CHECKPOINTS
     LAST_PREFIX = "last-"  # inside CHECKPOINTS: last-<step>.safetensors and last-<step>.pt
-    NAMES = (GRAPH, CONFIG, META, STATUS, METRICS, LOG, TB, RESULTS, EXAMPLES, CHECKPOINTS, LAST, BEST)
+    VOCAB = "vocab.txt"
+    NAMES = (GRAPH, CONFIG, META, STATUS, METRICS, LOG, TB, RESULTS, EXAMPLES, CHECKPOINTS, LAST, BEST, VOCAB)
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -105,6 +107,7 @@ class RunDir:
     tb_path = property(lambda self: self.path / self.TB)
     results_path = property(lambda self: self.path / self.RESULTS)
     examples_path = property(lambda self: self.path / self.EXAMPLES)
+    vocab_path = property(lambda self: self.path / self.VOCAB)
     checkpoints = property(lambda self: self.path / self.CHECKPOINTS)
     best_path = property(lambda self: self.checkpoints / self.BEST)
 
@@ -143,6 +146,16 @@ class RunDir:
 
     def write_config(self, cfg: TrainConfig) -> None:
         atomic_write_json(self.config_path, cfg.to_dict())
+
+    def write_vocab(self, words: list[str]) -> None:
+        atomic_write_bytes(self.vocab_path, ("\n".join(words) + "\n").encode("utf-8"))
+
+    def vocab(self) -> list[str] | None:
+        """A language model's vocabulary (token id -> word), or None for other runs."""
+        try:
+            return self.vocab_path.read_text(encoding="utf-8").split("\n")[:-1]
+        except (OSError, UnicodeDecodeError):
+            return None
 
     def meta(self) -> dict[str, Any]:
         """run.json: {name, created}; {} when absent."""

@@ -60,10 +60,15 @@ def test_template_runs_forward_with_the_shape_the_check_promises(name):
     model = engine.build_module(g).eval()
     shape = tuple(g.nodes[0].params["shape"])
     with torch.no_grad():
-        out = model(torch.randn(1, *shape))
+        if g.nodes[0].params.get("dtype") == "int64":  # token ids
+            out = model(torch.randint(0, g.task.num_classes, (1, *shape)))
+        else:
+            out = model(torch.randn(1, *shape))
     assert tuple(out.shape[1:]) == r.nodes[g.outputs[0]].shape
     if g.task.kind == "classification":
         assert tuple(out.shape) == (1, g.task.num_classes)
+    elif g.task.kind == "language_model":
+        assert tuple(out.shape) == (1, shape[0], g.task.num_classes)
     elif g.task.kind == "segmentation":
         assert tuple(out.shape) == (1, g.task.num_classes) + shape[1:]
 
@@ -85,6 +90,27 @@ def test_special_templates_have_the_promised_structure():
     nin = load_template("nin")
     assert nin.nodes[0].params["shape"] == [3, 32, 32] and engine.check(nin).nodes["flatten"].shape == (10,)
     assert not any(n.op == "Linear" for n in nin.nodes)  # global average pooling instead of FC layers
+
+
+def test_ptb_templates_are_the_seed_models_with_their_recipes():
+    from engine.templates import template_train
+    from engine.train.config import TrainConfig
+
+    for name, (T, H, drop, params) in {"ptb_lstm_small": (20, 200, 0.0, 4_653_200),
+                                       "ptb_lstm_medium": (35, 650, 0.5, 19_780_400)}.items():
+        g = load_template(name)
+        r = engine.check(g)
+        assert g.task.kind == "language_model" and g.task.num_classes == 10_000
+        lstm = g.node("lstm").params
+        assert lstm["num_layers"] == 2 and lstm["hidden_size"] == H and lstm["stateful"] and lstm["dropout"] == drop
+        assert r.nodes["input"].shape == (T,) and r.nodes["decoder"].shape == (T, 10_000)
+        # embedding V·H, 2 LSTM layers of 4·H·(H + H) + 2·4·H, decoder H·V + V
+        assert r.total_params == 10_000 * H + 2 * (4 * H * 2 * H + 8 * H) + H * 10_000 + 10_000 == params
+        TrainConfig.from_dict(template_train(name))  # a valid recipe
+    small, medium = template_train("ptb_lstm_small"), template_train("ptb_lstm_medium")
+    assert (small["lr"], small["lr_decay"], small["lr_decay_after"], small["epochs"]) == (1.0, 0.5, 4, 13)
+    assert (medium["lr_decay"], medium["lr_decay_after"], medium["epochs"]) == (0.8, 6, 39)
+    assert small["clip_grad_norm"] == 5.0 and small["init_uniform"] == 0.1 and template_train("lenet5") == {}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -136,7 +162,8 @@ def test_resnet18_template_takes_torchvision_weights():
         assert (net(x) - tv(x)).abs().max().item() <= 1e-5
 
 
-@pytest.mark.parametrize("name", ["resnet18", "squeezenet1_0", "nin", "unet", "lstm_rows"])
+@pytest.mark.parametrize("name", ["resnet18", "squeezenet1_0", "nin", "unet", "lstm_rows", "ptb_lstm_small",
+                                  "ptb_lstm_medium"])
 def test_generator_reproduces_the_committed_file(name):
     g = make_templates_script().make(name)
     assert g.to_dict() == load_template(name).to_dict()

@@ -6,12 +6,14 @@ loss, metric or results) subclasses Run in its own module in this package and ad
 from __future__ import annotations
 
 from engine.train.loop import Run
+from engine.train.tasks.language_model import LanguageModelRun
 from engine.train.tasks.recommendation import SEED_SETTINGS, RecommendationRun
 
 RUNNERS: dict[str, type[Run]] = {
     "classification": Run,
     "segmentation": Run,
     "recommendation": RecommendationRun,
+    "language_model": LanguageModelRun,
 }
 
 # TrainConfig values a task starts from where the user sets nothing (the CLI and the Train form read these)

@@ -1,0 +1,244 @@
+"""The language_model task: next-word prediction over a token stream, trained with truncated backpropagation
+through time.
+
+The training text is cut into B parallel streams (B = batch_size) read in windows of T steps in order (T = the
+Input's length; engine.data.text). Stateful recurrent layers carry their state from one window to the next,
+detached; it is reset at the start of every epoch and every evaluation, and an evaluation in mid-epoch (val_every)
+puts the training state back afterwards. The loss is token-level cross-entropy and every metric is perplexity,
+exp(mean loss per token): train and validation live, test at the end. Throughput is words (tokens) per second. A
+checkpoint also holds the carried state, so a run resumed mid-epoch continues exactly.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+
+from engine.codegen import build_module
+from engine.data import load_data
+from engine.data.text import batchify, need_batches, num_windows, window
+from engine.shapes import check
+from engine.train.checks import TrainError, resolve_device, resolve_precision
+from engine.train.evaluate import autocast
+from engine.train.loop import Run
+from engine.train.optim import init_uniform, make_optimizer, make_scheduler
+from engine.train.store import load_weights_into
+
+TASK = "language_model"
+
+
+def perplexity(mean_loss: float) -> float:
+    return math.exp(min(mean_loss, 700.0))  # exp overflows a float past ~709
+
+
+def get_carried(model: torch.nn.Module) -> dict:
+    """The recurrent state a stateful model carries ({} for a stateless one)."""
+    return dict(getattr(model, "carried", {}))
+
+
+def set_carried(model: torch.nn.Module, state: dict) -> None:
+    if hasattr(model, "carried"):
+        model.carried = dict(state)
+
+
+def reset(model: torch.nn.Module) -> None:
+    if hasattr(model, "reset_state"):
+        model.reset_state()
+
+
+@torch.no_grad()
+def stream_loss(model: torch.nn.Module, streams: torch.Tensor, steps: int, amp: torch.dtype | None = None) -> tuple[
+        float, int]:
+    """(mean cross-entropy per token, tokens) over every window of `streams` (B, L) in order, from a fresh state.
+    The model's mode and carried state are left as they were."""
+    was_training, saved = model.training, get_carried(model)
+    model.eval()
+    reset(model)
+    dev = streams.device
+    total = torch.zeros((), device=dev, dtype=torch.float64)
+    n = 0
+    for i in range(num_windows(streams, steps)):
+        x, y = window(streams, i, steps)
+        with autocast(dev, amp):
+            out = model(x)
+        total += F.cross_entropy(out.float().reshape(-1, out.shape[-1]), y.reshape(-1), reduction="sum").double()
+        n += y.numel()
+    model.train(was_training)
+    set_carried(model, saved)
+    return float(total) / max(n, 1), n
+
+
+class LanguageModelRun(Run):
+    """Run for task language_model (see the module docstring)."""
+
+    def setup(self) -> None:
+        cfg, g = self.cfg, self.g
+        self.device = dev = resolve_device(cfg.device)
+        self.amp = resolve_precision(cfg.precision, dev)
+        self.status("running", f"loading {cfg.data}")
+        report = check(g)
+        if not report.ok:
+            lines = "; ".join(str(e) for e in report.errors[:5])
+            raise TrainError(f"the graph has {len(report.errors)} error(s); fix them before training: {lines}")
+        inputs = [n for n in g.nodes if n.op == "Input"]
+        if len(inputs) != 1 or len(g.outputs) != 1:
+            raise TrainError(f"a language model needs one Input (token ids) and one output (T×V scores). Received: "
+                             f"{len(inputs)} Input node(s) and {len(g.outputs)} output(s).")
+        V = g.task.num_classes
+        self.T = T = report.nodes[inputs[0].id].shape[0]
+        data = load_data(cfg.data, cfg.data_root, task=TASK, max_vocab=V, limit=cfg.limit)
+        if data.num_classes != V:
+            raise TrainError(f"{data.name} has a vocabulary of {data.num_classes:,} words but the graph's task says "
+                             f"V = {V:,}. Set the task's vocabulary size to {data.num_classes} (Design: the graph's "
+                             f"task), then apply the fixes the check offers for the Embedding and the output.")
+        B = cfg.batch_size
+        need_batches(data, B, T)
+        self.dir.write_vocab(data.vocab)
+        self.data = data.to(dev)
+        self.K = V
+        self.streams = {s: batchify(getattr(self.data, s), B) for s in ("train", "valid", "test")}
+        torch.manual_seed(cfg.seed)  # the weights, then dropout, draw from here
+        self.model = build_module(g).to(dev)
+        init_uniform(self.model, cfg.init_uniform)
+        self.opt = make_optimizer(self.model, cfg, dev)
+        self.spe = num_windows(self.streams["train"], T)
+        self.planned = cfg.epochs * self.spe if cfg.max_steps is None else min(cfg.epochs * self.spe, cfg.max_steps)
+        self.sched = make_scheduler(self.opt, cfg.schedule, self.planned, self.spe, cfg.lr_decay, cfg.lr_decay_after)
+        self.gen = torch.Generator(device=dev).manual_seed(cfg.seed)  # unused by the task; the checkpoint keeps it
+        self.aug = "none"
+        self.step = self.epoch = self.epoch_step = 0
+        self.best: float | None = None
+        self.elapsed = 0.0
+        self.ep_sums = [0.0, 0.0, 0, 0, 0.0]  # loss*tokens, -, tokens, -, seconds of the current epoch
+
+    # ---- state ------------------------------------------------------------------------------------------------
+    def checkpoint(self) -> None:
+        """Run.checkpoint's state plus the carried recurrent state (as lists of tensors: weights_only loads them)."""
+        carried = {k: list(v) if isinstance(v, tuple) else [v] for k, v in get_carried(self.model).items()}
+        state = {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
+                 "rng_cpu": torch.get_rng_state(), "gen": self.gen.get_state(),
+                 "rng_cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
+                 "step": self.step, "epoch": self.epoch, "epoch_step": self.epoch_step, "best": self.best,
+                 "elapsed": self.now(), "ep_sums": list(self.ep_sums), "lm": {"carried": carried}}
+        self.dir.save_last(self.model, state)
+
+    def restore(self) -> int | None:
+        step = super().restore()
+        if step is not None:
+            st = self.dir.load_last_state()[1]
+            carried = st.get("lm", {}).get("carried", {})
+            set_carried(self.model, {k: tuple(t.to(self.device) for t in v) if len(v) > 1 else v[0].to(self.device)
+                                     for k, v in carried.items()})
+        return step
+
+    # ---- the hooks ------------------------------------------------------------------------------------------
+    def epoch_order(self) -> torch.Tensor:
+        """Windows are read in order; a new epoch starts from a fresh state (a resumed one keeps its own)."""
+        if self.epoch_step == 0:
+            reset(self.model)
+        return torch.empty(0, dtype=torch.int64)
+
+    def train_step(self, idx: torch.Tensor) -> None:
+        cfg = self.cfg
+        x, y = window(self.streams["train"], self.epoch_step, self.T)
+        with autocast(self.device, self.amp):
+            out = self.model(x)
+        out = out.float()
+        loss = F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.clip_grad_norm:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_grad_norm, foreach=True)
+        self.lr = self.opt.param_groups[0]["lr"]
+        self.opt.step()
+        self.sched.step()
+        self.step += 1
+        self.epoch_step += 1
+        ld = loss.detach()
+        first_bad = ~torch.isfinite(ld) & (self.bad_step < 0)
+        self.bad_step = torch.where(first_bad, self.step, self.bad_step)
+        self.bad_loss = torch.where(first_bad, ld, self.bad_loss)
+        n = y.numel()
+        self.w[0] += ld * n
+        self.w[2] += n
+
+    def evaluate(self, keep: bool = False, split: str = "valid") -> dict:
+        loss, n = stream_loss(self.model, self.streams[split], self.T, self.amp)
+        return {"val_loss": loss, "val_ppl": perplexity(loss), "tokens": n}
+
+    def val_fields(self, ev: dict) -> dict:
+        return {"val_loss": ev["val_loss"], "val_ppl": ev["val_ppl"]}
+
+    def score(self, ev: dict) -> tuple[str, float]:
+        return "perplexity", -ev["val_ppl"]  # lower perplexity is better
+
+    def log_window(self, val: dict | None = None) -> None:
+        w = self.w
+        if w[2] == 0 and val is None:
+            return
+        loss_sum, bad_step, bad_loss = torch.stack(
+            [w[0].double(), self.bad_step.double(), self.bad_loss.double()]).tolist()
+        self.check_finite(int(bad_step), bad_loss)
+        dt = max(time.perf_counter() - w[4], 1e-9)
+        train_loss = loss_sum / w[2] if w[2] else None
+        row = {"kind": "step", "step": self.step, "epoch": round(self.epoch + self.epoch_step / self.spe, 4),
+               "train_loss": train_loss, "train_ppl": perplexity(train_loss) if train_loss is not None else None,
+               "lr": getattr(self, "lr", self.cfg.lr), "words_per_s": w[2] / dt if w[2] else None,
+               "elapsed": round(self.now(), 3), "device_mem": self.device_mem(), **(val or {})}
+        self.log.write(row)
+        self.ep_sums[0] += loss_sum
+        self.ep_sums[2] += w[2]
+        self.w = [torch.zeros_like(w[0]), torch.zeros_like(w[1]), 0, 0, time.perf_counter()]
+        self.status("running", f"training: epoch {self.epoch + 1}/{self.cfg.epochs}, step {self.step}/"
+                               f"{self.planned}")
+
+    def end_epoch(self, partial: bool) -> None:
+        self.log_window()
+        ev = self.evaluate()
+        s = self.ep_sums
+        epoch_value = round(self.epoch + self.epoch_step / self.spe, 4) if partial else self.epoch + 1
+        train_loss = s[0] / s[2] if s[2] else None
+        row = {"kind": "epoch", "step": self.step, "epoch": epoch_value, "train_loss": train_loss,
+               "train_ppl": perplexity(train_loss) if train_loss is not None else None,
+               "lr": getattr(self, "lr", self.cfg.lr), "words_per_s": s[2] / s[4] if s[4] else None,
+               "elapsed": round(self.now(), 3), "device_mem": self.device_mem(), **self.val_fields(ev)}
+        self.log.write(row)
+        if self.best is None or ev["val_ppl"] < self.best:
+            self.best = ev["val_ppl"]
+            self.dir.save_best(self.model, {"epoch": epoch_value, "step": self.step, **self.val_fields(ev)})
+        if not partial:
+            self.epoch += 1
+            self.epoch_step = 0
+        self.ep_sums = [0.0, 0.0, 0, 0, 0.0]
+        self.checkpoint()
+        self.status("running", say=True, message=f"epoch {epoch_value}/{self.cfg.epochs} done: validation perplexity "
+                                                 f"{ev['val_ppl']:.2f}", best_val_ppl=self.best)
+        self.w[4] = time.perf_counter()
+
+    def halt(self) -> str:
+        self.log_window()
+        self.checkpoint()
+        self.status("stopped", say=True, message=f"stopped at step {self.step}/{self.planned} (epoch {self.epoch + 1}); "
+                                                 f"the checkpoint is saved: resume to continue.", best_val_ppl=self.best)
+        return "stopped"
+
+    def finish(self) -> None:
+        self.status("running", "computing the results")
+        best = self.dir.weights("best")
+        meta = load_weights_into(self.model, best) if best else {}
+        which = "best" if best == self.dir.best_path else "last"
+        val = self.evaluate(split="valid")
+        test = self.evaluate(split="test")
+        res = {"task": TASK, "data": self.data.name, "split": "test", "weights": which, "epoch": meta.get("epoch"),
+               "n": test["tokens"], "loss": test["val_loss"], "perplexity": test["val_ppl"],
+               "val_loss": val["val_loss"], "val_perplexity": val["val_ppl"], "vocab_size": self.K,
+               "steps": self.T, "batch_size": self.cfg.batch_size}
+        self.dir.write_results(res, {})
+        self.log.write({"kind": "test", "step": self.step, "epoch": meta.get("epoch"), "test_loss": test["val_loss"],
+                        "test_ppl": test["val_ppl"], "elapsed": round(self.now(), 3)})
+        self.status("finished", say=True, message=f"finished: test perplexity {test['val_ppl']:.2f} (validation "
+                                                  f"{val['val_ppl']:.2f}; {which} weights, epoch {meta.get('epoch')}) "
+                                                  f"after {self.step} steps in {self.now():.0f} s.",
+                    best_val_ppl=self.best)
