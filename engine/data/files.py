@@ -64,11 +64,13 @@ def scan_zip(zf: zipfile.ZipFile, path: Path, max_bytes: int = MAX_BYTES) -> lis
 
 
 def check_zip_entries(zf: zipfile.ZipFile, path: Path, max_bytes: int = MAX_BYTES, exts: set[str] = IMAGE_EXTS,
-                      what: str = "an image", max_entry: int = MAX_IMAGE_BYTES) -> list[tuple[list[str], zipfile.ZipInfo]]:
+                      what: str = "an image", max_entry: int | None = None) -> list[tuple[list[str], zipfile.ZipInfo]]:
     """The zip's files as (path parts, entry), refusing symlinks, absolute paths, `..`, files whose extension is
     not in `exts`, encrypted entries, unknown compression, an entry declaring over max_entry and a total declared
     size over max_bytes; hidden and macOS metadata entries are skipped. Read entries with read_zip_entry, which
     bounds what they really unpack to."""
+    per = "image" if exts is IMAGE_EXTS else "file"
+    max_entry = MAX_IMAGE_BYTES if max_entry is None else max_entry  # read now: tests lower the module's limit
     files: list[tuple[list[str], zipfile.ZipInfo]] = []
     total = 0
     for info in zf.infolist():
@@ -96,7 +98,7 @@ def check_zip_entries(zf: zipfile.ZipFile, path: Path, max_bytes: int = MAX_BYTE
                             f"{', '.join(ZIP_METHODS.values())}). Zip it again with standard compression.")
         if info.file_size > max_entry:
             raise DataError(f"{path.name} is refused: '{name}' unpacks to {_mb(info.file_size)}, over the limit of "
-                            f"{_mb(max_entry)} per file.")
+                            f"{_mb(max_entry)} per {per}.")
         total += info.file_size
         if total > max_bytes:
             raise DataError(f"{path.name} is refused: it unpacks to more than the limit of {_mb(max_bytes)} "
