@@ -6,6 +6,7 @@ Sources (`load_data(source, ...)`):
   torchvision into a cache directory; `cifar10`, `cifar100` through torchvision.
 - a folder (one sub-folder per class) or a `.zip` of one (engine.data.files: checked, never extracted).
 - `mnist-seg`: MNIST digits on a larger canvas, every pixel labelled (engine.data.seg).
+- `mnist-locate`, `mnist-detect`: digits scaled and placed on a canvas with their boxes (engine.data.detect).
 
 Images stay uint8 until a batch is taken; `to_float` is the one preprocessing step the model sees (pixels in
 [0, 1], no mean/std), so a page that feeds a trained model applies the same `to_float`.
@@ -17,10 +18,11 @@ from pathlib import Path
 
 from engine.data.base import Data, DataError
 from engine.data.builtin import load_cifar, load_idx_dataset, load_mnist_sample
+from engine.data.detect import load_mnist_boxes
 from engine.data.files import load_image_files
 from engine.data.seg import load_mnist_seg
 
-BUILTIN = ("mnist-sample", "mnist", "fashion-mnist", "cifar10", "cifar100", "mnist-seg")
+BUILTIN = ("mnist-sample", "mnist", "fashion-mnist", "cifar10", "cifar100", "mnist-seg", "mnist-locate", "mnist-detect")
 
 
 def load_data(source: str, root: str | os.PathLike | None = None, *, input_shape: tuple[int, ...] | None = None,
@@ -35,6 +37,9 @@ def load_data(source: str, root: str | os.PathLike | None = None, *, input_shape
         data = load_cifar(source, root)
     elif source == "mnist-seg":
         data = load_mnist_seg(root, input_shape=input_shape, val_fraction=val_fraction, seed=seed, limit=limit)
+    elif source in ("mnist-locate", "mnist-detect"):
+        data = load_mnist_boxes(source, root, input_shape=input_shape, val_fraction=val_fraction, seed=seed,
+                                limit=limit)
     else:
         path = Path(source).expanduser()
         if not path.exists():
