@@ -57,7 +57,7 @@ class Node(_Strict):
 
 
 class Task(_Strict):
-    kind: Literal["classification", "segmentation"] = Field("classification", description="What the network predicts.")
+    kind: Literal["classification", "segmentation", "localisation", "detection"] = Field("classification", description="What the network predicts.")
     num_classes: int = Field(10, ge=1, description="Number of classes.")
 
 
