@@ -55,6 +55,11 @@ HANDMADE = {
              "background)."),
     "lstm_rows": ("LSTM over MNIST rows", "Reads the image row by row: 28 steps of 28 pixels into an LSTM with 128 "
                   "hidden units; its last step feeds a fully connected layer. 1×28×28 → 10 classes."),
+    "digit_localiser": ("Digit localiser", "Classification + localisation on mnist-locate: three 3×3 conv-BN-ReLU-"
+                        "pool blocks, FC 128, then two outputs: 10 class logits and 4 box numbers. 1×56×56."),
+    "tiny_grid_detector": ("Tiny grid detector", "Single-stage grid detector on mnist-detect: four 3×3 conv-BN-ReLU-"
+                           "pool blocks down to a 6×6 grid (16 px cells), a 3×3 conv of 128 and a DetectionHead: "
+                           "15×6×6 cells of objectness, box and 10 class scores. 1×96×96."),
 }
 _LEAF_NAMES = {"Conv2d": "conv", "ReLU": "relu", "MaxPool2d": "pool", "AvgPool2d": "pool", "Linear": "fc",
                "Dropout": "dropout", "AdaptiveAvgPool2d": "avgpool", "BatchNorm2d": "bn"}
@@ -223,7 +228,39 @@ def lstm_rows() -> Graph:
     return b.graph("classification", 10)
 
 
-BUILDERS = {"nin": nin, "unet": unet, "lstm_rows": lstm_rows}
+def _conv_bn_relu(b: Builder, prefix: str, width: int, pool: bool = True) -> str:
+    b.add(f"{prefix}_conv", "Conv2d", group=prefix, out_channels=width, kernel_size=3, padding=1, bias=False)
+    b.add(f"{prefix}_bn", "BatchNorm2d", group=prefix)
+    b.add(f"{prefix}_relu", "ReLU", group=prefix)
+    if pool:
+        b.add(f"{prefix}_pool", "MaxPool2d", group=prefix, kernel_size=2)
+    return b.last
+
+
+def digit_localiser() -> Graph:
+    b = Builder(HANDMADE["digit_localiser"][0], [1, 56, 56])
+    for i, width in enumerate((16, 32, 64), 1):                # 16×28×28, 32×14×14, 64×7×7
+        _conv_bn_relu(b, f"block{i}", width)
+    b.add("flatten", "Flatten")                                 # 3136: keeps where things are
+    b.add("fc", "Linear", out_features=128)
+    trunk = b.add("fc_relu", "ReLU")
+    b.add("classes", "Linear", [trunk], out_features=10)        # 10 class logits
+    b.add("box", "Linear", [trunk], out_features=4)             # cx, cy, w, h (through a sigmoid)
+    g = b.graph("localisation", 10)
+    return layered_layout(g.model_copy(update={"outputs": ["classes", "box"]}))
+
+
+def tiny_grid_detector() -> Graph:
+    b = Builder(HANDMADE["tiny_grid_detector"][0], [1, 96, 96])
+    for i, width in enumerate((16, 32, 64, 64), 1):            # 96 → 48 → 24 → 12 → 6
+        _conv_bn_relu(b, f"block{i}", width)
+    _conv_bn_relu(b, "block5", 128, pool=False)                 # 128×6×6
+    b.add("head", "DetectionHead", num_classes=10)              # 15×6×6
+    return b.graph("detection", 10)
+
+
+BUILDERS = {"nin": nin, "unet": unet, "lstm_rows": lstm_rows, "digit_localiser": digit_localiser,
+            "tiny_grid_detector": tiny_grid_detector}
 
 
 def make(name: str) -> Graph:

@@ -6,10 +6,14 @@ loss, metric or results) subclasses Run in its own module in this package and ad
 from __future__ import annotations
 
 from engine.train.loop import Run
+from engine.train.tasks.detection import DetectionRun
+from engine.train.tasks.localisation import LocalisationRun
 
 RUNNERS: dict[str, type[Run]] = {
     "classification": Run,
     "segmentation": Run,
+    "localisation": LocalisationRun,
+    "detection": DetectionRun,
 }
 
 
