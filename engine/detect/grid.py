@@ -1,4 +1,5 @@
-"""A DetectionHead's output (B, 5 + K, S_h, S_w) -> boxes. Channel layout per cell: objectness, tx, ty, tw, th,
+"""The box tasks' outputs -> boxes. Localisation: `localise(logits, box_numbers, image_size)`. Detection: a
+DetectionHead's output (B, 5 + K, S_h, S_w) -> boxes. Channel layout per cell: objectness, tx, ty, tw, th,
 then K class scores, all logits. Anchor-free, in the style of YOLO:
 
     cx = (j + sigmoid(tx)) · W_img/S_w,   cy = (i + sigmoid(ty)) · H_img/S_h   (cell j, i of the grid)
@@ -59,3 +60,18 @@ def postprocess(out, image_size, score_threshold=0.25, iou_threshold=0.5, max_de
         mine = kept[image[kept] == b][:max_detections]  # batched_nms returns indices by decreasing score
         results.append({"boxes": boxes[mine], "scores": scores[mine], "labels": labels[mine]})
     return results
+
+
+def numbers_to_box(t, image_size):
+    """A localiser's 4 box numbers after a sigmoid, (cx, cy, w, h) as fractions of the image (N, 4) -> boxes
+    (x1, y1, x2, y2) in pixels (N, 4)."""
+    H, W = image_size
+    cx, cy, w, h = t.unbind(-1)
+    return torch.stack([(cx - w / 2) * W, (cy - h / 2) * H, (cx + w / 2) * W, (cy + h / 2) * H], -1)
+
+
+def localise(logits, box_numbers, image_size):
+    """A localiser's two outputs, class logits (B, K) and 4 raw box numbers (B, 4) -> a dict of labels (B,),
+    scores (B,) (the class's softmax probability) and boxes (B, 4) in pixels."""
+    scores, labels = logits.float().softmax(1).max(1)
+    return {"boxes": numbers_to_box(box_numbers.float().sigmoid(), image_size), "scores": scores, "labels": labels}

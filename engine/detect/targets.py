@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from engine.detect.grid import cells_to_boxes
+from engine.detect.grid import cells_to_boxes, numbers_to_box
 
 
 @dataclass
@@ -74,6 +74,4 @@ def encode_box(boxes: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor
 
 def decode_box(t: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:
     """(N, 4) cx cy w h as fractions (e.g. sigmoid of the box output) -> (N, 4) x1 y1 x2 y2 in pixels."""
-    H, W = image_size
-    cx, cy, w, h = t.unbind(-1)
-    return torch.stack([(cx - w / 2) * W, (cy - h / 2) * H, (cx + w / 2) * W, (cy + h / 2) * H], -1)
+    return numbers_to_box(t, image_size)
