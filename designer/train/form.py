@@ -14,7 +14,8 @@ from engine.train.config import AUGMENTS, OPTIMIZERS, PRECISIONS, SCHEDULES, Tra
 
 DATASETS = {"mnist-sample": "MNIST sample (bundled)", "mnist": "MNIST (60k)",
             "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
-            "mnist-seg": "MNIST segmentation", "folder": "Image folder or .zip…"}
+            "mnist-seg": "MNIST segmentation", "mnist-locate": "MNIST localisation (one digit, its box)",
+            "mnist-detect": "MNIST detection (1–5 digits, boxes)", "folder": "Image folder or .zip…"}
 OPT_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
 SCHED_NAMES = {"constant": "constant", "step": "step (÷10 at 50%, 75%)", "cosine": "cosine",
                "onecycle": "one-cycle"}
@@ -59,7 +60,7 @@ def render_form(graph: dict, can_start: bool) -> Submitted | None:
                                  placeholder="optional: where the files are",
                                  help="For an image folder or .zip: its path. For MNIST / Fashion-MNIST / CIFAR: "
                                       "the folder that holds the files (default: the download cache).")
-            tasks = ["classification", "segmentation"]
+            tasks = ["classification", "segmentation", "localisation", "detection"]
             task = st.selectbox("Task", tasks, index=tasks.index(kind), key="tf_task",
                                 help="segmentation: a class per pixel (e.g. MNIST segmentation)")
             classes = st.number_input("Classes", 1, 1000, k, key="tf_classes")

@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from designer.train import plots
+from designer.train.boxes import BOX_TASKS, render_box_results
 from designer.train.runs import run_dir
 
 CHART = {"displayModeBar": False}
@@ -25,6 +26,10 @@ def results_of(run_id: str) -> dict | None:
 def render_results(run_id: str) -> None:
     res = results_of(run_id)
     if res is None:
+        return
+    if res.get("task") in BOX_TASKS:
+        st.subheader("Results", anchor=False)
+        render_box_results(res, run_id)
         return
     classes = res.get("classes") or [str(i) for i in range(len(res["confusion"]))]
     st.subheader("Results", anchor=False)
