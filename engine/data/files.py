@@ -46,8 +46,10 @@ def open_zip(path: Path) -> zipfile.ZipFile:
         raise DataError(f"{path.name} is not a readable zip file ({e}).") from None
 
 
-def scan_zip(zf: zipfile.ZipFile, path: Path, max_bytes: int = MAX_BYTES) -> list[Entry]:
-    """Check every entry of the zip (names, types, sizes) and return readers for its images."""
+def scan_zip(zf: zipfile.ZipFile, path: Path, max_bytes: int = MAX_BYTES, exts: set[str] = IMAGE_EXTS,
+             by_class: bool = True) -> list:
+    """Check every entry of the zip (names, types, sizes) and return readers for its images. by_class=False:
+    (path parts, name shown in messages, read) for every file of the allowed types, wherever it is."""
     files: list[tuple[list[str], zipfile.ZipInfo]] = []
     total = 0
     for info in zf.infolist():
@@ -63,20 +65,22 @@ def scan_zip(zf: zipfile.ZipFile, path: Path, max_bytes: int = MAX_BYTES) -> lis
             raise DataError(f"{path.name} is refused: '{name}' climbs out of the archive with '..'.")
         if info.is_dir() or not parts or _ignored(parts):
             continue
-        if Path(parts[-1]).suffix.lower() not in IMAGE_EXTS:
+        if Path(parts[-1]).suffix.lower() not in exts:
             raise DataError(f"{path.name} is refused: '{name}' is not an image (allowed: "
-                            f"{', '.join(sorted(IMAGE_EXTS))}). Remove it from the zip.")
+                            f"{', '.join(sorted(exts))}). Remove it from the zip.")
         total += info.file_size
         if total > max_bytes:
             raise DataError(f"{path.name} is refused: it unpacks to more than the limit of {_mb(max_bytes)} "
                             f"(declared sizes). Use a smaller dataset or a folder.")
         files.append((parts, info))
+    if not by_class:
+        return [(parts, f"{path.name}:{info.filename}", lambda info=info: zf.read(info)) for parts, info in files]
     parts_list = _strip_common_root([p for p, _ in files], path.name)
     return [(parts[0], f"{path.name}:{info.filename}", lambda info=info: zf.read(info))
             for parts, (_, info) in zip(parts_list, files)]
 
 
-def scan_folder(path: Path, max_bytes: int = MAX_BYTES) -> list[Entry]:
+def scan_folder(path: Path, max_bytes: int = MAX_BYTES, exts: set[str] = IMAGE_EXTS, by_class: bool = True) -> list:
     root = path.resolve()
     found: list[tuple[list[str], Path]] = []
     total = 0
@@ -89,13 +93,15 @@ def scan_folder(path: Path, max_bytes: int = MAX_BYTES) -> list[Entry]:
                 continue
             if f.is_symlink() and not f.resolve().is_relative_to(root):
                 raise DataError(f"{path} is refused: '{f}' is a symbolic link to a file outside the folder.")
-            if f.suffix.lower() not in IMAGE_EXTS:
+            if f.suffix.lower() not in exts:
                 raise DataError(f"{path} is refused: '{f.relative_to(path)}' is not an image (allowed: "
-                                f"{', '.join(sorted(IMAGE_EXTS))}). Move it out of the dataset folder.")
+                                f"{', '.join(sorted(exts))}). Move it out of the dataset folder.")
             total += f.stat().st_size
             if total > max_bytes:
                 raise DataError(f"{path} is refused: its images add up to more than the limit of {_mb(max_bytes)}.")
             found.append((parts, f))
+    if not by_class:
+        return [(parts, str(f.relative_to(path)), f.read_bytes) for parts, f in found]
     parts_list = _strip_common_root([p for p, _ in found], str(path))
     return [(parts[0], str(f), f.read_bytes) for parts, (_, f) in zip(parts_list, found)]
 

@@ -4,7 +4,8 @@ Sources (`load_data(source, ...)`):
 - `mnist-sample`: the real MNIST 10k test set bundled in assets/ (offline out of the box), split train/val.
 - `mnist`, `fashion-mnist`: the standard idx files from `root` (as in ../shared/data/mnist) or through
   torchvision into a cache directory; `cifar10`, `cifar100` through torchvision.
-- a folder (one sub-folder per class) or a `.zip` of one (engine.data.files: checked, never extracted).
+- a folder (one sub-folder per class) or a `.zip` of one (engine.data.files: checked, never extracted); with
+  YOLO .txt labels or a COCO .json, a detection set (engine.data.boxfiles).
 - `mnist-seg`: MNIST digits on a larger canvas, every pixel labelled (engine.data.seg).
 - `mnist-locate`, `mnist-detect`: digits scaled and placed on a canvas with their boxes (engine.data.detect).
 
@@ -17,6 +18,7 @@ import os
 from pathlib import Path
 
 from engine.data.base import Data, DataError
+from engine.data.boxfiles import has_box_labels, load_box_files
 from engine.data.builtin import load_cifar, load_idx_dataset, load_mnist_sample
 from engine.data.detect import load_mnist_boxes
 from engine.data.files import load_image_files
@@ -45,7 +47,10 @@ def load_data(source: str, root: str | os.PathLike | None = None, *, input_shape
         if not path.exists():
             raise DataError(f"unknown data source '{source}': not one of {', '.join(BUILTIN)} and no such file or "
                             f"folder. Received: data={source!r}.")
-        data = load_image_files(path, input_shape=input_shape, val_fraction=val_fraction, seed=seed)
+        if has_box_labels(path):  # images with YOLO .txt labels or a COCO .json: detection
+            data = load_box_files(path, input_shape=input_shape, val_fraction=val_fraction, seed=seed)
+        else:
+            data = load_image_files(path, input_shape=input_shape, val_fraction=val_fraction, seed=seed)
     if limit is not None:
         if limit < 1:
             raise DataError(f"limit must be at least 1. Received: limit={limit}.")
