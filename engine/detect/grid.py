@@ -42,13 +42,15 @@ def decode(out, image_size):
 
 def postprocess(out, image_size, score_threshold=0.25, iou_threshold=0.5, max_detections=100):
     """The head's raw output -> one dict per image: boxes (n, 4) in pixels (x1, y1, x2, y2), scores (n,),
-    labels (n,), after dropping scores below score_threshold and per-class non-maximum suppression."""
+    labels (n,) and cells (n,) (the row-major grid cell that predicted each box), after dropping scores below
+    score_threshold and per-class non-maximum suppression."""
     boxes, scores, labels = decode(out, image_size)
     B, n = scores.shape
     image = torch.arange(B, device=scores.device).repeat_interleave(n)
+    cells = torch.arange(n, device=scores.device).repeat(B)  # the cell (row-major) that predicted each box
     boxes, scores, labels = boxes.reshape(-1, 4), scores.reshape(-1), labels.reshape(-1)
     keep = scores >= score_threshold
-    boxes, scores, labels, image = boxes[keep], scores[keep], labels[keep], image[keep]
+    boxes, scores, labels, image, cells = boxes[keep], scores[keep], labels[keep], image[keep], cells[keep]
     H, W = image_size
     boxes = torch.stack([boxes[:, 0].clamp(0, W), boxes[:, 1].clamp(0, H), boxes[:, 2].clamp(0, W),
                          boxes[:, 3].clamp(0, H)], -1)
@@ -58,7 +60,7 @@ def postprocess(out, image_size, score_threshold=0.25, iou_threshold=0.5, max_de
     results = []
     for b in range(B):
         mine = kept[image[kept] == b][:max_detections]  # batched_nms returns indices by decreasing score
-        results.append({"boxes": boxes[mine], "scores": scores[mine], "labels": labels[mine]})
+        results.append({"boxes": boxes[mine], "scores": scores[mine], "labels": labels[mine], "cells": cells[mine]})
     return results
 
 
