@@ -61,8 +61,10 @@ class Node(_Strict):
 
 
 class Task(_Strict):
-    kind: Literal["classification", "segmentation", "recommendation", "language_model"] = Field(
-        "classification", description=("What the network predicts; recommendation: an RBM trained by contrastive "
+    kind: Literal["classification", "segmentation", "localisation", "detection", "recommendation",
+                  "language_model"] = Field(
+        "classification", description=("What the network predicts; localisation: one object's class and box; "
+                                       "detection: boxes on a grid; recommendation: an RBM trained by contrastive "
                                        "divergence on ratings; language_model: the next token at every step."))
     num_classes: int = Field(10, ge=1, description="Number of classes (language_model: the vocabulary size V).")
 

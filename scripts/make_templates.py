@@ -61,6 +61,11 @@ HANDMADE = {
     "ptb_lstm_medium": ("PTB LSTM — medium", "Zaremba et al. 2014, medium: 35 word ids → embedding 650 → dropout "
                         "0.5 → 2 stacked stateful LSTMs of 650 (dropout 0.5 between) → dropout 0.5 → 10,000 words. "
                         "SGD lr 1.0 ×0.8 each epoch after the 6th, clip 5, uniform ±0.05 init, batch 20, 39 epochs."),
+    "digit_localiser": ("Digit localiser", "Classification + localisation on mnist-locate: three 3×3 conv-BN-ReLU-"
+                        "pool blocks, FC 128, then two outputs: 10 class logits and 4 box numbers. 1×56×56."),
+    "tiny_grid_detector": ("Tiny grid detector", "Single-stage grid detector on mnist-detect: four 3×3 conv-BN-ReLU-"
+                           "pool blocks down to a 6×6 grid (16 px cells), a 3×3 conv of 128 and a DetectionHead: "
+                           "15×6×6 cells of objectness, box and 10 class scores. 1×96×96."),
 }
 # the training recipe a template comes with (TrainConfig fields), written into index.json as "train"
 TRAIN = {
@@ -253,9 +258,41 @@ def ptb_lstm(name: str, steps: int, width: int, dropout: float) -> Graph:
     return b.graph("language_model", vocab)
 
 
+def _conv_bn_relu(b: Builder, prefix: str, width: int, pool: bool = True) -> str:
+    b.add(f"{prefix}_conv", "Conv2d", group=prefix, out_channels=width, kernel_size=3, padding=1, bias=False)
+    b.add(f"{prefix}_bn", "BatchNorm2d", group=prefix)
+    b.add(f"{prefix}_relu", "ReLU", group=prefix)
+    if pool:
+        b.add(f"{prefix}_pool", "MaxPool2d", group=prefix, kernel_size=2)
+    return b.last
+
+
+def digit_localiser() -> Graph:
+    b = Builder(HANDMADE["digit_localiser"][0], [1, 56, 56])
+    for i, width in enumerate((16, 32, 64), 1):                # 16×28×28, 32×14×14, 64×7×7
+        _conv_bn_relu(b, f"block{i}", width)
+    b.add("flatten", "Flatten")                                 # 3136: keeps where things are
+    b.add("fc", "Linear", out_features=128)
+    trunk = b.add("fc_relu", "ReLU")
+    b.add("classes", "Linear", [trunk], out_features=10)        # 10 class logits
+    b.add("box", "Linear", [trunk], out_features=4)             # cx, cy, w, h (through a sigmoid)
+    g = b.graph("localisation", 10)
+    return layered_layout(g.model_copy(update={"outputs": ["classes", "box"]}))
+
+
+def tiny_grid_detector() -> Graph:
+    b = Builder(HANDMADE["tiny_grid_detector"][0], [1, 96, 96])
+    for i, width in enumerate((16, 32, 64, 64), 1):            # 96 → 48 → 24 → 12 → 6
+        _conv_bn_relu(b, f"block{i}", width)
+    _conv_bn_relu(b, "block5", 128, pool=False)                 # 128×6×6
+    b.add("head", "DetectionHead", num_classes=10)              # 15×6×6
+    return b.graph("detection", 10)
+
+
 BUILDERS = {"nin": nin, "unet": unet, "lstm_rows": lstm_rows,
             "ptb_lstm_small": lambda: ptb_lstm("ptb_lstm_small", 20, 200, 0.0),
-            "ptb_lstm_medium": lambda: ptb_lstm("ptb_lstm_medium", 35, 650, 0.5)}
+            "ptb_lstm_medium": lambda: ptb_lstm("ptb_lstm_medium", 35, 650, 0.5),
+            "digit_localiser": digit_localiser, "tiny_grid_detector": tiny_grid_detector}
 
 
 def make(name: str) -> Graph:

@@ -18,7 +18,9 @@ from engine.train.tasks import TASK_DEFAULTS
 
 DATASETS = {"mnist-sample": "MNIST sample (bundled)", "mnist": "MNIST (60k)",
             "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
-            "mnist-seg": "MNIST segmentation", "movielens-sample": "MovieLens sample (bundled, 150 users)",
+            "mnist-seg": "MNIST segmentation", "mnist-locate": "MNIST localisation (one digit, its box)",
+            "mnist-detect": "MNIST detection (1–5 digits, boxes)",
+            "movielens-sample": "MovieLens sample (bundled, 150 users)",
             "movielens-small": "MovieLens small (610 users)", "ptb-sample": "PTB sample (bundled text)",
             "ptb": "Penn Treebank", "folder": "Folder, .zip or .txt…"}
 OPT_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
@@ -68,11 +70,13 @@ def render_form(graph: dict, can_start: bool) -> Submitted | None:
                                  help="For an image folder or .zip, a UTF-8 .txt or a .zip of train/valid/test .txt "
                                       "files, a ratings.csv: its path. For MNIST / Fashion-MNIST / CIFAR / PTB / "
                                       "MovieLens: the folder that holds the files (default: the download cache).")
-            tasks = ["classification", "segmentation", "recommendation", "language_model"]
+            tasks = ["classification", "segmentation", "localisation", "detection", "recommendation",
+                     "language_model"]
             task = st.selectbox("Task", tasks, index=tasks.index(kind) if kind in tasks else 0, key="tf_task",
-                                help="segmentation: a class per pixel (e.g. MNIST segmentation); recommendation: an "
-                                     "RBM on movie ratings, trained by contrastive divergence (MovieLens); "
-                                     "language_model: the next word at every step (e.g. PTB)")
+                                help="segmentation: a class per pixel (e.g. MNIST segmentation); localisation: one "
+                                     "object's class and box; detection: boxes on a grid (YOLO style); "
+                                     "recommendation: an RBM on movie ratings, trained by contrastive divergence "
+                                     "(MovieLens); language_model: the next word at every step (e.g. PTB)")
             classes = st.number_input("Classes (vocabulary size V for a language model)", 1, 1_000_000, k,
                                       key="tf_classes")
         with c_opt:

@@ -10,7 +10,7 @@ import time
 
 import streamlit as st
 
-from designer.train import plots, recommend
+from designer.train import boxes, plots, recommend
 from designer.train.runs import STATE_COLOR, STATE_ICON, label, metrics, run_dir
 from engine.train import runs as R
 from engine.train.rundir import ACTIVE, RunDir
@@ -93,6 +93,9 @@ def _charts(runs: dict[str, list[dict]], epochs: float | None) -> None:
                       config=cfg)
     right.plotly_chart(plots.single(runs, "images_per_s", "Throughput", "images / s", epochs=epochs),
                        key="chart_speed", config=cfg)
+    if any(boxes.is_box_run(rows) for rows in runs.values()):
+        left.plotly_chart(boxes.loss_parts(runs, epochs), key="chart_parts", config=cfg)
+        right.plotly_chart(boxes.box_metrics(runs, epochs), key="chart_boxes", config=cfg)
 
 
 def render_controls(run_id: str, state: str | None) -> None:

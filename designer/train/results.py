@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from designer.train import plots, recommend
+from designer.train.boxes import BOX_TASKS, render_box_results
 from designer.train.runs import run_dir
 
 CHART = {"displayModeBar": False}
@@ -31,6 +32,10 @@ def render_results(run_id: str) -> None:
         return
     if res.get("task") == "language_model":
         _lm_results(res)
+        return
+    if res.get("task") in BOX_TASKS:
+        st.subheader("Results", anchor=False)
+        render_box_results(res, run_id)
         return
     classes = res.get("classes") or [str(i) for i in range(len(res["confusion"]))]
     st.subheader("Results", anchor=False)

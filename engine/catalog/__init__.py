@@ -4,6 +4,7 @@ from engine.catalog import (  # noqa: F401  (registration side effects)
     activation,
     conv,
     dense,
+    detect,
     dropout,
     inputs,
     merge,

@@ -27,6 +27,7 @@ CATEGORIES: tuple[Category, ...] = (
     Category("Unpooling", "#0d9488"),
     Category("Recurrent", "#9333ea"),
     Category("Energy-based", "#be123c"),
+    Category("Detection", "#b91c1c"),
     # not an op category: the palette's group of composite blocks (engine.blocks), always last
     Category("Blocks", "#0f766e"),
 )

@@ -55,9 +55,14 @@ def open_zip(path: Path) -> zipfile.ZipFile:
         raise DataError(f"{path.name} is not a readable zip file ({e}).") from None
 
 
-def scan_zip(zf: zipfile.ZipFile, path: Path, max_bytes: int = MAX_BYTES) -> list[Entry]:
-    """Check every entry of the zip (names, types, sizes) and return readers for its images."""
-    files = check_zip_entries(zf, path, max_bytes)
+def scan_zip(zf: zipfile.ZipFile, path: Path, max_bytes: int = MAX_BYTES, exts: set[str] = IMAGE_EXTS,
+             by_class: bool = True) -> list:
+    """Check every entry of the zip (names, types, sizes) and return readers (read(limit) -> bytes) for its images.
+    by_class=False: (path parts, name shown in messages, read) for every file of the allowed types, wherever it is."""
+    files = check_zip_entries(zf, path, max_bytes, exts, "an image" if exts is IMAGE_EXTS else "an allowed file")
+    if not by_class:
+        return [(parts, f"{path.name}:{info.filename}", lambda n, info=info: _read_entry(zf, info, n))
+                for parts, info in files]
     parts_list = _strip_common_root([p for p, _ in files], path.name)
     return [(parts[0], f"{path.name}:{info.filename}", lambda n, info=info: _read_entry(zf, info, n))
             for parts, (_, info) in zip(parts_list, files)]
@@ -134,7 +139,9 @@ class _Oversize(Exception):
     """A file unpacked past its limit (raised by a reader, turned into a DataError naming the entry)."""
 
 
-def scan_folder(path: Path, max_bytes: int = MAX_BYTES) -> list[Entry]:
+def scan_folder(path: Path, max_bytes: int = MAX_BYTES, exts: set[str] = IMAGE_EXTS, by_class: bool = True) -> list:
+    """Check every file of the folder (links, types, sizes) and return readers (read(limit) -> bytes) for its images;
+    by_class=False as for scan_zip."""
     root = path.resolve()
     found: list[tuple[list[str], Path]] = []
     total = 0
@@ -154,9 +161,9 @@ def scan_folder(path: Path, max_bytes: int = MAX_BYTES) -> list[Entry]:
             if not stat.S_ISREG(st.st_mode):  # a named pipe would block the reader forever; a device never ends
                 raise DataError(f"{path} is refused: '{f.relative_to(path)}' is not a regular file (a named pipe, "
                                 f"socket or device). Move it out of the dataset folder.")
-            if f.suffix.lower() not in IMAGE_EXTS:
+            if f.suffix.lower() not in exts:
                 raise DataError(f"{path} is refused: '{f.relative_to(path)}' is not an image (allowed: "
-                                f"{', '.join(sorted(IMAGE_EXTS))}). Move it out of the dataset folder.")
+                                f"{', '.join(sorted(exts))}). Move it out of the dataset folder.")
             if st.st_size > MAX_IMAGE_BYTES:
                 raise DataError(f"{path} is refused: '{f.relative_to(path)}' is {_mb(st.st_size)}, over the limit "
                                 f"of {_mb(MAX_IMAGE_BYTES)} per image.")
@@ -164,6 +171,8 @@ def scan_folder(path: Path, max_bytes: int = MAX_BYTES) -> list[Entry]:
             if total > max_bytes:
                 raise DataError(f"{path} is refused: its images add up to more than the limit of {_mb(max_bytes)}.")
             found.append((parts, f))
+    if not by_class:
+        return [(parts, str(f.relative_to(path)), lambda n, f=f: _read_file(f, n)) for parts, f in found]
     parts_list = _strip_common_root([p for p, _ in found], str(path))
     return [(parts[0], str(f), lambda n, f=f: _read_file(f, n)) for parts, (_, f) in zip(parts_list, found)]
 

@@ -4,12 +4,14 @@ Sources (`load_data(source, ...)`):
 - `mnist-sample`: the real MNIST 10k test set bundled in assets/ (offline out of the box), split train/val.
 - `mnist`, `fashion-mnist`: the standard idx files from `root` (as in ../shared/data/mnist) or through
   torchvision into a cache directory; `cifar10`, `cifar100` through torchvision.
-- a folder (one sub-folder per class) or a `.zip` of one (engine.data.files: checked, never extracted).
+- a folder (one sub-folder per class) or a `.zip` of one (engine.data.files: checked, never extracted); with
+  YOLO .txt labels or a COCO .json, a detection set (engine.data.boxfiles).
 - `mnist-seg`: MNIST digits on a larger canvas, every pixel labelled (engine.data.seg).
 - `movielens-sample`, `movielens-small`, or a ratings.csv / zip / folder with one: one vector of ratings / 5 per
   user for the recommendation task (engine.data.ratings).
 - text for language models (engine.data.text, returns TextData): `ptb-sample` (bundled), `ptb`, a `.txt` file or a
   `.zip` of train/valid/test text files when the task is language_model.
+- `mnist-locate`, `mnist-detect`: digits scaled and placed on a canvas with their boxes (engine.data.detect).
 
 Images stay uint8 until a batch is taken; `to_float` is the one preprocessing step the model sees (pixels in
 [0, 1], no mean/std), so a page that feeds a trained model applies the same `to_float`.
@@ -20,14 +22,17 @@ import os
 from pathlib import Path
 
 from engine.data.base import Data, DataError
+from engine.data.boxfiles import has_box_labels, load_box_files
 from engine.data.builtin import load_cifar, load_idx_dataset, load_mnist_sample
+from engine.data.detect import load_mnist_boxes
 from engine.data.files import load_image_files
 from engine.data.ratings import SOURCES as RATINGS
 from engine.data.ratings import is_ratings_source, load_ratings
 from engine.data.seg import load_mnist_seg
 from engine.data.text import TextData, load_text
 
-BUILTIN = ("mnist-sample", "mnist", "fashion-mnist", "cifar10", "cifar100", "mnist-seg") + RATINGS
+BUILTIN = ("mnist-sample", "mnist", "fashion-mnist", "cifar10", "cifar100", "mnist-seg", "mnist-locate",
+           "mnist-detect") + RATINGS
 TEXT_BUILTIN = ("ptb-sample", "ptb")  # token streams for the language_model task
 
 
@@ -51,12 +56,18 @@ def load_data(source: str, root: str | os.PathLike | None = None, *, input_shape
         data = load_mnist_seg(root, input_shape=input_shape, val_fraction=val_fraction, seed=seed, limit=limit)
     elif source in RATINGS or is_ratings_source(Path(source).expanduser()):
         data = load_ratings(source, root, input_shape=input_shape, val_fraction=val_fraction, seed=seed)
+    elif source in ("mnist-locate", "mnist-detect"):
+        data = load_mnist_boxes(source, root, input_shape=input_shape, val_fraction=val_fraction, seed=seed,
+                                limit=limit)
     else:
         path = Path(source).expanduser()
         if not path.exists():
             raise DataError(f"unknown data source '{source}': not one of {', '.join(BUILTIN)} and no such file or "
                             f"folder. Received: data={source!r}.")
-        data = load_image_files(path, input_shape=input_shape, val_fraction=val_fraction, seed=seed)
+        if has_box_labels(path):  # images with YOLO .txt labels or a COCO .json: detection
+            data = load_box_files(path, input_shape=input_shape, val_fraction=val_fraction, seed=seed)
+        else:
+            data = load_image_files(path, input_shape=input_shape, val_fraction=val_fraction, seed=seed)
     if limit is not None:
         if limit < 1:
             raise DataError(f"limit must be at least 1. Received: limit={limit}.")

@@ -86,8 +86,9 @@ def main() -> int:
     inputs, outputs, labels = load_sample()
     print(f"{m['name']}: {len(tests) - failed}/{len(tests)} checks passed on {len(inputs[0])} sample inputs "
           f"({m['params']:,} parameters, torch {torch.__version__}; exported with torch {m['torch']}).")
-    if labels is not None and outputs[0].ndim >= 2:
-        acc = (outputs[0].argmax(-1 if outputs[0].ndim == 3 else 1) == labels).float().mean().item()
+    class_dim = -1 if outputs[0].ndim == 3 else 1  # token scores T×V are last; image classes are dim 1
+    if labels is not None and outputs[0].ndim >= 2 and outputs[0].argmax(class_dim).shape == labels.shape:  # not boxes
+        acc = (outputs[0].argmax(class_dim) == labels).float().mean().item()
         print(f"accuracy of the app's outputs on this sample: {acc:.1%}")
     return 1 if failed else 0
 

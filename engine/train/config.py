@@ -17,7 +17,7 @@ AUGMENTS = ("auto", "none", "crop", "flip", "crop+flip")
 
 @dataclass
 class TrainConfig:
-    data: str = "mnist-sample"  # mnist-sample | mnist | fashion-mnist | cifar10 | cifar100 | mnist-seg | folder/zip path
+    data: str = "mnist-sample"  # mnist-sample | mnist | fashion-mnist | cifar10 | cifar100 | mnist-seg | mnist-locate | mnist-detect | folder/zip path
     data_root: str | None = None  # folder with the dataset's files (MNIST idx files, torchvision cache); None: cache
     epochs: int = 2  # passes over the training set
     batch_size: int = 128  # examples per optimizer step

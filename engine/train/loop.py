@@ -71,8 +71,8 @@ class Run:
     """One training session of a run directory (fresh or resumed): classification and segmentation.
 
     A task that trains differently subclasses Run in its own module under engine/train/tasks/ and overrides the
-    hooks it needs (epoch_order, train_step, evaluate, val_fields, score, finish); tasks.runner_for(task) picks
-    the class."""
+    hooks it needs (check_fit, epoch_order, train_step, evaluate, val_fields, score, finish); tasks.runner_for(task)
+    picks the class."""
 
     def __init__(self, g: Graph, cfg: TrainConfig, run: RunDir, stop: Stop):
         self.g, self.cfg, self.dir, self.stop = g, cfg, run, stop
@@ -89,7 +89,7 @@ class Run:
         in_shape = report.nodes[inp].shape if report.ok and inp else None
         data = load_data(cfg.data, cfg.data_root, input_shape=in_shape, val_fraction=cfg.val_fraction,
                          seed=cfg.seed, limit=cfg.limit)
-        self.squeeze = check_fit(self.g, report, data)
+        self.squeeze = self.check_fit(report, data)
         self.data = data.to(dev)
         self.K = data.num_classes
         self.channels_last = dev.type == "cuda" and len(data.input_shape) == 3 and not self.squeeze
@@ -119,6 +119,11 @@ class Run:
         self.warning: str | None = None
         self.elapsed = 0.0
         self.ep_sums = [0.0, 0.0, 0, 0, 0.0]  # loss*n, correct, examples, pixels, seconds of the current epoch
+
+    def check_fit(self, report, data) -> bool:
+        """Raise TrainError when the graph cannot train on data (checks.check_fit); True when images must drop
+        their channel axis. A task with other outputs overrides it."""
+        return check_fit(self.g, report, data)
 
     def restore(self) -> int | None:
         """Load the last checkpoint if there is one; the step it was written at, else None."""

@@ -343,7 +343,9 @@ class RunDir:
         C×H×W; masks H×W).
 
         Classification: confusion, per_class_accuracy, misclassified [{index, true, pred, confidence, image}].
-        Segmentation: confusion, iou, miou, examples [{index, pixel_error, image, true_mask, pred_mask}]."""
+        Segmentation: confusion, iou, miou, examples [{index, pixel_error, image, true_mask, pred_mask}].
+        Localisation / detection: examples [{index, image, true (class, x1, y1, x2, y2 rows), pred (class, score,
+        x1, y1, x2, y2 rows)}] and the task's metrics (engine/train/tasks)."""
         res = read_json(self.results_path)
         if not isinstance(res, dict) or not examples:
             return res if isinstance(res, dict) else None
@@ -357,6 +359,9 @@ class RunDir:
                 for e in res.get("examples", []):
                     r = e["row"]
                     e.update(image=arrays["images"][r], true_mask=arrays["true"][r], pred_mask=arrays["pred"][r])
+            elif res.get("task") in ("localisation", "detection"):  # the boxes are in results.json
+                for e in res.get("examples", []):
+                    e["image"] = arrays["images"][e["row"]]
             else:
                 for e in res.get("misclassified", []):
                     e["image"] = arrays["images"][e["row"]]

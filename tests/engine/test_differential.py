@@ -39,7 +39,7 @@ def image_layer(rng: random.Random, shape: tuple) -> tuple[str, dict]:
     k = rng.choice(["conv"] * 6 + ["convT", "maxpool", "maxpool", "avgpool", "avgpool", "act", "act", "act", "gap",
                                    "gmp", "adaptive", "unpool", "upsample", "bn", "ln", "lrn", "pad", "drop",
                                    "flatten", "reshape", "toseq", "softmax", "identity", "chshuffle", "chunk", "ln2d",
-                                   "scale", "droppath"] + ["shuffle", "unshuffle"] * 2)
+                                   "scale", "droppath", "head"] + ["shuffle", "unshuffle"] * 2)
     if k == "conv":
         g = rng.choice(divisors(C)) if rng.random() < 0.4 else 1
         out = g * rng.randint(1, max(1, 8 // g))
@@ -90,6 +90,8 @@ def image_layer(rng: random.Random, shape: tuple) -> tuple[str, dict]:
         if k == "shuffle":
             return "PixelShuffle", {"upscale_factor": r}
         return "PixelUnshuffle", {"downscale_factor": r}
+    if k == "head":
+        return "DetectionHead", {"num_classes": rng.randint(1, 4)}
     if k == "bn":
         return "BatchNorm2d", {"affine": rng.random() < 0.8}
     if k == "ln":

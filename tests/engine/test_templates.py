@@ -61,14 +61,18 @@ def test_template_runs_forward_with_the_shape_the_check_promises(name):
     shape = tuple(g.nodes[0].params["shape"])
     with torch.no_grad():
         if g.nodes[0].params.get("dtype") == "int64":  # token ids
-            out = model(torch.randint(0, g.task.num_classes, (1, *shape)))
+            outs = model(torch.randint(0, g.task.num_classes, (1, *shape)))
         else:
-            out = model(torch.randn(1, *shape))
-    assert tuple(out.shape[1:]) == r.nodes[g.outputs[0]].shape
-    if g.task.kind == "classification":
+            outs = model(torch.randn(1, *shape))
+    outs = outs if isinstance(outs, tuple) else (outs,)  # a localiser returns (logits, box)
+    assert [tuple(o.shape[1:]) for o in outs] == [r.nodes[o].shape for o in g.outputs]
+    out = outs[0]
+    if g.task.kind in ("classification", "localisation"):
         assert tuple(out.shape) == (1, g.task.num_classes)
     elif g.task.kind == "language_model":
         assert tuple(out.shape) == (1, shape[0], g.task.num_classes)
+    elif g.task.kind == "detection":
+        assert out.shape[1] == 5 + g.task.num_classes  # objectness, 4 box numbers, the classes, per cell
     elif g.task.kind == "segmentation":
         assert tuple(out.shape) == (1, g.task.num_classes) + shape[1:]
 

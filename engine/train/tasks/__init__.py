@@ -6,7 +6,9 @@ loss, metric or results) subclasses Run in its own module in this package and ad
 from __future__ import annotations
 
 from engine.train.loop import Run
+from engine.train.tasks.detection import DetectionRun
 from engine.train.tasks.language_model import LanguageModelRun
+from engine.train.tasks.localisation import LocalisationRun
 from engine.train.tasks.recommendation import SEED_SETTINGS, RecommendationRun
 
 RUNNERS: dict[str, type[Run]] = {
@@ -14,6 +16,8 @@ RUNNERS: dict[str, type[Run]] = {
     "segmentation": Run,
     "recommendation": RecommendationRun,
     "language_model": LanguageModelRun,
+    "localisation": LocalisationRun,
+    "detection": DetectionRun,
 }
 
 # TrainConfig values a task starts from where the user sets nothing (the CLI and the Train form read these)

@@ -73,6 +73,8 @@ def assert_matches_torch(g: dict, **kw) -> engine.Report:
 # op -> cases: (input shape, [(op, params), ...], dtype); the op under test is the last layer unless noted
 CASES: dict[str, list] = {
     "Input": [((3, 5, 7), [("Identity", {})])],
+    "DetectionHead": [((8, 6, 6), [("DetectionHead", {})]), ((3, 5, 7), [("DetectionHead", {"num_classes": 1})]),
+                      ((16, 1, 1), [("DetectionHead", {"num_classes": 80})])],
     "ReLU": [((3, 5, 7), [("ReLU", {})])],
     "LeakyReLU": [((4,), [("LeakyReLU", {"negative_slope": 0.2})])],
     "ELU": [((3, 5), [("ELU", {"alpha": 0.5})])],
@@ -226,3 +228,11 @@ def test_pixel_shuffle_messages_teach():
     r = engine.check(chain((12,), ("PixelShuffle", {})))
     assert "expects an image tensor (C×H×W)" in r.errors[0].message
     assert r.nodes["n0"].macs == 0 and engine.check(chain((8, 3, 5), ("PixelShuffle", {}))).nodes["n0"].macs == 0
+
+
+def test_detection_head_tells_the_grid_and_refuses_a_vector():
+    r = engine.check(chain((32, 6, 6), ("DetectionHead", {"num_classes": 10})))
+    assert r.nodes["n0"].shape == (15, 6, 6)  # 6×6 cells of objectness, 4 box numbers, 10 class scores
+    assert r.nodes["n0"].macs == 32 * 15 * 36
+    r = engine.check(chain((12,), ("DetectionHead", {})))
+    assert "C×S×S feature map into S×S cells" in r.nodes["n0"].error
