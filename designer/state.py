@@ -1,6 +1,8 @@
 """Session state, set up in one place, and where Convas keeps files on this machine.
 
-CONVAS_HOME (default ./.convas) holds the autosaved design and, unless CONVAS_RUNS says otherwise, the runs.
+CONVAS_HOME (default ./.convas) holds the workspaces (engine.workspace): each browser works in its own, with its
+autosaved design and its runs (designer.workspace picks it); the first one, the home workspace, keeps them at the
+top of CONVAS_HOME as before (CONVAS_RUNS relocates its runs). The run queue is CONVAS_HOME/queue.
 """
 from __future__ import annotations
 
@@ -10,27 +12,46 @@ from pathlib import Path
 import streamlit as st
 
 import engine
+from designer import workspace as browser
 from designer.design.checked import Checked, checked
 from engine.graph import save_graph
+from engine.workspace import Workspace, Workspaces
 
 DEFAULT_TEMPLATE = "mnist_cnn"
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def workspace() -> Path:
+def home() -> Path:
     d = Path(os.environ.get("CONVAS_HOME", ".convas")).resolve()
     d.mkdir(parents=True, exist_ok=True)
     return d
 
 
+def workspaces() -> Workspaces:
+    return Workspaces(home(), os.environ.get("CONVAS_RUNS") or None)
+
+
+def workspace() -> Workspace:
+    """This session's workspace (chosen once per session, in init_session)."""
+    ws = st.session_state.get("workspace")
+    if ws is None:
+        ws = st.session_state.workspace = browser.choose(workspaces())
+    return ws
+
+
 def runs_root() -> Path:
-    d = Path(os.environ.get("CONVAS_RUNS", workspace() / "runs")).resolve()
+    d = workspace().runs
     d.mkdir(parents=True, exist_ok=True)
     return d
 
 
+def run_queue() -> Path:
+    """The server's run queue (engine.train.queue): one for every workspace."""
+    return workspaces().queue_dir
+
+
 def autosave_path() -> Path:
-    return workspace() / "autosave.json"
+    return workspace().autosave
 
 
 def template_path(name: str) -> Path:
@@ -51,12 +72,20 @@ def _initial_graph() -> dict:
 def init_session() -> None:
     """Every session key the pages share, with its default. Called once per script run from app.py."""
     ss = st.session_state
+    workspace()  # before anything reads or writes a file
     if "graph" not in ss:
         ss.graph = _initial_graph()  # the current design (a graph-file dict); the only source of truth
         ss.graph_rev = 0  # bumped when the graph is replaced wholesale (template, open, undo, fix)
     ss.setdefault("selected_run", None)  # run directory name the Train/Inspect/Export pages look at
     ss.setdefault("run_metrics", {})  # run id -> engine.train.rundir.MetricsTail (the rows read so far)
     ss.setdefault("upload_seen", None)  # file id of the last graph file opened from the sidebar uploader
+    shared, problem = browser.shared_design(workspaces())  # a ?share= link: a copy of someone's design
+    if shared is not None:
+        set_graph(shared)
+        st.toast(f"Opened a copy of the shared design “{shared.get('name', 'untitled')}”. Your changes stay yours.",
+                 icon=":material/share:")
+    elif problem:
+        st.toast(f"The share link was not opened: {problem}", icon=":material/link_off:")
 
 
 def set_graph(graph: dict, replace: bool = True) -> None:

@@ -1,0 +1,78 @@
+"""The browser's side of workspaces (engine.workspace): which workspace a session works in, the cookie that keeps
+it across reloads and tabs, and share links.
+
+A session takes its workspace from the cookie `convas_ws` its browser sent (st.context.cookies: the cookies of the
+request that opened the session). A browser without it (a newcomer) gets a new workspace, and a tiny Components v2
+element (inline JavaScript, no iframe) stores the id in the cookie, so the next reload and every other tab of that
+browser open the same workspace. A cookie rather than a query parameter: the id is a bearer secret and must not
+travel with a copied URL. Cookies are per browser, so tabs share a workspace and two browsers (or a private window)
+do not.
+
+A share link is the app's URL with ?share=<token>: it opens a copy of the design (engine.workspace.Workspaces.
+share_design) in whoever's workspace opens it, and the parameter is removed again.
+"""
+from __future__ import annotations
+
+from functools import cache
+
+import streamlit as st
+
+from engine.workspace import Workspace, WorkspaceError, Workspaces
+
+COOKIE = "convas_ws"
+COOKIE_DAYS = 400  # browsers cap a cookie's life at 400 days
+SHARE_PARAM = "share"
+
+_JS = """
+export default function (component) {
+  const { data } = component;
+  const secure = window.location.protocol === "https:" ? "; Secure" : "";
+  document.cookie = `${data.name}=${data.value}; Path=/; Max-Age=${data.max_age}; SameSite=Lax${secure}`;
+}
+"""
+
+
+@cache
+def _cookie_setter():
+    return st.components.v2.component("convas.workspace_cookie", js=_JS)
+
+
+def browser_workspace_id() -> str | None:
+    """The workspace id this browser sent, as it came (engine.workspace validates it before any use)."""
+    try:
+        return st.context.cookies.get(COOKIE)
+    except (AttributeError, RuntimeError):  # no browser behind the session (a bare script run)
+        return None
+
+
+def choose(wss: Workspaces) -> Workspace:
+    """The session's workspace: the one its browser's cookie names, else a new one."""
+    return wss.open(browser_workspace_id())
+
+
+def remember(ws: Workspace) -> None:
+    """Have the browser keep the workspace id (mounted only while the browser's cookie says otherwise)."""
+    if browser_workspace_id() != ws.id:
+        _cookie_setter()(key="workspace_cookie", data={"name": COOKIE, "value": ws.id,
+                                                       "max_age": COOKIE_DAYS * 86400})
+
+
+def share_url(token: str) -> str:
+    base = (st.context.url or "").rstrip("/")
+    return f"{base}/?{SHARE_PARAM}={token}"
+
+
+def shared_design(wss: Workspaces) -> tuple[dict | None, str | None]:
+    """The design a ?share= link in this session's URL names: (graph, None), or (None, why not); (None, None) when
+    the URL has none. The parameter is removed, so a reload does not open the copy again."""
+    token = st.query_params.get(SHARE_PARAM)
+    if token is None:
+        return None, None
+    del st.query_params[SHARE_PARAM]
+    try:
+        item = wss.shared(token)
+    except WorkspaceError as e:
+        return None, str(e)
+    if item["kind"] != "design":
+        return None, "this link shares a run, which opens read-only on the Train page."
+    return item["graph"], None
