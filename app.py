@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from designer.access import gate
 from designer.sidebar import render_sidebar
 from designer.state import init_session
 
 st.set_page_config(page_title="Convas", page_icon=":material/hub:", layout="wide")
+gate()  # optional access control (a shared token, or an OIDC login): off unless configured
 init_session()
 
 pages = st.navigation([

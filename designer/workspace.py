@@ -37,24 +37,49 @@ def _cookie_setter():
     return st.components.v2.component("convas.workspace_cookie", js=_JS)
 
 
+def sent_cookie(name: str) -> str | None:
+    """The cookie the browser sent when it opened this session, or None (also without a browser behind it)."""
+    try:
+        value = st.context.cookies.get(name)
+    except (AttributeError, RuntimeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
 def browser_workspace_id() -> str | None:
     """The workspace id this browser sent, as it came (engine.workspace validates it before any use)."""
+    return sent_cookie(COOKIE)
+
+
+def signed_in_user() -> str | None:
+    """Who signed in through Streamlit's OIDC login (st.login), as issuer|subject; None without a login."""
     try:
-        return st.context.cookies.get(COOKIE)
-    except (AttributeError, RuntimeError):  # no browser behind the session (a bare script run)
+        if not st.user.is_logged_in:
+            return None
+        return f"{st.user.get('iss', '')}|{st.user.get('sub', '')}"
+    except (AttributeError, KeyError, RuntimeError):
         return None
 
 
 def choose(wss: Workspaces) -> Workspace:
-    """The session's workspace: the one its browser's cookie names, else a new one."""
+    """The session's workspace: with an OIDC login, the signed-in person's (from any browser); else the one the
+    browser's cookie names; else a new one."""
+    user = signed_in_user()
+    if user:
+        return wss.for_user(user)
     return wss.open(browser_workspace_id())
 
 
+def keep_cookie(name: str, value: str, key: str) -> None:
+    """Have the browser keep a cookie (mounted only while the cookie it sent says otherwise). `value` must be
+    cookie-safe (hex here)."""
+    if sent_cookie(name) != value:
+        _cookie_setter()(key=key, data={"name": name, "value": value, "max_age": COOKIE_DAYS * 86400})
+
+
 def remember(ws: Workspace) -> None:
-    """Have the browser keep the workspace id (mounted only while the browser's cookie says otherwise)."""
-    if browser_workspace_id() != ws.id:
-        _cookie_setter()(key="workspace_cookie", data={"name": COOKIE, "value": ws.id,
-                                                       "max_age": COOKIE_DAYS * 86400})
+    """Have the browser keep the workspace id, so reloads and its other tabs open the same workspace."""
+    keep_cookie(COOKIE, ws.id, "workspace_cookie")
 
 
 def share_url(token: str) -> str:

@@ -19,6 +19,8 @@ a path is never made from user text. An id is a bearer secret: whoever holds it 
 """
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import re
 import secrets
@@ -130,6 +132,20 @@ class Workspaces:
         """The workspace a browser's stored id names, or a new one when it names none (missing, malformed, or
         unknown here: a client never chooses its id)."""
         return self.get(wid) or self.create()
+
+    def for_user(self, user: str) -> Workspace:
+        """The workspace of a signed-in person (`user`: a stable identity, e.g. issuer|subject of an OIDC login),
+        made on their first visit. The identity is hashed: it names a file, never a path of its own."""
+        users = self.root / "users"
+        record = users / f"{hashlib.sha256(user.encode('utf-8')).hexdigest()}.json"
+        users.mkdir(parents=True, exist_ok=True)
+        with open(users / ".lock", "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # one workspace even when two of their tabs arrive at once
+            ws = self.get((_read_json(record) or {}).get("workspace"))
+            if ws is None:
+                ws = self.create()
+                _write_json(record, {"workspace": ws.id, "created": time.time()})
+        return ws
 
     def summary(self) -> list[dict[str, Any]]:
         """Every workspace: id, created, home, whether it has a design, and its run count; oldest first."""
