@@ -108,3 +108,12 @@ def test_cli_lists_workspaces(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "engine", "workspaces", "--home", str(tmp_path / "none")],
                          capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode == 2 and "is not a folder" in bad.stdout
+
+
+def test_a_signed_in_person_gets_one_workspace_from_any_browser(tmp_path):
+    wss = Workspaces(tmp_path)
+    wss.create()  # the home workspace is someone else's
+    ana = wss.for_user("https://idp.example|ana")
+    assert wss.for_user("https://idp.example|ana") == ana and not ana.is_home
+    assert wss.for_user("https://idp.example|../../ben") != ana
+    assert all(p.parent == tmp_path / "workspaces" / "users" for p in (tmp_path / "workspaces" / "users").glob("*.json"))
