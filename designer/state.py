@@ -45,6 +45,13 @@ def runs_root() -> Path:
     return d
 
 
+def runs_shown() -> str:
+    """Where the runs are, as the page says it: the folder for the home workspace; for any other only that it is
+    this browser's own (its path holds the workspace id, a secret that must not be seen on a projected screen)."""
+    ws = workspace()
+    return f"`{runs_root()}`" if ws.is_home else "this browser's own workspace (on the server)"
+
+
 def run_queue() -> Path:
     """The server's run queue (engine.train.queue): one for every workspace."""
     return workspaces().queue_dir

@@ -2,7 +2,7 @@
 import streamlit as st
 
 import engine
-from designer.state import design_checked, require_app, run_queue, runs_root, set_graph, workspace
+from designer.state import design_checked, require_app, run_queue, runs_root, runs_shown, set_graph, workspace
 from designer.train.form import render_form
 from designer.train.live import render_controls, render_live
 from designer.train.results import render_results
@@ -16,7 +16,7 @@ report = design_checked().report  # the design's one check per revision, shared 
 
 st.title("Train", anchor=False)
 st.caption(f"**{g.get('name', 'untitled')}** · {report.total_params:,} parameters · runs are kept in "
-           f"`{runs_root()}`")
+           f"{runs_shown()}")
 
 if not report.ok:
     st.error("The design has problems; fix them on the Design page before training:\n\n"
