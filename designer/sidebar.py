@@ -7,7 +7,8 @@ import streamlit as st
 
 import engine
 from designer import workspace as browser
-from designer.state import design_checked, set_graph, template_path, workspace, workspaces
+from designer.state import design_checked, runs_root, set_graph, template_path, workspace, workspaces
+from engine.workspace import WorkspaceError
 
 NEW_DESIGN = {  # the smallest design that trains: a linear classifier of 28×28 digits, to build on
     "format": "convas-graph", "version": 1, "name": "Untitled design",
@@ -75,12 +76,27 @@ def _share() -> None:
         st.toast(f"The design cannot be shared yet: {e}", icon=":material/error:")
 
 
+def _share_run(run_id: str) -> None:
+    """A link to a read-only view of one of this workspace's runs."""
+    try:
+        token = workspaces().share_run(workspace(), run_id)
+    except WorkspaceError as e:
+        st.session_state.share_link = None
+        st.toast(f"The run cannot be shared: {e}", icon=":material/error:")
+        return
+    st.session_state.share_link = browser.share_url(token, "shared_run")
+
+
 def _render_share() -> None:
     with st.popover("Share…", icon=":material/share:", width="stretch"):
         st.caption("A link that opens a copy of this design, as it is now, for whoever you send it to. Your own "
                    "design and runs stay yours.")
         st.button("Create a share link", key="share_design", on_click=_share, icon=":material/link:",
                   width="stretch")
+        run_id = st.session_state.get("selected_run")
+        if run_id and (runs_root() / run_id).is_dir():
+            st.button(f"Share the run {run_id} (read-only)", key="share_run", on_click=_share_run, args=(run_id,),
+                      icon=":material/monitoring:", width="stretch")
         if st.session_state.get("share_link"):
             st.code(st.session_state.share_link, language=None, wrap_lines=True)
 

@@ -86,11 +86,13 @@ def init_session() -> None:
     ss.setdefault("selected_run", None)  # run directory name the Train/Inspect/Export pages look at
     ss.setdefault("run_metrics", {})  # run id -> engine.train.rundir.MetricsTail (the rows read so far)
     ss.setdefault("upload_seen", None)  # file id of the last graph file opened from the sidebar uploader
-    shared, problem = browser.shared_design(workspaces())  # a ?share= link: a copy of someone's design
-    if shared is not None:
-        set_graph(shared)
-        st.toast(f"Opened a copy of the shared design “{shared.get('name', 'untitled')}”. Your changes stay yours.",
-                 icon=":material/share:")
+    shared, problem = browser.shared_item(workspaces())  # a ?share= link: a copy of a design, or a run to look at
+    if shared is not None and shared["kind"] == "design":
+        set_graph(shared["graph"])
+        st.toast(f"Opened a copy of the shared design “{shared['graph'].get('name', 'untitled')}”. Your changes "
+                 f"stay yours.", icon=":material/share:")
+    elif shared is not None:
+        ss.shared_run = str(shared["run_dir"])  # read by the Shared run page, read-only
     elif problem:
         st.toast(f"The share link was not opened: {problem}", icon=":material/link_off:")
 

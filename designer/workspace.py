@@ -82,22 +82,21 @@ def remember(ws: Workspace) -> None:
     keep_cookie(COOKIE, ws.id, "workspace_cookie")
 
 
-def share_url(token: str) -> str:
+def share_url(token: str, page: str = "") -> str:
+    """The link for a share token: the app's address (a page of it, for a run) with ?share=<token>."""
     base = (st.context.url or "").rstrip("/")
-    return f"{base}/?{SHARE_PARAM}={token}"
+    return f"{base}/{page}?{SHARE_PARAM}={token}"
 
 
-def shared_design(wss: Workspaces) -> tuple[dict | None, str | None]:
-    """The design a ?share= link in this session's URL names: (graph, None), or (None, why not); (None, None) when
-    the URL has none. The parameter is removed, so a reload does not open the copy again."""
+def shared_item(wss: Workspaces) -> tuple[dict | None, str | None]:
+    """What a ?share= link in this session's URL names ({kind: "design", graph} or {kind: "run", run_dir}), or
+    (None, why not); (None, None) when the URL has none. The parameter is removed, so a reload does not open the
+    copy again."""
     token = st.query_params.get(SHARE_PARAM)
     if token is None:
         return None, None
     del st.query_params[SHARE_PARAM]
     try:
-        item = wss.shared(token)
+        return wss.shared(token), None
     except WorkspaceError as e:
         return None, str(e)
-    if item["kind"] != "design":
-        return None, "this link shares a run, which opens read-only on the Train page."
-    return item["graph"], None

@@ -154,8 +154,8 @@ def stop_run(run_dir: str | os.PathLike) -> bool:
         if Queue(status["queue"]).cancel(run.path):  # no process yet: it leaves the queue
             return True
         # admitted meanwhile: its trainer is stopped below
-    if not run.is_alive():
-        return False
+    if run.status().get("state") not in ("queued", "running") or not run.is_alive():
+        return False  # nothing training: a finished run's pid may be a process that only hosted it
     try:
         os.kill(int(run.status().get("pid")), signal.SIGTERM)
     except (ProcessLookupError, TypeError, ValueError):

@@ -170,3 +170,24 @@ def test_with_one_slot_a_second_run_queues_with_its_position_and_stops_there(peo
     a.page.locator(".st-key-run_buttons").get_by_role("button", name="Stop").click()
     expect(badge(a.page)).to_contain_text("stopped", timeout=60_000)
     assert RunDir(b_run["path"]).status()["state"] == "stopped"
+
+
+def test_a_shared_run_opens_read_only_and_its_design_can_be_copied(people, app_server):
+    from engine.train import trainer
+
+    a = people()
+    run = R.prepare_run(TEMPLATES / "lenet5.json", {"data": "mnist-sample", "epochs": 1, "max_steps": 4,
+                                                    "log_every": 1}, a.workspace.runs, "Shared LeNet")
+    trainer.resume(run)
+    token = Workspaces(app_server.home).share_run(a.workspace, run.name)
+
+    b = people(f"{app_server.url}/shared_run?share={token}")
+    expect(b.page.get_by_role("heading", name="Shared run: Shared LeNet")).to_be_visible()
+    expect(b.page.locator(".stMarkdownBadge")).to_contain_text("finished")
+    expect(b.page.get_by_role("button", name="Stop")).to_have_count(0)
+    expect(b.page.get_by_role("button", name="Resume")).to_have_count(0)
+    expect(b.page.locator("[data-testid=stMain]")).not_to_contain_text(a.workspace.id)  # no path, no id
+    screenshot_whole(b.page, "workspaces_shared_run")
+    b.page.get_by_role("button", name="Open a copy of its design").click()
+    expect(b.design_name()).to_have_value("LeNet-5")
+    assert R.list_runs(b.workspace.runs) == []  # the run stays where it is
