@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 import engine
 from designer import workspace as browser
@@ -33,6 +34,8 @@ def workspaces() -> Workspaces:
 
 def workspace() -> Workspace:
     """This session's workspace (chosen once per session, in init_session)."""
+    if get_script_run_ctx(suppress_warning=True) is None:  # e.g. a deferred download, built outside the session
+        raise RuntimeError("workspace() needs a session: read the paths while the page runs and pass them on.")
     ws = st.session_state.get("workspace")
     if ws is None:
         ws = st.session_state.workspace = browser.choose(workspaces())
