@@ -69,6 +69,7 @@ def run(args) -> int:
                 return 2
         resume(run_dir)
         release(run_dir)  # a run started through a queue frees its slot for the next one
+    else:
         if not args.graph:
             print("error: give a graph file to train, or --resume RUN_DIR.", file=sys.stderr)
             return 2
