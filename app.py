@@ -5,6 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from designer.access import gate
 from designer.sidebar import render_sidebar
 from designer.state import init_session
 
@@ -17,6 +18,7 @@ st.set_page_config(page_title="Convas", page_icon=str(ICON), layout="wide", menu
     "Terms: research use only, with this acknowledgement; no commercial use without GroupLens' permission; "
     "redistribution only under the same terms; no endorsement by the University of Minnesota or GroupLens is "
     "stated or implied.")})
+gate()  # optional access control (a shared token, or an OIDC login): off unless configured
 init_session()
 
 pages = st.navigation([
@@ -24,6 +26,7 @@ pages = st.navigation([
     st.Page("pages/train.py", title="Train", icon=":material/monitoring:"),
     st.Page("pages/inspect.py", title="Inspect", icon=":material/visibility:"),
     st.Page("pages/export.py", title="Export", icon=":material/ios_share:"),
+    st.Page("pages/shared_run.py", title="Shared run", icon=":material/share:", visibility="hidden"),
 ])
 render_sidebar()
 pages.run()

@@ -1,4 +1,4 @@
-"""The sidebar every page shares: the design's name, New / Open / Save, and the device."""
+"""The sidebar every page shares: the design's name, New / Open / Save / Share, and the device."""
 from __future__ import annotations
 
 import json
@@ -6,8 +6,10 @@ import json
 import streamlit as st
 
 import engine
-from designer.state import design_checked, set_graph, template_path
+from designer import workspace as browser
+from designer.state import design_checked, runs_root, set_graph, template_path, workspace, workspaces
 from engine.graph import load_graph_text
+from engine.workspace import WorkspaceError
 
 NEW_DESIGN = {  # the smallest design that trains: a linear classifier of 28×28 digits, to build on
     "format": "convas-graph", "version": 1, "name": "Untitled design",
@@ -69,6 +71,40 @@ def _open_upload(up) -> str | None:
     return None
 
 
+def _share() -> None:
+    """A link to a copy of the design as it is now (engine.workspace.Workspaces.share_design)."""
+    try:
+        st.session_state.share_link = browser.share_url(workspaces().share_design(st.session_state.graph))
+    except engine.GraphError as e:
+        st.session_state.share_link = None
+        st.toast(f"The design cannot be shared yet: {e}", icon=":material/error:")
+
+
+def _share_run(run_id: str) -> None:
+    """A link to a read-only view of one of this workspace's runs."""
+    try:
+        token = workspaces().share_run(workspace(), run_id)
+    except WorkspaceError as e:
+        st.session_state.share_link = None
+        st.toast(f"The run cannot be shared: {e}", icon=":material/error:")
+        return
+    st.session_state.share_link = browser.share_url(token, "shared_run")
+
+
+def _render_share() -> None:
+    with st.popover("Share…", icon=":material/share:", width="stretch"):
+        st.caption("A link that opens a copy of this design, as it is now, for whoever you send it to. Your own "
+                   "design and runs stay yours.")
+        st.button("Create a share link", key="share_design", on_click=_share, icon=":material/link:",
+                  width="stretch")
+        run_id = st.session_state.get("selected_run")
+        if run_id and (runs_root() / run_id).is_dir():
+            st.button(f"Share the run {run_id} (read-only)", key="share_run", on_click=_share_run, args=(run_id,),
+                      icon=":material/monitoring:", width="stretch")
+        if st.session_state.get("share_link"):
+            st.code(st.session_state.share_link, language=None, wrap_lines=True)
+
+
 def render_sidebar() -> None:
     ss = st.session_state
     g = ss.graph
@@ -99,8 +135,10 @@ def render_sidebar() -> None:
                                file_name=f"{name or 'design'}.json", mime="application/json",
                                icon=":material/download:", width="stretch", on_click="ignore",
                                help="Download the design as a graph file (.json)")
+        _render_share()
         r = design_checked().report  # the page reads the same report: one check per revision
         state = ":green[ready to train]" if r.ok else f":red[{len(r.errors)} problem(s)]"
         st.caption(f"{len(g.get('nodes', []))} nodes · {r.total_params:,} parameters · {state}")
         st.divider()
         st.caption(f":material/memory: **Device:** {device_name()}")
+        browser.remember(workspace())  # the browser keeps its workspace across reloads and tabs

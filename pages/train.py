@@ -2,7 +2,7 @@
 import streamlit as st
 
 import engine
-from designer.state import design_checked, require_app, runs_root, set_graph
+from designer.state import design_checked, require_app, run_queue, runs_root, runs_shown, set_graph, workspace
 from designer.train.form import render_form
 from designer.train.live import render_controls, render_live
 from designer.train.results import render_results
@@ -16,7 +16,7 @@ report = design_checked().report  # the design's one check per revision, shared 
 
 st.title("Train", anchor=False)
 st.caption(f"**{g.get('name', 'untitled')}** · {report.total_params:,} parameters · runs are kept in "
-           f"`{runs_root()}`")
+           f"{runs_shown()}")
 
 if not report.ok:
     st.error("The design has problems; fix them on the Design page before training:\n\n"
@@ -32,7 +32,7 @@ elif submitted is not None:
         if submitted.task != g.get("task"):
             set_graph({**g, "task": submitted.task}, replace=False)
             g = st.session_state.graph
-        run = R.start_run(g, submitted.config, runs_root())
+        run = R.start_run(g, submitted.config, runs_root(), queue=run_queue(), owner=workspace().id)
     except engine.GraphError as e:
         st.error(f"Training was not started: {e}", icon=":material/error:")
     else:

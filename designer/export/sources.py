@@ -37,6 +37,12 @@ class Source:
     graph_json: str  # the graph as JSON text (hashable, so it can key the cache)
     run_id: str | None = None
     stamp: str = ""  # RunDir.stamp() of the run's checkpoints: a cache entry is refreshed when they change
+    runs: str = ""  # the session's runs folder, read while the page runs: a deferred download is built outside
+    #                 the session (no session state there, so no workspace to ask)
+
+    @property
+    def run_path(self) -> Path:
+        return Path(self.runs) / self.run_id
 
     @property
     def trained(self) -> bool:
@@ -66,14 +72,14 @@ def sources(graph: dict) -> list[Source]:
         except engine.GraphError:
             continue
         out.append(Source(r["id"], f"Run {r['name']} · {when} ({r['status']}{acc})",
-                          json.dumps(g, sort_keys=True), r["id"], run.stamp()))
+                          json.dumps(g, sort_keys=True), r["id"], run.stamp(), str(runs_root())))
     return out
 
 
 def _state_dict(src: Source):
     if not src.trained:
         return None
-    _, model = R.load_trained(runs_root() / src.run_id)
+    _, model = R.load_trained(src.run_path)
     return model.state_dict()
 
 
@@ -94,7 +100,7 @@ def artifact(src: Source, fmt: str, config_json: str = "") -> bytes:
         return engine.to_python(src.graph).encode()
     if fmt == "bundle":
         if src.trained:
-            return B.run_bundle_bytes(runs_root() / src.run_id)
+            return B.run_bundle_bytes(src.run_path)
         config = json.loads(config_json) if config_json else TrainConfig().to_dict()
         return B.bundle_bytes(src.graph, train_config=config, sample=B.load_sample(config, src.graph))
     with tempfile.TemporaryDirectory() as tmp:

@@ -11,7 +11,7 @@ import time
 import streamlit as st
 
 from designer.train import boxes, plots, recommend
-from designer.train.runs import STATE_COLOR, STATE_ICON, label, metrics, run_dir
+from designer.train.runs import STATE_COLOR, STATE_ICON, label, metrics, queue_place, run_dir
 from engine.train import runs as R
 from engine.train.rundir import ACTIVE, RunDir
 
@@ -106,7 +106,7 @@ def render_controls(run_id: str, state: str | None) -> None:
                      help="The trainer finishes its step, saves a checkpoint and stops; Resume continues."):
             R.stop_run(run_dir(run_id))
             st.toast("Stopping: the trainer saves a checkpoint first.", icon=":material/stop_circle:")
-    elif state in ("stopped", "failed") and _resumable(run_id):
+    elif state in ("stopped", "failed") and _resumable(run_id, state):
         if st.button("Resume", icon=":material/play_arrow:", key=f"resume_{run_id}", type="primary",
                      width="stretch", help="Continue from the last checkpoint"):
             try:
@@ -118,11 +118,16 @@ def render_controls(run_id: str, state: str | None) -> None:
                 st.rerun()  # the page refreshes live again
 
 
-def _state(status: dict) -> None:
+def _state(run_id: str, status: dict) -> None:
     state = status.get("state")
+    place = queue_place(run_id) if state == "queued" and status.get("waiting") else None
     with st.container(key="run_state"):
         st.badge(state or "unknown", icon=STATE_ICON.get(state), color=STATE_COLOR.get(state, "gray"))
-        if status.get("message") and state != "failed":
+        if place is not None:
+            eta = f" · starts in about {_fmt_time(place.eta_s)}" if place.eta_s is not None else ""
+            st.caption(f"Position {place.position} of {place.waiting} in the queue{eta}. The server trains a few "
+                       f"runs at a time; Stop takes this one out of the queue.")
+        elif status.get("message") and state != "failed":
             st.caption(status["message"])
     if state == "failed":
         st.error(status.get("message") or f"the run failed; see {RunDir.LOG} in its folder.", icon=":material/error:")
@@ -137,8 +142,10 @@ def _wait_for_exit(run_id: str, timeout_s: float = 30.0) -> None:
         time.sleep(0.1)
 
 
-def _resumable(run_id: str) -> bool:
-    return run_dir(run_id).has_checkpoint()
+def _resumable(run_id: str, state: str) -> bool:
+    """From its last checkpoint; or from the start when it was stopped before training (in the queue)."""
+    run = run_dir(run_id)
+    return run.has_checkpoint() or (state == "stopped" and not run.status().get("step") and run.problem() is None)
 
 
 def render_live(focus: str, focus_run: dict, compare: list[dict]) -> None:
@@ -153,7 +160,7 @@ def render_live(focus: str, focus_run: dict, compare: list[dict]) -> None:
             st.session_state.live_was_active = False
             st.rerun(scope="app")  # once: show the results and the right buttons, and stop refreshing
         rows = metrics(focus)
-        _state(status)
+        _state(focus, status)
         if not rows and status.get("state") not in ACTIVE:
             return  # it ended before its first numbers (a refused input): the message above says why
         _progress(status, rows)

@@ -10,8 +10,9 @@ import datetime as dt
 
 import streamlit as st
 
-from designer.state import runs_root
+from designer.state import run_queue, runs_root
 from engine.train import runs as R
+from engine.train.queue import Place, Queue
 from engine.train.rundir import ACTIVE, MetricsTail, RunDir
 
 STATE_COLOR = {"queued": "gray", "running": "blue", "stopped": "orange", "finished": "green", "failed": "red"}
@@ -70,3 +71,10 @@ def runs_table(runs: list[dict], focus: str | None) -> list[str]:
         })
     picked = [table[i]["id"] for i in ev.selection.rows if i < len(table)]
     return [rid for rid in picked if rid != focus]
+
+
+def queue_place(run_id: str) -> Place | None:
+    """Where a waiting run stands in the server's queue (None when it is not waiting). Asking also lets the queue
+    start what fits: a trainer that was killed frees its slot here, with no daemon."""
+    R.pump_queue(run_queue())
+    return Queue(run_queue()).place(run_dir(run_id).path)

@@ -50,7 +50,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from engine.errors import GraphError
     from engine.train.defaults import apply_device_defaults
-    from engine.train.runs import override_lr, prepare_run
+    from engine.train.runs import override_lr, prepare_run, release
     from engine.train.trainer import resume
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
@@ -69,6 +69,7 @@ def run(args) -> int:
                 print(f"error: {e}", file=sys.stderr)
                 return 2
         resume(run_dir)
+        release(run_dir)  # a run started through a queue frees its slot for the next one
     else:
         if not args.graph:
             print("error: give a graph file to train, or --resume RUN_DIR.", file=sys.stderr)

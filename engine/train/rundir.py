@@ -3,7 +3,8 @@
     graph.json       the design the run trains
     config.json      its TrainConfig (asdict)
     run.json         {name, created}: what the runs list shows
-    status.json      {state, message, pid, pid_start, epoch, step, total_steps, best_val_acc, data, updated}
+    status.json      {state, message, pid, pid_start, epoch, step, total_steps, best_val_acc, data, updated};
+                     a run started through a queue (engine.train.queue) also has queue, owner and waiting
     metrics.jsonl    one line per logged step and per epoch, appended and flushed (engine.train.log)
     log.txt          the trainer process's stdout and stderr
     tb/              TensorBoard events
@@ -181,7 +182,7 @@ class RunDir:
         """True while the run's trainer process (the pid in status.json, started when status.json says) exists."""
         status = read_json(self.status_path, {}) or {}
         pid = status.get("pid")
-        return isinstance(pid, int) and pid > 0 and _pid_alive(pid, status.get("pid_start"))
+        return pid_alive(pid, status.get("pid_start"))
 
     def status(self) -> dict[str, Any]:
         """status.json; a queued/running run whose process is gone reads "failed" (reading changes no file)."""
@@ -191,6 +192,8 @@ class RunDir:
                     "epoch": 0, "step": 0, "total_steps": None, "updated": None}
         if status.get("state") not in ACTIVE or self.is_alive():
             return status
+        if status.get("state") == "queued" and status.get("waiting"):
+            return status  # in a run queue (engine.train.queue): no process until a slot is free
         again = read_json(self.status_path, status)  # it may have finished between the two reads
         if again.get("state") not in ACTIVE:
             return again
@@ -393,7 +396,11 @@ def _stamp(paths: Iterable[Path]) -> str:
     return h.hexdigest()[:16] if n else ""
 
 
-def _pid_alive(pid: int, started: int | None = None) -> bool:
+def pid_alive(pid: object, started: int | None = None) -> bool:
+    """The process `pid` exists and runs (not a zombie); with `started`, it is still the process that started
+    then (engine.train.store.process_start), not a later one that got the same pid."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
     try:  # reap it if it is our own finished child (a zombie still answers kill 0)
         done, _ = os.waitpid(pid, os.WNOHANG)
         if done == pid:

@@ -3,6 +3,10 @@
 A run is started as a detached `python -m engine train --resume <run_dir>` subprocess in its own session, so it
 survives a Streamlit rerun or a page reload and cannot take the app down; its stdout and stderr go to the run's
 log (RunDir.log_path). What a run's files say is read through engine.train.rundir.RunDir.
+
+Given a queue folder (engine.train.queue), start_run puts the run in that queue instead, and the trainer starts when
+a slot is free; stop and resume follow the queue the run's status names, and the trainer frees its slot as it ends
+(release).
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from engine.data import BUILTIN
 from engine.filenames import safe_filename
 from engine.graph import Graph, load_graph
 from engine.train.config import TrainConfig
+from engine.train.queue import Limits, Queue, default_limits
 from engine.train.rundir import RunDir
 from engine.train.store import load_weights_into
 
@@ -64,9 +69,12 @@ def prepare_run(graph, config: TrainConfig | dict, root: str | os.PathLike, name
     return run.path
 
 
-def _spawn(run: RunDir) -> int:
-    """Start the trainer on the run, detached (own session): it outlives the app's script run."""
+def _spawn(run: RunDir, slot: int | None = None) -> int:
+    """Start the trainer on the run, detached (own session): it outlives the app's script run. A queue `slot` on a
+    machine with several GPUs pins the trainer to GPU `slot` (one training per GPU)."""
     env = dict(os.environ)
+    if slot is not None and torch.cuda.is_available() and torch.cuda.device_count() > 1:
+        env["CUDA_VISIBLE_DEVICES"] = str(slot % torch.cuda.device_count())
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     env.setdefault("PYTHONUNBUFFERED", "1")
     with open(run.log_path, "ab") as log:
@@ -76,9 +84,31 @@ def _spawn(run: RunDir) -> int:
     return proc.pid
 
 
-def start_run(graph, config: TrainConfig | dict, root: str | os.PathLike, name: str | None = None) -> Path:
-    """Prepare a run directory and start training it in a detached subprocess; returns the directory at once."""
+def _spawn_path(path: Path, slot: int) -> int:
+    return _spawn(RunDir(path), slot)
+
+
+def pump_queue(queue: str | os.PathLike, limits: Limits | None = None) -> list[Path]:
+    """Start the queue's waiting runs that fit (engine.train.queue.Queue.pump); the app calls this on its refreshes
+    with the server's limits (default_limits() when None), which the queue keeps for the trainers' own calls."""
+    return Queue(queue).pump(_spawn_path, limits or default_limits())
+
+
+def release(run_dir: str | os.PathLike) -> list[Path]:
+    """The trainer of a queued run, as it ends: free its slot and start the next waiting runs."""
+    q = RunDir(run_dir).status().get("queue")
+    return Queue(q).pump(_spawn_path, done=run_dir) if q else []
+
+
+def start_run(graph, config: TrainConfig | dict, root: str | os.PathLike, name: str | None = None, *,
+              queue: str | os.PathLike | None = None, owner: str = "") -> Path:
+    """Prepare a run directory and start training it in a detached subprocess; returns the directory at once.
+    With a `queue` folder the run waits there for a slot (`owner`: the workspace it counts against)."""
     run = RunDir(prepare_run(graph, config, root, name))
+    if queue is not None:
+        Queue(queue).submit(run.path, owner)
+        pump_queue(queue)
+        return run.path
     pid = _spawn(run)
     run.write_status("queued", "starting the trainer process", pid=pid)
     return run.path
@@ -105,6 +135,11 @@ def resume_run(run_dir: str | os.PathLike, lr: float | None = None) -> Path:
         raise FileNotFoundError(problem)
     if lr is not None:
         override_lr(run, lr)
+    status = run.status()
+    if status.get("queue"):  # it came through a queue: it waits its turn again
+        Queue(status["queue"]).submit(run.path, status.get("owner") or "")
+        pump_queue(status["queue"])
+        return run.path
     pid = _spawn(run)
     run.write_status("queued", "resuming from the last checkpoint", pid=pid)
     return run.path
@@ -114,8 +149,13 @@ def stop_run(run_dir: str | os.PathLike) -> bool:
     """Ask the trainer to stop (SIGTERM): it finishes its step, checkpoints and sets status "stopped".
     False when no live trainer process belongs to the run."""
     run = RunDir(run_dir)
-    if not run.is_alive():
-        return False
+    status = run.status()
+    if status.get("state") == "queued" and status.get("waiting") and status.get("queue"):
+        if Queue(status["queue"]).cancel(run.path):  # no process yet: it leaves the queue
+            return True
+        # admitted meanwhile: its trainer is stopped below
+    if run.status().get("state") not in ("queued", "running") or not run.is_alive():
+        return False  # nothing training: a finished run's pid may be a process that only hosted it
     try:
         os.kill(int(run.status().get("pid")), signal.SIGTERM)
     except (ProcessLookupError, TypeError, ValueError):

@@ -103,17 +103,35 @@ def app_server(tmp_path_factory):
         shutil.rmtree(home, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def person(browser, app_server):
+    """One browser per test module: the one person its tests play. The app gives each browser its own workspace
+    (a cookie), so the module's tests, like one person's tabs, share one: the server's first, the home workspace,
+    whose files are app_server.home/autosave.json and app_server.home/runs. A test that needs another person opens
+    another context (tests/browser/test_workspaces.py)."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    yield ctx
+    ctx.close()
+
+
 @pytest.fixture
-def page(browser, app_server):
+def page(person, app_server):
+    """A new tab of the module's browser on the app (a new Streamlit session)."""
     from playwright.sync_api import expect
 
-    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-    pg = ctx.new_page()
+    pg = person.new_page()
     pg.set_default_timeout(30_000)
     pg.goto(app_server.url)
     expect(pg.locator("[data-testid=stApp]")).to_be_visible()
+    wait_for_workspace_cookie(pg)  # the module's next tabs open this same workspace
     yield pg
-    ctx.close()
+    pg.close()
+
+
+def wait_for_workspace_cookie(page, timeout_ms: int = 90_000) -> None:
+    """Until the browser keeps the workspace id the app gave it (designer.workspace.COOKIE)."""
+    page.wait_for_function("() => document.cookie.split('; ').some(c => c.startsWith('convas_ws='))",
+                           timeout=timeout_ms)
 
 
 def screenshot(page, name: str) -> Path:
