@@ -11,7 +11,7 @@ def state_app(status: dict) -> AppTest:
 
         from designer.train.live import _state
 
-        _state(st.session_state.status)
+        _state("run", st.session_state.status)  # not queued: the run id is not looked up
 
     at = AppTest.from_function(script, default_timeout=60)
     at.session_state.status = status
