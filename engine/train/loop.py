@@ -155,13 +155,16 @@ class Run:
         return self.step
 
     def checkpoint(self) -> None:
-        state = {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
+        self.dir.save_last(self.model, self.checkpoint_state())
+
+    def checkpoint_state(self) -> dict:
+        """Everything but the weights that an exact resume needs (a task's Run adds its own to it)."""
+        return {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
                  "rng_cpu": torch.get_rng_state(), "gen": self.gen.get_state(),
                  "rng_cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
                  "step": self.step, "epoch": self.epoch, "epoch_step": self.epoch_step, "best": self.best,
                  "elapsed": self.now(), "ep_sums": list(self.ep_sums), "design": self.design,
                  "start_loss": self.start_loss, "warning": self.warning}
-        self.dir.save_last(self.model, state)
 
     # ---- helpers ------------------------------------------------------------------------------------------
     def now(self) -> float:

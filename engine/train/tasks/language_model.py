@@ -22,6 +22,7 @@ from engine.data.text import batchify, need_batches, num_windows, window
 from engine.shapes import check
 from engine.train.checks import TrainError, resolve_device, resolve_precision
 from engine.train.evaluate import autocast
+from engine.train.fingerprint import design_fingerprint
 from engine.train.loop import Run
 from engine.train.optim import init_uniform, make_optimizer, make_scheduler
 from engine.train.store import load_weights_into
@@ -110,6 +111,9 @@ class LanguageModelRun(Run):
         self.aug = "none"
         self.step = self.epoch = self.epoch_step = 0
         self.best: float | None = None
+        self.design = design_fingerprint(g)  # as in Run: a resume refuses a changed design
+        self.start_loss: float | None = None  # the first step's loss, the reference for divergence
+        self.warning: str | None = None
         self.elapsed = 0.0
         self.ep_sums = [0.0, 0.0, 0, 0, 0.0]  # loss*tokens, -, tokens, -, seconds of the current epoch
 
@@ -117,12 +121,7 @@ class LanguageModelRun(Run):
     def checkpoint(self) -> None:
         """Run.checkpoint's state plus the carried recurrent state (as lists of tensors: weights_only loads them)."""
         carried = {k: list(v) if isinstance(v, tuple) else [v] for k, v in get_carried(self.model).items()}
-        state = {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
-                 "rng_cpu": torch.get_rng_state(), "gen": self.gen.get_state(),
-                 "rng_cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
-                 "step": self.step, "epoch": self.epoch, "epoch_step": self.epoch_step, "best": self.best,
-                 "elapsed": self.now(), "ep_sums": list(self.ep_sums), "lm": {"carried": carried}}
-        self.dir.save_last(self.model, state)
+        self.dir.save_last(self.model, {**self.checkpoint_state(), "lm": {"carried": carried}})
 
     def restore(self) -> int | None:
         step = super().restore()

@@ -7,10 +7,12 @@ randomness is drawn per rank (the same for the same N, not the single-process dr
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -57,6 +59,18 @@ def assert_same_run(single: Path, multi: Path) -> None:
     assert RunDir(single).results()["confusion"] == RunDir(multi).results()["confusion"]
 
 
+@contextlib.contextmanager
+def _plain_main():
+    """Spawned children re-run the parent's __main__ file; a Streamlit AppTest earlier in the session leaves the
+    app's script there (app.py), which must not run in a trainer process. Spawn from a bare __main__ instead."""
+    real = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = real
+
+
 @pytest.mark.slow
 def test_two_processes_train_what_one_process_trains_and_resume_exactly(tmp_path):
     single = train(NET, TrainConfig(**BASE), tmp_path / "single")
@@ -80,8 +94,9 @@ def test_two_processes_train_what_one_process_trains_and_resume_exactly(tmp_path
     ctx = torch.multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_worker, args=(str(stopped), {**env, "RANK": str(r), "LOCAL_RANK": str(r)}))
              for r in range(2)]
-    for proc in procs:
-        proc.start()
+    with _plain_main():
+        for proc in procs:
+            proc.start()
     for proc in procs:
         proc.join(120)
     assert [proc.exitcode for proc in procs] == [0, 0]

@@ -50,7 +50,7 @@ def test_seed_cnn_one_epoch_full_mnist_reaches_98_percent(trained_mnist_run, mni
     steps = [r for r in rows if r["kind"] == "step"]
     assert len(epochs) == 1 and epochs[0]["step"] == 469 and epochs[0]["epoch"] == 1  # ceil(60000 / 128)
     assert abs(epochs[0]["val_acc"] - acc) < 0.01  # epoch-end validation is the same test set
-    assert [r["step"] for r in steps][:3] == [50, 100, 150]
+    assert [r["step"] for r in steps][:4] == [1, 50, 100, 150]  # step 1 is always logged: the divergence reference
     assert all(r["images_per_s"] > 0 and r["train_loss"] > 0 for r in steps)
     assert steps[-1]["train_acc"] > 0.95
     assert any((run / "tb").iterdir()), "TensorBoard events missing"
