@@ -9,7 +9,7 @@ import torch
 from designer.inspect import plots
 from designer.inspect.runs import LoadedRun
 from designer.inspect.views import show
-from designer.train.boxes import BOX_TASKS, PRED_COLOUR, boxes_figure
+from designer.train.boxes import BOX_TASKS, boxes_figure
 from engine.data import DataError, load_data, to_float
 from engine.detect.inspect import cam_layer, explain_box, predict_boxes
 from engine.train.config import TrainConfig
@@ -17,6 +17,13 @@ from engine.train.rundir import RunDir
 
 IMAGES = 500  # validation images offered
 MAX_BOXES = 12  # boxes offered to explain: the best-scored
+PICKED_COLOUR = "#2563eb"  # the box explained, on both pictures
+
+
+def _outline(fig, box: tuple[float, float, float, float]):
+    x1, y1, x2, y2 = box
+    return fig.add_shape(type="rect", x0=x1 - 0.5, y0=y1 - 0.5, x1=x2 - 0.5, y1=y2 - 0.5,
+                         line=dict(color=PICKED_COLOUR, width=3))
 
 
 def is_box_run(run: LoadedRun) -> bool:
@@ -76,16 +83,14 @@ def render(run: LoadedRun) -> None:
     left, right = st.columns(2)
     with left:
         pred = [[b.label, b.score, *b.box] for b in boxes]
-        show(boxes_figure(x[0].numpy(), _truth(ys[idx]), pred, run.classes,
-                          title=f"{len(boxes)} box{'es' if len(boxes) != 1 else ''}: truth dashed green"
-                          ).update_layout(height=260), "box_image_fig")
+        fig = boxes_figure(x[0].numpy(), _truth(ys[idx]), pred, run.classes,
+                           title=f"{len(boxes)} box{'es' if len(boxes) != 1 else ''} (truth dashed green), "
+                                 f"#{pick + 1} in blue").update_layout(height=260)
+        show(_outline(fig, box.box), "box_image_fig")
     with right:
         fig = plots.heat_over(x[0], cam.map, f"Grad-CAM of box #{pick + 1}'s class score ({run.classes[box.label]})",
                               height=260)
-        x1, y1, x2, y2 = box.box
-        fig.add_shape(type="rect", x0=x1 - 0.5, y0=y1 - 0.5, x1=x2 - 0.5, y1=y2 - 0.5,
-                      line=dict(color=PRED_COLOUR, width=2))
-        show(fig, "box_cam_fig")
+        show(_outline(fig, box.box), "box_cam_fig")
     where = (f"the class logit of grid cell (row {cam.cell[0]}, column {cam.cell[1]}), which predicted the box"
              if cam.cell is not None else "the class logit of the localiser's class output")
     st.caption(f"Grad-CAM at layer **{name}** of {where}: logit {cam.score:.2f}. Bright = the features that raise "

@@ -68,7 +68,8 @@ def test_a_detected_boxs_grad_cam_is_drawn_beside_it(tmp_path):
             assert not at.exception
         image, cam = _figures(at)
         preds = [s for s in image["layout"]["shapes"] if s["line"].get("dash") != "dash" and s.get("xref") != "x domain"]
-        assert len(preds) == len(want)  # every box above the threshold drawn on the image
+        assert len(preds) == len(want) + 1  # every box above the threshold drawn on the image, the picked one again
+        assert [preds[-1][k] for k in ("x0", "y1")] == pytest.approx([want[pick].box[0] - 0.5, want[pick].box[3] - 0.5])
         assert any(s["line"].get("dash") == "dash" for s in image["layout"]["shapes"])  # and the ground truth
         assert f"Grad-CAM of box #{pick + 1}" in cam["layout"]["title"]["text"]
         heat = next(t for t in cam["data"] if t["type"] == "heatmap" and "importance" in t.get("hovertemplate", ""))
