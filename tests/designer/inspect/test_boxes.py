@@ -80,3 +80,40 @@ def test_a_detected_boxs_grad_cam_is_drawn_beside_it(tmp_path):
         assert abs(rect["x0"] - (x1 - 0.5)) < 1e-3 and abs(rect["y1"] - (y2 - 0.5)) < 1e-3  # the box beside it
         i, j = divmod(want[pick].cell, 6)
         assert f"grid cell (row {i}, column {j})" in at.caption[-1].value
+
+
+@pytest.mark.slow
+def test_a_localisers_box_is_explained_by_its_class_logit(tmp_path):
+    run_dir = new_run_dir(tmp_path, "loc")
+    train(TEMPLATES / "digit_localiser.json", TrainConfig(data="mnist-locate", epochs=1, max_steps=10, batch_size=16,
+                                                          limit=400, seed=0), run_dir)
+    assert RunDir(run_dir).status()["state"] == "finished"
+
+    def script():
+        import streamlit as st
+
+        from designer.inspect import boxes
+        from designer.inspect.runs import load_run, weights_stamp
+
+        run = load_run(st.session_state.path, weights_stamp(st.session_state.path))
+        boxes.render(run)
+
+    at = AppTest.from_function(script, default_timeout=120)
+    at.session_state.path = str(run_dir)
+    at.run()
+    assert not at.exception
+    assert not at.slider  # one box per image: no confidence threshold
+    at.number_input(key="box_image").set_value(3).run()
+    assert len(at.radio[0].options) == 1
+    graph, model = load_trained(run_dir)
+    cfg = RunDir(run_dir).config()
+    d = load_data(cfg.data, cfg.data_root, input_shape=(1, 56, 56), val_fraction=cfg.val_fraction, seed=cfg.seed,
+                  limit=cfg.limit)
+    x = to_float(d.x_val[3:4])
+    (box,) = predict_boxes(model, "localisation", x)
+    image, cam = _figures(at)
+    assert f"({d.classes[box.label]})" in cam["layout"]["title"]["text"]
+    heat = next(t for t in cam["data"] if t["type"] == "heatmap" and "importance" in t.get("hovertemplate", ""))
+    assert torch.allclose(_array(heat["z"]).float(), explain_box(model, x, box, cam_layer(graph, model)[1]).map,
+                          atol=1e-4)
+    assert "class logit of the localiser" in at.caption[-1].value
