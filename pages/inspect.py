@@ -3,7 +3,7 @@ where it looks (saliency), what it wants to see (gradient ascent) and what a lay
 picture comes with the number that says how good it is."""
 import streamlit as st
 
-from designer.inspect import recommender
+from designer.inspect import boxes, recommender
 from designer.inspect.language import is_language_model, language_model_tabs
 from designer.inspect.optim import ascent_tab, inversion_tab
 from designer.inspect.runs import inspectable_runs
@@ -35,6 +35,9 @@ if run.graph.task is not None and run.graph.task.kind == "recommendation":
     st.stop()
 if is_language_model(run):  # token models get their own tabs: generate, next word, surprise, neighbours
     language_model_tabs(run)
+    st.stop()
+if boxes.is_box_run(run):  # localisation / detection: the boxes on an image, Grad-CAM of one box's class score
+    boxes.render(run)
     st.stop()
 if not run.is_image_model:
     st.warning(f"Inspect draws pictures of image models (1 or 3 channels × H × W). This run's input is "

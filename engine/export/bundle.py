@@ -5,6 +5,7 @@
     sample.safetensors       a batch of inputs as the model saw them in the app, the app's outputs, the labels
     test_model.py            checks model.py + weights reproduce those outputs (python test_model.py / pytest)
     train.py                 retrains the model with the run's settings; runs under torchrun (DDP)
+    box_loss.py              localisation / detection only: the losses train.py optimises (engine.detect's)
     train_config.json        those settings, the input shape, the task
     data_sample.safetensors  a small sample of the run's data (uint8), what train.py uses without --data-root
     graph.json               the design, to open again in Convas
@@ -31,6 +32,7 @@ from safetensors.torch import save as st_save
 
 from engine.atomic import atomic_write_bytes
 from engine.codegen import build_module, to_python
+from engine.detect.export import box_loss_source
 from engine.export.rbm import recommendation_tensors
 from engine.filenames import safe_filename
 from engine.graph import Graph, load_graph
@@ -40,7 +42,10 @@ HERE = Path(__file__).resolve().parent
 TRAIN_TEMPLATE = HERE / "bundle_train_template.py"
 TEST_TEMPLATE = HERE / "bundle_test_template.py"
 # a task that trains or checks differently ships its own train.py / test_model.py
-TASK_TEMPLATES = {"recommendation": (HERE / "bundle_rbm_train_template.py", HERE / "bundle_rbm_test_template.py")}
+TASK_TEMPLATES = {"recommendation": (HERE / "bundle_rbm_train_template.py", HERE / "bundle_rbm_test_template.py"),
+                  "localisation": (HERE / "bundle_box_train_template.py", TEST_TEMPLATE),
+                  "detection": (HERE / "bundle_box_train_template.py", TEST_TEMPLATE)}
+BOX_TASKS = ("localisation", "detection")  # their train.py imports box_loss.py (engine.detect's losses, verbatim)
 TRAIN_KEYS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay", "schedule",
               "clip_grad_norm", "label_smoothing", "seed", "augment", "log_every", "cd_k", "persistent_cd",
               "lr_decay", "lr_decay_after", "init_uniform")
@@ -138,6 +143,8 @@ def bundle_files(g: Graph, report: Any, state_dict: dict[str, torch.Tensor] | No
         "test_model.py": test_template.read_bytes(),
         "train.py": train_template.read_bytes(),
     }
+    if task in BOX_TASKS:
+        files["box_loss.py"] = box_loss_source().encode()
     cfg = _train_settings(train_config, sample)
     files["train_config.json"] = _json({"train": cfg, "input_shape": input_shape, "task": task,
                                          "num_classes": num_classes,
@@ -223,6 +230,9 @@ def _readme(g: Graph, report: Any, sample: Sample | None, n_inputs: int, trained
     ]
     if n_inputs > 1:
         lines.append("The model takes several inputs; train.py trains single-input models only.")
+    if g.task is not None and g.task.kind in BOX_TASKS:
+        lines.append(f"train.py trains this {g.task.kind} model with Convas's losses (box_loss.py) on the bundled "
+                     f"sample, in one process: --data-root and torchrun are for the classification bundles.")
     return "\n".join(lines) + "\n"
 
 

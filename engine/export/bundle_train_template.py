@@ -74,9 +74,6 @@ def load_settings(argv: list[str] | None = None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     args.input_shape = tuple(cfg.get("input_shape", ()))
     args.task = cfg.get("task", "classification")
-    if args.task in ("localisation", "detection"):
-        raise SystemExit(f"train.py trains classification and segmentation; this design's task is {args.task}. "
-                         f"Train it in Convas (python -m engine train) and export again.")
     args.num_classes = cfg.get("num_classes")
     args.classes = cfg.get("classes")
     return args
