@@ -44,8 +44,17 @@ def open_design(page, app_server, graph: dict | None = None) -> None:
 
 
 def centre(loc) -> tuple[float, float]:
+    """The element's centre once it has stopped moving: the canvas animates the view (≈250 ms) when Python selects
+    a new card, and a mouse press taken mid-animation lands beside the card."""
     b = loc.bounding_box()
-    assert b is not None, loc
+    deadline = time.monotonic() + 10
+    while True:
+        assert b is not None, loc
+        loc.page.wait_for_timeout(120)  # one look per ~7 frames; the view animation lasts ≤ 250 ms
+        again = loc.bounding_box()
+        if again == b or time.monotonic() > deadline:
+            break
+        b = again
     return b["x"] + b["width"] / 2, b["y"] + b["height"] / 2
 
 
