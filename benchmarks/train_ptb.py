@@ -102,6 +102,8 @@ def hand_loop(template: str, recipe: dict, text, device: torch.device, epochs: i
                 state = tuple(s.detach() for s in state)
             out, state = model(x, state)
             loss = F.cross_entropy(out.reshape(-1, V), y.reshape(-1))
+            if recipe.get("loss_sum_steps"):  # the recipe's objective: summed over the T steps, mean over the batch
+                loss = F.cross_entropy(out.reshape(-1, V), y.reshape(-1), reduction="sum") / B
             opt.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), recipe["clip_grad_norm"])

@@ -71,10 +71,10 @@ HANDMADE = {
 TRAIN = {
     "ptb_lstm_small": {"data": "ptb-sample", "epochs": 13, "batch_size": 20, "optimizer": "sgd", "lr": 1.0,
                        "momentum": 0.0, "schedule": "constant", "lr_decay": 0.5, "lr_decay_after": 4,
-                       "clip_grad_norm": 5.0, "init_uniform": 0.1},
+                       "clip_grad_norm": 5.0, "init_uniform": 0.1, "loss_sum_steps": True},
     "ptb_lstm_medium": {"data": "ptb-sample", "epochs": 39, "batch_size": 20, "optimizer": "sgd", "lr": 1.0,
                         "momentum": 0.0, "schedule": "constant", "lr_decay": 0.8, "lr_decay_after": 6,
-                        "clip_grad_norm": 5.0, "init_uniform": 0.05},
+                        "clip_grad_norm": 5.0, "init_uniform": 0.05, "loss_sum_steps": True},
 }
 _LEAF_NAMES = {"Conv2d": "conv", "ReLU": "relu", "MaxPool2d": "pool", "AvgPool2d": "pool", "Linear": "fc",
                "Dropout": "dropout", "AdaptiveAvgPool2d": "avgpool", "BatchNorm2d": "bn"}

@@ -130,6 +130,10 @@ def render_form(graph: dict, can_start: bool) -> Submitted | None:
                 init = st.number_input("Uniform init ±x (0: torch's)", 0.0, 10.0, float(d["init_uniform"] or 0.0),
                                        format="%.4g", key="tf_init",
                                        help="draw every weight uniformly from [−x, x] (the PTB recipe: 0.1)")
+                sum_steps = st.checkbox("Sum the loss over time steps (language model)", bool(d["loss_sum_steps"]),
+                                        key="tf_sum_steps",
+                                        help="minimise the token loss summed over a window's steps, as the PTB "
+                                             "recipe does (its lr 1.0 assumes it); perplexity stays per word")
         start = st.form_submit_button("Start training", type="primary", icon=":material/play_arrow:",
                                       disabled=not can_start)
     if not start:
@@ -142,7 +146,8 @@ def render_form(graph: dict, can_start: bool) -> Submitted | None:
               "device": dev, "precision": prec, "augment": aug, "val_fraction": float(val),
               "log_every": int(log_every), "max_steps": int(max_steps) or None, "fast": bool(fast),
               "nproc": int(nproc), "cd_k": int(cd_k), "persistent_cd": bool(pcd), "lr_decay": float(decay),
-              "lr_decay_after": int(decay_after), "init_uniform": float(init) or None}
+              "lr_decay_after": int(decay_after), "init_uniform": float(init) or None,
+              "loss_sum_steps": bool(sum_steps)}
     st.session_state.train_config = values  # kept even when refused: the form shows what the user typed
     config = TrainConfig(**values)
     problems = config.problems()

@@ -48,7 +48,7 @@ TASK_TEMPLATES = {"recommendation": (HERE / "bundle_rbm_train_template.py", HERE
 BOX_TASKS = ("localisation", "detection")  # their train.py imports box_loss.py (engine.detect's losses, verbatim)
 TRAIN_KEYS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay", "schedule",
               "clip_grad_norm", "label_smoothing", "seed", "augment", "log_every", "cd_k", "persistent_cd",
-              "lr_decay", "lr_decay_after", "init_uniform")
+              "lr_decay", "lr_decay_after", "init_uniform", "loss_sum_steps")
 TEXT_SAMPLE = (20_000, 5_000)  # tokens of train and validation text a language model's bundle ships
 
 

@@ -66,6 +66,9 @@ def load_settings(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--lr-decay-after", type=int, default=train.get("lr_decay_after", 0))
     ap.add_argument("--init-uniform", type=float, default=train.get("init_uniform") or 0.0,
                     help="draw every weight uniformly from [-x, x] (0: torch's initialisation)")
+    ap.add_argument("--loss-sum-steps", action=argparse.BooleanOptionalAction,
+                    default=train.get("loss_sum_steps", False),
+                    help="language model: minimise the loss summed over a window's time steps (the PTB recipe)")
     ap.add_argument("--log-every", type=int, default=train.get("log_every", 50))
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     ap.add_argument("--init", default=None, help="start from these weights (e.g. weights.safetensors) instead "
@@ -348,9 +351,9 @@ def train_lm(args: argparse.Namespace) -> dict:
                 g["lr"] = args.lr * lr_factor(args.schedule, step, total) * decay
             x, y = tr[:, i * T:(i + 1) * T], tr[:, i * T + 1:(i + 1) * T + 1]
             out = model(x)
-            loss = F.cross_entropy(out.float().reshape(-1, out.shape[-1]), y.reshape(-1))
+            loss = F.cross_entropy(out.float().reshape(-1, out.shape[-1]), y.reshape(-1))  # mean per word
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss * T if args.loss_sum_steps else loss).backward()  # the PTB recipe sums over the window's T steps
             if args.clip_grad_norm:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip_grad_norm)
             opt.step()

@@ -145,9 +145,11 @@ class LanguageModelRun(Run):
         with autocast(self.device, self.amp):
             out = self.model(x)
         out = out.float()
-        loss = F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
+        loss = F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))  # mean per token: what is logged
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        # the PTB recipe (Zaremba et al.; the TF tutorial's sequence_loss summed over time) minimises the sum over
+        # the window's T steps: T × the per-token mean, so its lr 1.0 and clip 5 mean what they meant there
+        (loss * y.shape[1] if cfg.loss_sum_steps else loss).backward()
         if cfg.clip_grad_norm:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_grad_norm, foreach=True)
         self.lr = self.opt.param_groups[0]["lr"]

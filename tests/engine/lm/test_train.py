@@ -67,12 +67,13 @@ class HandLM(nn.Module):
 
 
 @pytest.mark.slow
-def test_stateful_training_equals_a_hand_written_truncated_bptt_loop(tmp_path):
+@pytest.mark.parametrize("sum_steps", [False, True], ids=["mean-per-token", "sum-over-time"])
+def test_stateful_training_equals_a_hand_written_truncated_bptt_loop(tmp_path, sum_steps):
     data = corpus(tmp_path / "text.txt")
     text = load_text(str(data))
     V, T, B, H = len(text.vocab), 7, 4, 12
     g = lm_graph(V=V, T=T, H=H, layers=2, dropout=0.3)
-    run = train(g, cfg(data, max_steps=20, epochs=1), tmp_path / "run")
+    run = train(g, cfg(data, max_steps=20, epochs=1, loss_sum_steps=sum_steps), tmp_path / "run")
     assert json.loads((run / "status.json").read_text())["state"] == "finished"
     app_losses = [r["train_loss"] for r in rows(run, "step")]
 
@@ -89,9 +90,13 @@ def test_stateful_training_equals_a_hand_written_truncated_bptt_loop(tmp_path):
         if state is not None:
             state = tuple(s.detach() for s in state)  # truncated BPTT: the state goes on, its gradient stops
         out, state = hand(x, state)
-        loss = F.cross_entropy(out.reshape(-1, V), y.reshape(-1))
+        if sum_steps:  # the PTB recipe's objective: summed over the T steps, averaged over the B streams
+            objective = F.cross_entropy(out.reshape(-1, V), y.reshape(-1), reduction="sum") / B
+            loss = objective / T  # what the app logs: the mean per token
+        else:
+            objective = loss = F.cross_entropy(out.reshape(-1, V), y.reshape(-1))
         opt.zero_grad()
-        loss.backward()
+        objective.backward()
         nn.utils.clip_grad_norm_(hand.parameters(), 5.0)
         opt.step()
         losses.append(loss.item())
