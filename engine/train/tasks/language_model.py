@@ -34,6 +34,11 @@ def perplexity(mean_loss: float) -> float:
     return math.exp(min(mean_loss, 700.0))  # exp overflows a float past ~709
 
 
+def ppl_text(ppl: float) -> str:
+    """Two decimals for a perplexity a model can have; three digits for a diverged one (exp(loss) reaches 1e300)."""
+    return f"{ppl:.2f}" if ppl < 1e5 else f"{ppl:.3g}"
+
+
 def get_carried(model: torch.nn.Module) -> dict:
     """The recurrent state a stateful model carries ({} for a stateless one)."""
     return dict(getattr(model, "carried", {}))
@@ -188,6 +193,7 @@ class LanguageModelRun(Run):
                "train_loss": train_loss, "train_ppl": perplexity(train_loss) if train_loss is not None else None,
                "lr": getattr(self, "lr", self.cfg.lr), "words_per_s": w[2] / dt if w[2] else None,
                "elapsed": round(self.now(), 3), "device_mem": self.device_mem(), **(val or {})}
+        self.watch_loss(row)  # a loss climbing far above its start warns, as in every other task
         self.log.write(row)
         self.ep_sums[0] += loss_sum
         self.ep_sums[2] += w[2]
@@ -215,7 +221,7 @@ class LanguageModelRun(Run):
         self.ep_sums = [0.0, 0.0, 0, 0, 0.0]
         self.checkpoint()
         self.status("running", say=True, message=f"epoch {epoch_value}/{self.cfg.epochs} done: validation perplexity "
-                                                 f"{ev['val_ppl']:.2f}", best_val_ppl=self.best)
+                                                 f"{ppl_text(ev['val_ppl'])}", best_val_ppl=self.best)
         self.w[4] = time.perf_counter()
 
     def halt(self) -> str:
@@ -239,7 +245,7 @@ class LanguageModelRun(Run):
         self.dir.write_results(res, {})
         self.log.write({"kind": "test", "step": self.step, "epoch": meta.get("epoch"), "test_loss": test["val_loss"],
                         "test_ppl": test["val_ppl"], "elapsed": round(self.now(), 3)})
-        self.status("finished", say=True, message=f"finished: test perplexity {test['val_ppl']:.2f} (validation "
-                                                  f"{val['val_ppl']:.2f}; {which} weights, epoch {meta.get('epoch')}) "
+        self.status("finished", say=True, message=f"finished: test perplexity {ppl_text(test['val_ppl'])} (validation "
+                                                  f"{ppl_text(val['val_ppl'])}; {which} weights, epoch {meta.get('epoch')}) "
                                                   f"after {self.step} steps in {self.now():.0f} s.",
                     best_val_ppl=self.best)

@@ -160,3 +160,17 @@ def test_a_short_run_on_ptb_beats_the_unigram_model(tmp_path):
     val = rows(run, "epoch")[-1]["val_ppl"]
     # the margin: at least 20% below the unigram model (measured: unigram 78.5, the LSTM 51.5, i.e. 34% below)
     assert val < 0.8 * uni, (val, uni)
+
+
+@pytest.mark.slow
+def test_a_diverging_language_model_warns_and_says_its_perplexity_readably(tmp_path):
+    data = corpus(tmp_path / "text.txt")
+    V = len(load_text(str(data)).vocab)
+    run = train(lm_graph(V=V, T=7, H=12, layers=1),
+                cfg(data, lr=1e4, clip_grad_norm=None, init_uniform=None, max_steps=30, epochs=1), tmp_path / "run")
+    status = json.loads((run / "status.json").read_text())
+    assert status["state"] == "finished"
+    assert "diverged" in status["warning"] and "lower learning rate" in status["warning"]
+    steps = rows(run, "step")
+    assert steps[-1]["diverged"] and not steps[0].get("diverged")
+    assert len(status["message"]) < 200  # a perplexity near 1e300 is written in 3 digits, not 300
