@@ -28,7 +28,7 @@ from typing import Any
 from engine.catalog.arith import fmt_shape
 from engine.edit import delete_nodes, dependencies, rename_node
 from engine.errors import GraphError
-from engine.graph import Graph, parse_partial, read_graph_file
+from engine.graph import parse_partial, read_graph_file
 from engine.shapes import Report, check
 from engine.wiring import ref_params
 
@@ -146,18 +146,17 @@ class Diff:
 
 
 # ---- reading the two designs ----
-def _as_design(source: Any) -> Design:
-    """A graph-file dict of `source`; a dict is taken as it is (a design being edited may not validate yet)."""
-    if isinstance(source, Graph):
-        return source.to_dict()
+def _read(source: Any) -> tuple[Design, Report]:
+    """(graph-file dict, check report) of `source`; a dict is taken as it is (a design being edited may not
+    validate yet). Text and files are parsed once: the check reads the parsed Graph."""
     if isinstance(source, dict) and isinstance(source.get("nodes"), list):
-        return source
+        return source, check(source)
     if isinstance(source, os.PathLike):
         source = read_graph_file(source)
     g, issues, _ = parse_partial(source)
     if g is None:
         raise GraphError(issues)
-    return g.to_dict()
+    return g.to_dict(), check(g)
 
 
 def _nodes(g: Design) -> dict[str, Design]:
@@ -171,7 +170,8 @@ def _nodes(g: Design) -> dict[str, Design]:
 def _order(nodes: dict[str, Design], report: Report) -> list[str]:
     """Dependency order (from the check), then any node it left out (in a cycle), in file order."""
     seen = [i for i in report.order if i in nodes]
-    return seen + [i for i in nodes if i not in set(seen)]
+    done = set(seen)
+    return seen + [i for i in nodes if i not in done]
 
 
 def _own_params(n: Design, report: Report) -> dict[str, Any]:
@@ -184,7 +184,12 @@ def _own_params(n: Design, report: Report) -> dict[str, Any]:
 
 
 def _jsonable(v: Any) -> Any:
-    return json.loads(json.dumps(v, default=str))  # tuples -> lists: equal values compare equal either way
+    """Tuples as lists (normalised params hold tuples; files hold lists): equal values compare equal."""
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
 
 
 def _refs(n: Design) -> dict[str, Any]:
@@ -261,8 +266,7 @@ _UNSET = object()
 def diff(a: Any, b: Any) -> Diff:
     """The structured difference from design a to design b (see the module docstring). Never raises for a design
     with errors (it is diffed as far as it checks); raises GraphError only when a file cannot be read at all."""
-    ga, gb = _as_design(a), _as_design(b)
-    ra, rb = check(ga), check(gb)
+    (ga, ra), (gb, rb) = _read(a), _read(b)
     A, B = _nodes(ga), _nodes(gb)
     m = match(ga, gb, ra, rb)
     back = {j: i for i, j in m.items()}
