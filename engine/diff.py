@@ -256,6 +256,10 @@ def _shape_text(s: Shape | None) -> str:
     return fmt_shape(s) if s else "?"
 
 
+def _params_text(d: int) -> str:
+    return f" · {d:+,} params" if d else ""
+
+
 def _val(v: Any) -> str:
     return "unset" if v is _UNSET else json.dumps(_jsonable(v), ensure_ascii=False)
 
@@ -284,7 +288,7 @@ def diff(a: Any, b: Any) -> Diff:
         if i not in m:
             s, p, mac = info(ra, i)
             changes.append(Change("removed", a_id=i, op=(A[i]["op"], None), shape=(s, None), d_params=-p,
-                                  d_macs=-mac, text=f"- {i} ({A[i]['op']}) removed · {-p:+,} params"))
+                                  d_macs=-mac, text=f"- {i} ({A[i]['op']}) removed{_params_text(-p)}"))
     for i in _order(A, ra):
         if i in m and m[i] != i:
             changes.append(Change("renamed", a_id=i, b_id=m[i], op=(A[i]["op"], B[m[i]]["op"]),
@@ -295,7 +299,7 @@ def diff(a: Any, b: Any) -> Diff:
             n = copy.deepcopy(B[j])
             changes.append(Change("added", b_id=j, op=(None, n["op"]), shape=(None, s), d_params=p, d_macs=mac,
                                   node=n, refs=refs_of(dependencies(n)),
-                                  text=f"+ {j} ({n['op']}) added, output {_shape_text(s)} · {p:+,} params"))
+                                  text=f"+ {j} ({n['op']}) added, output {_shape_text(s)}{_params_text(p)}"))
     edits: list[Change] = []
     rewires: list[Change] = []
     for i in _order(A, ra):
@@ -320,10 +324,10 @@ def diff(a: Any, b: Any) -> Diff:
                                 d_params=p_b - p_a, d_macs=m_b - m_a,
                                 node={"op": nb["op"], "params": copy.deepcopy(nb.get("params") or {})},
                                 refs=refs_of(list(_refs(nb).values())),
-                                text=f"{j}: {'; '.join(what)} · {p_b - p_a:+,} params"))
+                                text=f"{j}: {'; '.join(what)}{_params_text(p_b - p_a)}"))
         elif sa != sb or p_a != p_b or m_a != m_b:
             reshaped.append(Reshaped(i, j, (sa, sb), p_b - p_a, m_b - m_a,
-                                     f"{j}: output {_shape_text(sa)} → {_shape_text(sb)} · {p_b - p_a:+,} params "
+                                     f"{j}: output {_shape_text(sa)} → {_shape_text(sb)}{_params_text(p_b - p_a)} "
                                      f"(from a change upstream)"))
         ins_a, ins_b = list(na.get("inputs") or []), list(nb.get("inputs") or [])
         refs_a, refs_b = _refs(na), _refs(nb)

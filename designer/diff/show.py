@@ -94,8 +94,7 @@ def changes(d: Diff, a: Picked, b: Picked) -> None:
         st.caption("Pick the current design as A to carry B's changes into it.")
     for i, c in enumerate(d.changes[:MAX_LISTED]):
         text, btn = st.columns([5, 1.3], vertical_alignment="center")
-        delta = f" · Δ {c.d_params:+,} params" if c.kind in ("changed",) and c.d_params else ""
-        text.markdown(f"{ICON.get(c.kind, '')} **{c.kind}** · {c.text.lstrip('+- ')}{delta}")
+        text.markdown(f"{ICON.get(c.kind, '')} **{c.kind}** · {c.text.lstrip('+- ')}")
         if a.is_current:
             btn.button("Apply this change", key=f"diff_apply_{i}_{c.key}", on_click=_apply, args=(c,),
                        width="stretch")

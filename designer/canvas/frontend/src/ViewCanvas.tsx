@@ -23,7 +23,7 @@ export function ViewCanvas({ data }: { data: ViewData }) {
   const initialised = useNodesInitialized();
   const shape = useMemo(() => data.nodes.map((n) => n.id).join("|"), [data.nodes]);
   useEffect(() => {
-    if (initialised) void rf.fitView({ padding: 0.08, maxZoom: 1 });
+    if (initialised) void rf.fitView({ padding: 0.15, maxZoom: 1 });
   }, [initialised, shape, rf]);
 
   const legend = markCounts(data.marks);
