@@ -216,3 +216,34 @@ def test_cli_prints_the_changes_and_json(tmp_path, capsys):
                                                                             ("changed", "drop", "drop")}
     assert main(["diff", str(pa), str(tmp_path / "missing.json")]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def unpool_design() -> dict:
+    """Two pools side by side and an unpooling that reads one pool's indices (a node reference, MaxUnpool2d's pool)."""
+    return {"format": "convas-graph", "version": 1, "name": "unpool", "outputs": ["up"], "nodes": [
+        {"id": "x", "op": "Input", "params": {"shape": [1, 8, 8]}},
+        {"id": "pool", "op": "MaxPool2d", "params": {"kernel_size": 2}, "inputs": ["x"]},
+        {"id": "pool_b", "op": "MaxPool2d", "params": {"kernel_size": 2}, "inputs": ["x"]},
+        {"id": "up", "op": "MaxUnpool2d", "params": {"pool": "pool"}, "inputs": ["pool"]}]}
+
+
+def test_node_references_are_wiring_and_follow_a_rename():
+    a = unpool_design()
+    assert engine.check(a).ok
+    renamed = rename_node(a, "pool", "p1")  # the reference follows the rename: nothing else changed
+    d = diff(a, renamed)
+    assert found(d) == {("renamed", "pool", "p1")}
+    assert canon(apply_all(a, d)) == canon(renamed)
+    repointed = copy.deepcopy(a)
+    node(repointed, "up")["params"]["pool"] = "pool_b"  # the indices now come from the other pool
+    d = diff(a, repointed)
+    assert found(d) == {("rewired", "up", "up")} and "pool 'pool' → 'pool_b'" in d.changes[0].text
+    assert canon(apply_all(a, d)) == canon(repointed)
+    both = rename_node(repointed, "pool_b", "second")  # a rename and a re-pointed reference, applied in any order
+    d = diff(a, both)
+    assert found(d) == {("renamed", "pool_b", "second"), ("rewired", "up", "up")}
+    for order in (d.changes, d.changes[::-1]):
+        g = a
+        for c in order:
+            g = apply_change(g, c)
+        assert canon(g) == canon(both)
