@@ -26,6 +26,7 @@ pages = st.navigation([
     st.Page("pages/train.py", title="Train", icon=":material/monitoring:"),
     st.Page("pages/inspect.py", title="Inspect", icon=":material/visibility:"),
     st.Page("pages/export.py", title="Export", icon=":material/ios_share:"),
+    st.Page("pages/diff.py", title="Diff", icon=":material/compare_arrows:"),
     st.Page("pages/shared_run.py", title="Shared run", icon=":material/share:", visibility="hidden"),
 ])
 render_sidebar()

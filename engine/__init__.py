@@ -7,12 +7,14 @@ Pure Python + torch; never imports streamlit. The public API:
     m = engine.build_module(g)              # torch.nn.Module, built from the same source to_python returns
     src = engine.to_python(g)
     g2 = engine.import_model("torchvision:resnet18", input_shape=(3, 224, 224))   # or an nn.Module
+    d = engine.diff(a, b)                   # what changed from design a to b; engine.apply_change(a, d.changes[0])
 """
 from engine.codegen import build_module, to_python
+from engine.diff import apply_change, diff
 from engine.errors import GraphError, Issue, ShapeError
 from engine.fx.importer import ImportModelError, import_model
 from engine.graph import Graph, Node, Task, load_graph, save_graph
 from engine.shapes import NodeReport, Report, check
 
-__all__ = ["Graph", "GraphError", "ImportModelError", "Issue", "Node", "NodeReport", "Report", "ShapeError", "Task", "build_module",
-           "check", "import_model", "load_graph", "save_graph", "to_python"]
+__all__ = ["Graph", "GraphError", "ImportModelError", "Issue", "Node", "NodeReport", "Report", "ShapeError", "Task", "apply_change", "build_module",
+           "check", "diff", "import_model", "load_graph", "save_graph", "to_python"]

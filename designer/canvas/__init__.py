@@ -42,6 +42,12 @@ def canvas(data: dict[str, Any], *, key: str, on_canvas_change: Callable[[], Non
                       on_command_change=on_command_change)
 
 
+def view(data: dict[str, Any], *, key: str) -> Any:
+    """Mount a read-only view of a design (designer/diff/canvas.py builds its `data`, the ViewData type in
+    frontend/src/view.ts): the same cards, pan and zoom only, nothing sent back."""
+    return _component()(key=key, data=data, height="content")
+
+
 def bundle_files() -> list[Path]:
     """The built files the component serves (missing ones mean the frontend was never built)."""
     return [DIST / JS, DIST / CSS]

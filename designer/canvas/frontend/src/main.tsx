@@ -10,6 +10,8 @@ import "./canvas.css";
 import { Canvas } from "./Canvas";
 import { latency } from "./latency";
 import type { CanvasData, Sender } from "./types";
+import { isViewData } from "./view";
+import { ViewCanvas } from "./ViewCanvas";
 
 interface Mounted {
   root: Root;
@@ -39,7 +41,7 @@ const render: FrontendRenderer = (args: FrontendRendererArgs) => {
   m.root.render(
     <StrictMode>
       <ReactFlowProvider>
-        <Canvas data={data} send={send} />
+        {isViewData(args.data) ? <ViewCanvas data={args.data} /> : <Canvas data={data} send={send} />}
       </ReactFlowProvider>
     </StrictMode>,
   );
