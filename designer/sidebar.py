@@ -42,8 +42,9 @@ def _name_key() -> str:
 
 def _new(kind: str) -> None:
     set_graph(new_design(kind))
-    what = "an empty canvas: drag an Input in from the palette" if kind == "empty" else "Input → Flatten → Linear"
-    st.toast(f"New design: {what}. Build on it in Design.", icon=":material/note_add:")
+    what = ("an empty canvas. Drag an Input in from the palette" if kind == "empty"
+            else "Input → Flatten → Linear. Build on it")
+    st.toast(f"New design: {what}.", icon=":material/note_add:")
 
 
 def _open_template(name: str) -> None:

@@ -70,12 +70,12 @@ batch = m4.number_input("Batch size", min_value=1, max_value=65536, step=8, key=
                         on_change=lambda: set_batch_size(st.session_state.design_batch),
                         help="The batch size the memory estimate assumes; the Train page trains with the same one.")
 t = totals(report, int(batch))
-partial = " (partial)" if t["partial"] else ""
-m1.metric("Parameters" + partial, t["params_text"], help=f"{t['params']:,} trainable parameters", border=True)
-m2.metric("MACs / sample" + partial, t["macs_text"], help=f"{t['macs']:,} multiply-accumulates per forward pass",
-          border=True)
+at_least = "≥ " if t["partial"] else ""  # partial totals: what is known so far (the caption below says so)
+m1.metric("Parameters", at_least + t["params_text"], help=f"{t['params']:,} trainable parameters", border=True)
+m2.metric("MACs / sample", at_least + t["macs_text"],
+          help=f"{t['macs']:,} multiply-accumulates per forward pass", border=True)
 parts = t["memory_parts"]
-m3.metric("Memory to train" + partial, t["memory_text"], border=True,
+m3.metric("Memory to train", at_least + t["memory_text"], border=True,
           help=" · ".join(f"{k} {human_bytes(v)}" for k, v in parts.items() if k != "total")
           + f" (float32, Adam, batch {int(batch)})")
 if t["partial"]:

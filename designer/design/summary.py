@@ -50,8 +50,8 @@ def totals(report: Report, batch_size: int) -> dict[str, Any]:
     t = known_totals(report)
     mem = t.memory(batch_size)
     n, m = len(t.unknown), len(t.params_unknown)
-    note = (f"Partial totals, of what is known: {n} layer{'s' if n != 1 else ''} without a shape yet (in error, or "
-            f"after one) add no MACs or memory here, and {m} of them no parameters." if t.partial else "")
+    note = (f"Partial totals (≥), of what is known: {n} layer{'s' if n != 1 else ''} without a shape yet (in error, "
+            f"or after one) add no MACs or memory here, and {m} of them no parameters." if t.partial else "")
     return {"params": t.params, "macs": t.macs, "memory": mem["total"], "memory_parts": mem,
             "params_text": human_count(t.params), "macs_text": human_count(t.macs),
             "memory_text": human_bytes(mem["total"]), "partial": t.partial, "partial_note": note}

@@ -60,10 +60,9 @@ def test_the_canvas_badge_and_the_panel_say_the_same_on_an_empty_design(home):
 def test_one_node_in_error_shows_partial_totals_of_what_is_known(home):
     at = run_app(home, kernel_40())
     params, macs, memory = at.metric[:3]
-    assert (params.label, params.value) == ("Parameters (partial)", "25.6k")  # conv1's 16·40·40 + 16 weights
-    assert macs.label == "MACs / sample (partial)" and memory.label == "Memory to train (partial)"
-    assert memory.value != "0 B"
-    assert any(c.value.startswith("Partial totals, of what is known: 3 layers without a shape yet")
+    assert (params.label, params.value) == ("Parameters", "≥ 25.6k")  # conv1's 16·40·40 + 16 weights, at least
+    assert macs.value == "≥ 0" and memory.value.startswith("≥ ") and memory.value != "≥ 0 B"
+    assert any(c.value.startswith("Partial totals (≥), of what is known: 3 layers without a shape yet")
                for c in at.caption)
     assert any("4 nodes · 25,616 parameters (partial)" in c.value for c in at.sidebar.caption)
 
@@ -73,7 +72,7 @@ def test_a_kernel_too_large_offers_both_fixes_and_the_largest_kernel_keeps_the_l
     labels = [b.label for b in at.button if b.key and b.key.startswith("err_fix_0_")]
     assert labels == ["Set padding of conv1 to 'same'", "Set kernel_size of conv1 to 28 (the largest that fits)"]
     at.button(key="err_fix_0_1").click().run()
-    assert not at.error and at.metric[0].label == "Parameters"
+    assert not at.error and at.metric[0].value == "12.7k"  # conv1 12,560 + fc 170, complete: no "≥"
     conv1 = next(n for n in canvas_data(at)["nodes"] if n["id"] == "conv1")
     assert conv1["shape"] == "16×1×1" and conv1["n_params"] == 16 * 28 * 28 + 16
     assert canvas_data(at)["verdict"]["text"] == "All shapes check out"
