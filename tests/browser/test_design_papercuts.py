@@ -11,6 +11,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 import engine
+from engine.train.defaults import default_batch_size
 from tests.browser.conftest import ROOT, open_page, screenshot, wait_for_app_idle
 from tests.browser.test_design_canvas import after_python_edit, node, open_design, rev, synced
 
@@ -133,7 +134,7 @@ def test_the_most_used_ops_and_the_search_box_come_first(page, app_server):
 def test_the_design_and_train_pages_share_one_batch_size(page, app_server):
     open_design(page, app_server)
     batch = page.get_by_role("spinbutton", name="Batch size")
-    expect(batch).to_have_value("128")  # the Train page's default on a CPU, not the Design page's own 64
+    expect(batch).to_have_value(str(default_batch_size()))  # the Train page's default, not the Design page's 64
     batch.fill("256")
     batch.press("Enter")
     wait_for_app_idle(page)

@@ -5,7 +5,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from engine.starters import new_design
-from engine.train.defaults import device_defaults
+from engine.train.defaults import default_batch_size
 from tests.conftest import ROOT
 from tests.designer.design.test_page import canvas_data
 
@@ -80,7 +80,7 @@ def test_a_kernel_too_large_offers_both_fixes_and_the_largest_kernel_keeps_the_l
 
 def test_the_design_and_train_pages_use_one_batch_size(home):
     at = run_app(home)
-    default = device_defaults("cpu")[0].get("batch_size", 128)
+    default = default_batch_size()  # the Train page's: 128 on a CPU, 512 on a GPU (engine.train.defaults)
     assert at.number_input(key="design_batch").value == default
     at.number_input(key="design_batch").set_value(256).run()
     assert at.session_state.train_config["batch_size"] == 256
