@@ -20,7 +20,6 @@ asserted about time; tests/designer/test_many_users.py runs N = 8 and asserts co
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -65,7 +64,7 @@ def run_page(at, times: list[float], page: str | None = None):
 def design(u: User, times: list[float]) -> None:
     from streamlit.testing.v1 import AppTest
 
-    from designer.sidebar import NEW_DESIGN
+    from engine.starters import new_design
 
     u.at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     run_page(u.at, times)
@@ -73,7 +72,7 @@ def design(u: User, times: list[float]) -> None:
     if ss["graph"].get("name") != "MNIST CNN (TensorFlow tutorial)":  # a newcomer starts from the default
         u.cross_talk.append(f"started from {ss['graph'].get('name')!r}")
     u.width = 16 + u.i
-    g = json.loads(json.dumps(NEW_DESIGN))
+    g = new_design("starter")
     g["name"] = f"user {u.i}"
     g["nodes"].insert(2, {"id": "hidden", "op": "Linear", "params": {"out_features": u.width},
                           "inputs": ["flat"], "ui": {"x": 0.0, "y": 150.0}})

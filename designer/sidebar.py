@@ -9,16 +9,11 @@ import engine
 from designer import workspace as browser
 from designer.state import design_checked, runs_root, set_graph, template_path, workspace, workspaces
 from engine.graph import load_graph_text
+from engine.starters import TITLES as NEW_TITLES
+from engine.starters import new_design
+from engine.totals import known_totals
+from engine.verdict import verdict
 from engine.workspace import WorkspaceError
-
-NEW_DESIGN = {  # the smallest design that trains: a linear classifier of 28×28 digits, to build on
-    "format": "convas-graph", "version": 1, "name": "Untitled design",
-    "nodes": [{"id": "input", "op": "Input", "params": {"shape": [1, 28, 28]}, "ui": {"x": 0.0, "y": 0.0}},
-              {"id": "flat", "op": "Flatten", "inputs": ["input"], "ui": {"x": 0.0, "y": 100.0}},
-              {"id": "out", "op": "Linear", "params": {"out_features": 10}, "inputs": ["flat"],
-               "ui": {"x": 0.0, "y": 200.0}}],
-    "outputs": ["out"], "task": {"kind": "classification", "num_classes": 10},
-}
 
 
 @st.cache_resource
@@ -45,9 +40,11 @@ def _name_key() -> str:
     return f"design_name_{st.session_state.get('graph_rev', 0)}"  # a new design gets a fresh field
 
 
-def _new() -> None:
-    set_graph(json.loads(json.dumps(NEW_DESIGN)))
-    st.toast("New design: Input → Flatten → Linear. Build on it in Design.", icon=":material/note_add:")
+def _new(kind: str) -> None:
+    set_graph(new_design(kind))
+    what = ("an empty canvas. Drag an Input in from the palette" if kind == "empty"
+            else "Input → Flatten → Linear. Build on it")
+    st.toast(f"New design: {what}.", icon=":material/note_add:")
 
 
 def _open_template(name: str) -> None:
@@ -111,8 +108,9 @@ def render_sidebar() -> None:
     with st.sidebar:
         st.text_input("Design", value=g.get("name", "untitled"), key=_name_key(), on_change=_rename,
                       help="The design's name: it names runs, downloads and the exported code.")
-        st.button("New design", icon=":material/note_add:", on_click=_new, width="stretch",
-                  help="Start a new design (Input → Flatten → Linear)")
+        with st.popover("New design", icon=":material/note_add:", width="stretch"):
+            for kind, title in NEW_TITLES.items():
+                st.button(title, key=f"new_{kind}", on_click=_new, args=(kind,), width="stretch")
         with st.popover("Open…", icon=":material/folder_open:", width="stretch"):
             temps = templates()
             pick = st.selectbox("A template", list(temps), key="open_template_pick",
@@ -137,8 +135,10 @@ def render_sidebar() -> None:
                                help="Download the design as a graph file (.json)")
         _render_share()
         r = design_checked().report  # the page reads the same report: one check per revision
-        state = ":green[ready to train]" if r.ok else f":red[{len(r.errors)} problem(s)]"
-        st.caption(f"{len(g.get('nodes', []))} nodes · {r.total_params:,} parameters · {state}")
+        v, t = verdict(r), known_totals(r)
+        state = ":green[ready to train]" if v["ok"] else f":red[{v['text']}]"
+        params = f"{t.params:,} parameters" + (" (partial)" if t.partial else "")
+        st.caption(f"{len(g.get('nodes', []))} nodes · {params} · {state}")
         st.divider()
         st.caption(f":material/memory: **Device:** {device_name()}")
         browser.remember(workspace())  # the browser keeps its workspace across reloads and tabs

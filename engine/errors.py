@@ -15,7 +15,7 @@ class Issue:
     message: str
     node: str | None = None
     field: str | None = None
-    fix: dict[str, Any] | None = None
+    fix: dict[str, Any] | list[dict[str, Any]] | None = None  # one fix, or alternatives
 
     def __str__(self) -> str:
         where = self.node or "graph"
@@ -42,7 +42,8 @@ class GraphError(ValueError):
 class ShapeError(ValueError):
     """Raised by a shape rule; the message teaches with the arithmetic. `field` names the parameter to change."""
 
-    def __init__(self, message: str, field: str | None = None, fix: dict[str, Any] | None = None):
+    def __init__(self, message: str, field: str | None = None,
+                 fix: dict[str, Any] | list[dict[str, Any]] | None = None):
         super().__init__(message)
         self.field = field
         self.fix = fix

@@ -4,6 +4,8 @@ A shape rule that knows the remedy attaches it to its error as `Issue.fix`, a sm
     {"kind": "insert_before", "op": "Flatten", "params": {}}                     Linear fed C×H×W
     {"kind": "insert_before", "op": "Conv2d", "input": 1, "params": {...}}       Add with mismatched channels
     {"kind": "set_param", "param": "padding", "value": "same"}                   kernel larger than its input
+A rule may attach a list of such dicts, alternatives offered side by side (a kernel larger than its input: padding
+'same', or the largest kernel that fits, `note` saying so in the title).
 `suggest_fixes` completes each with the node it applies to and a title for the button ("Insert Flatten before
 fc1"), and keeps only the fixes that, applied, make their error go away. `apply_fix` returns a new Graph; the
 one given is never changed.
@@ -33,10 +35,10 @@ def suggest_fixes(g: Any, report: Report | None = None) -> list[dict[str, Any]]:
     report = report or check(g)
     fixes: list[dict[str, Any]] = []
     local: dict[str, Graph | None] = {}  # node id -> the neighbourhood its fixes are tried on (None: whole graph)
-    for issue in report.errors:
-        if not issue.fix or not issue.node or issue.fix.get("kind") not in KINDS:
+    for issue, offered in ((i, f) for i in report.errors for f in _offered(i)):
+        if not issue.node or not isinstance(offered, dict) or offered.get("kind") not in KINDS:
             continue
-        fix = {**copy.deepcopy(issue.fix), "node": issue.node, "issue": issue.message}
+        fix = {**copy.deepcopy(offered), "node": issue.node, "issue": issue.message}
         try:
             fix["title"] = title(g, fix)
             if issue.node not in local:
@@ -50,6 +52,14 @@ def suggest_fixes(g: Any, report: Report | None = None) -> list[dict[str, Any]]:
         if not _has(fixed, issue):
             fixes.append(fix)
     return fixes
+
+
+def _offered(issue: Issue) -> list[Any]:
+    """An issue's fixes: one dict, or a list of alternatives (a kernel too large: padding 'same', or the largest
+    kernel that fits), in the order the buttons show them."""
+    if not issue.fix:
+        return []
+    return list(issue.fix) if isinstance(issue.fix, list) else [issue.fix]
 
 
 def _has(report: Report, issue: Issue) -> bool:
@@ -75,7 +85,8 @@ def title(g: Graph, fix: dict[str, Any]) -> str:
     """The button text: what the fix does, to which node."""
     node = fix["node"]
     if fix["kind"] == "set_param":
-        return f"Set {fix['param']} of {node} to {fix['value']!r}"
+        note = f" ({fix['note']})" if fix.get("note") else ""
+        return f"Set {fix['param']} of {node} to {fix['value']!r}{note}"
     what = _describe(fix["op"], fix.get("params") or {})
     i = fix.get("input", 0)
     if len(g.node(node).inputs) > 1:

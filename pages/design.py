@@ -8,6 +8,8 @@ from designer.design.form import render_properties
 from designer.design.session import DesignSession
 from designer.design.summary import error_items, human_bytes, summary_rows, totals
 from designer.state import autosave, require_app
+from designer.train.form import batch_size, set_batch_size
+from engine.verdict import verdict
 
 require_app()
 
@@ -63,15 +65,21 @@ with left:
 # ---- header: the design and its totals ----
 head, m1, m2, m3, m4 = header.columns([1.5, 1, 1, 1.25, 0.85], vertical_alignment="bottom")
 head.markdown(f"## Design\n{g.get('name', 'untitled')} · {len(g['nodes'])} nodes")
-batch = m4.number_input("Batch size", min_value=1, max_value=65536, value=64, step=8, key="design_batch",
-                        help="The batch size the memory estimate assumes.")
+st.session_state.design_batch = batch_size(g)  # the Train page's batch size: one value for both pages
+batch = m4.number_input("Batch size", min_value=1, max_value=65536, step=8, key="design_batch",
+                        on_change=lambda: set_batch_size(st.session_state.design_batch),
+                        help="The batch size the memory estimate assumes; the Train page trains with the same one.")
 t = totals(report, int(batch))
-m1.metric("Parameters", t["params_text"], help=f"{t['params']:,} trainable parameters", border=True)
-m2.metric("MACs / sample", t["macs_text"], help=f"{t['macs']:,} multiply-accumulates per forward pass", border=True)
+at_least = "≥ " if t["partial"] else ""  # partial totals: what is known so far (the caption below says so)
+m1.metric("Parameters", at_least + t["params_text"], help=f"{t['params']:,} trainable parameters", border=True)
+m2.metric("MACs / sample", at_least + t["macs_text"],
+          help=f"{t['macs']:,} multiply-accumulates per forward pass", border=True)
 parts = t["memory_parts"]
-m3.metric("Memory to train", t["memory_text"], border=True,
+m3.metric("Memory to train", at_least + t["memory_text"], border=True,
           help=" · ".join(f"{k} {human_bytes(v)}" for k, v in parts.items() if k != "total")
           + f" (float32, Adam, batch {int(batch)})")
+if t["partial"]:
+    header.caption(t["partial_note"])
 notice = ds.notice()
 if notice:
     header.warning(notice, icon=":material/info:")
@@ -80,20 +88,19 @@ with right:
     errors = error_items(report)
     fixes = design.fixes
     if errors:
-        st.markdown(f"**{len(errors)} problem{'s' if len(errors) > 1 else ''}**")
+        st.markdown(f"**{verdict(report)['text']}**")  # the canvas badge says the same (engine.verdict)
         with st.container(height=460 if len(errors) > 3 else "content", border=False):
             for i, e in enumerate(errors):
                 where = f"**{e['node']}** · " if e["node"] else ""
                 st.error(where + e["message"], icon=":material/error:")
-                fix = fixes.get((e["node"], e["message"]))
-                if fix:
-                    st.button(fix["title"], key=f"err_fix_{i}", on_click=ds.apply_fix, args=(fix,), type="primary",
-                              icon=":material/auto_fix_high:", width="stretch")
+                for j, fix in enumerate(fixes.get((e["node"], e["message"]), ())):  # alternatives, in order
+                    st.button(fix["title"], key=f"err_fix_{i}_{j}", on_click=ds.apply_fix, args=(fix,),
+                              type="primary", icon=":material/auto_fix_high:", width="stretch")
                 if e["node"]:
                     st.button(f"Select {e['node']}", key=f"err_sel_{i}", on_click=ds.select, args=(e["node"],),
                               icon=":material/my_location:", width="stretch")
     else:
-        st.success("Every shape checks out.", icon=":material/check_circle:")
+        st.success(f"{verdict(report)['text']}.", icon=":material/check_circle:")
     st.divider()
     if ds.selected:
         render_properties(ds, report, ds.selected)

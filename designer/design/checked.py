@@ -28,12 +28,16 @@ class Checked:
     report: engine.Report  # engine.check of it
 
     @cached_property
-    def fixes(self) -> dict[tuple[str, str], dict[str, Any]]:
-        """The one-click fixes, keyed by (node, message), worked out once per revision like the report (a rerun
-        that only changes the selection does not prove them again); none for a file whose structure is refused."""
+    def fixes(self) -> dict[tuple[str, str], list[dict[str, Any]]]:
+        """The one-click fixes, keyed by (node, message), each problem's alternatives in order, worked out once per
+        revision like the report (a rerun that only changes the selection does not prove them again); none for a
+        file whose structure is refused."""
         if self.report.ok or self.graph is None:
             return {}
-        return {(f["node"], f["issue"]): f for f in suggest_fixes(self.graph, self.report)}
+        out: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for f in suggest_fixes(self.graph, self.report):
+            out.setdefault((f["node"], f["issue"]), []).append(f)
+        return out
 
 
 def check_design(source: dict[str, Any]) -> Checked:

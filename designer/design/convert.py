@@ -12,6 +12,7 @@ from designer.design.palette import op_spec, op_table, palette
 from engine.catalog.arith import fmt_shape
 from engine.layout import SIZES, layout_positions
 from engine.shapes import Report
+from engine.verdict import verdict
 
 
 def _pair(v: Any) -> str:
@@ -79,6 +80,7 @@ def canvas_data(g: dict[str, Any], report: Report, *, rev: int, ack: dict | None
         "rev": rev, "ack": ack, "nodes": node_views(g, report), "ops": op_table(), "palette": palette(),
         "select": {"id": selected, "nonce": select_nonce}, "can_undo": can_undo, "can_redo": can_redo,
         "height": height, "layout": layout_sizes(),
+        "verdict": verdict(report),  # the badge's words: the same as the problems panel's (engine.verdict)
     }
 
 

@@ -69,14 +69,24 @@ def _blocks() -> list[dict[str, Any]]:
     return items
 
 
+# The ops a first network is made of, in the order it uses them: the palette shows them first, above the fold,
+# under the search box (they stay in their own categories below too). A beginner's MNIST net needs only these.
+COMMON = ("Input", "Conv2d", "ReLU", "MaxPool2d", "Flatten", "Linear", "BatchNorm2d", "Dropout")
+COMMON_GROUP = "Most used"
+
+
 @cache
 def palette() -> list[dict[str, Any]]:
-    """[{category, colour, items: [{kind: 'op'|'block', name, title, doc, prefix}]}] in palette order."""
+    """[{category, colour, items: [{kind: 'op'|'block', name, title, doc, prefix}], pinned?}] in palette order: the
+    most-used ops first (pinned: true; each item with its category's colour), then every category."""
     groups: dict[str, list[dict[str, Any]]] = {}
+    items: dict[str, dict[str, Any]] = {}
     for name, spec in catalog().items():
-        groups.setdefault(spec["category"], []).append(
-            {"kind": "op", "name": name, "title": name, "doc": spec["doc"], "prefix": id_prefix(name)})
-    out = [{"category": c, "colour": colour(c), "items": groups[c]} for c in category_names() if c in groups]
+        items[name] = {"kind": "op", "name": name, "title": name, "doc": spec["doc"], "prefix": id_prefix(name)}
+        groups.setdefault(spec["category"], []).append(items[name])
+    pinned = [{**items[n], "colour": colour(catalog()[n]["category"])} for n in COMMON if n in items]
+    out = [{"category": COMMON_GROUP, "colour": "#334155", "pinned": True, "items": pinned}]  # items: own colours
+    out += [{"category": c, "colour": colour(c), "items": groups[c]} for c in category_names() if c in groups]
     blocks = _blocks()
     if blocks:
         out.append({"category": BLOCKS, "colour": colour(BLOCKS), "items": blocks})

@@ -8,6 +8,7 @@ from typing import Any
 
 from engine.catalog.arith import fmt_shape
 from engine.shapes import Report
+from engine.totals import known_totals
 
 
 def human_count(n: int) -> str:
@@ -44,11 +45,16 @@ def summary_rows(g: dict[str, Any], report: Report) -> list[dict[str, Any]]:
 
 
 def totals(report: Report, batch_size: int) -> dict[str, Any]:
-    """Parameters, MACs per sample, and the training memory estimate at this batch size (bytes and text)."""
-    mem = report.memory_estimate(batch_size)
-    return {"params": report.total_params, "macs": report.total_macs, "memory": mem["total"],
-            "memory_parts": mem, "params_text": human_count(report.total_params),
-            "macs_text": human_count(report.total_macs), "memory_text": human_bytes(mem["total"])}
+    """Parameters, MACs per sample, and the training memory estimate at this batch size (bytes and text), of what
+    is known (engine.totals): with a node in error they are `partial`, and `partial_note` says what they leave out."""
+    t = known_totals(report)
+    mem = t.memory(batch_size)
+    n, m = len(t.unknown), len(t.params_unknown)
+    note = (f"Partial totals (≥), of what is known: {n} layer{'s' if n != 1 else ''} without a shape yet (in error, "
+            f"or after one) add no MACs or memory here, and {m} of them no parameters." if t.partial else "")
+    return {"params": t.params, "macs": t.macs, "memory": mem["total"], "memory_parts": mem,
+            "params_text": human_count(t.params), "macs_text": human_count(t.macs),
+            "memory_text": human_bytes(mem["total"]), "partial": t.partial, "partial_note": note}
 
 
 def error_items(report: Report) -> list[dict[str, Any]]:

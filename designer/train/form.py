@@ -47,6 +47,17 @@ def _defaults(kind: str = "classification") -> dict:
     return {**TrainConfig().to_dict(), **APP_DEFAULTS, **on_device, **TASK_DEFAULTS.get(kind, {}), **d}
 
 
+def batch_size(graph: dict) -> int:
+    """The batch size the Train page will start with for this design: the one value the Design page's memory
+    estimate uses too."""
+    return int(_defaults(_task_of(graph)[0])["batch_size"])
+
+
+def set_batch_size(n: int) -> None:
+    """Change that batch size from another page (the Design page's memory estimate): the Train form opens with it."""
+    st.session_state.train_config = {**(st.session_state.get("train_config") or {}), "batch_size": int(n)}
+
+
 def _task_of(graph: dict) -> tuple[str, int]:
     t = graph.get("task") or {}
     return t.get("kind", "classification"), int(t.get("num_classes", 10))

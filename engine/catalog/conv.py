@@ -36,9 +36,23 @@ def conv2d_infer(p: dict, ins: list) -> tuple:
     C, H, W = _image_input(p, ins)
     k, s, d = p["kernel_size"], p["stride"], p["dilation"]
     pads = resolve_padding(p["padding"], (H, W), k, s, d)
-    oh = window_out("height", H, k[0], s[0], pads[0], d[0])
-    ow = window_out("width", W, k[1], s[1], pads[1], d[1])
+    try:
+        oh = window_out("height", H, k[0], s[0], pads[0], d[0])
+        ow = window_out("width", W, k[1], s[1], pads[1], d[1])
+    except ShapeError as e:
+        if e.field == "kernel_size" and e.fix:
+            e.fix = [e.fix, _largest_kernel_fix(k, d, (H + sum(pads[0]), W + sum(pads[1])))]
+        raise
     return (p["out_channels"], oh, ow)
+
+
+def _largest_kernel_fix(k: tuple[int, int], d: tuple[int, int], padded: tuple[int, int]) -> dict:
+    """The fix the kernel-too-large message suggests: the largest kernel that fits the padded input on each axis
+    (d·(k−1)+1 ≤ padded), keeping the padding. 'padding same' keeps a 40×40 kernel on 28×28 (25,616 weights for 16
+    filters); this keeps the layer small."""
+    kh, kw = (min(k[i], (padded[i] - 1) // d[i] + 1) for i in range(2))
+    return {"kind": "set_param", "param": "kernel_size", "value": kh if kh == kw else [kh, kw],
+            "note": "the largest that fits"}
 
 
 def _check_conv(p: dict) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import torch
 
+from engine.train.config import TrainConfig
+
 APP_DEFAULTS = {"log_every": 10}  # the Train page's own: a point every 10 steps, the curves move from the first seconds
 GPU = {"batch_size": 512}  # lr stays TrainConfig's 2e-3: the one-cycle peak that works at both batch sizes
 
@@ -28,6 +30,12 @@ def device_defaults(device: torch.device | str) -> tuple[dict, str | None]:
         return {}, None
     return dict(GPU), (f"On a GPU the default batch size is {GPU['batch_size']} (128 on a CPU): small batches leave "
                        f"the GPU waiting on kernel launches; the learning rate schedule is the same.")
+
+
+def default_batch_size(device: torch.device | str | None = None) -> int:
+    """The batch size a run on this device (default: the one "auto" picks) trains with when none is given; the
+    Design page's and `engine check`'s memory estimates assume this same one."""
+    return int(device_defaults(device or auto_device())[0].get("batch_size", TrainConfig.batch_size))
 
 
 def app_settings(device: torch.device | str) -> dict:

@@ -51,7 +51,9 @@ def test_rename_new_open_template_and_save(page):
     assert saved.name == "My digits net" and len(saved.nodes) == 12
 
     sidebar(page).get_by_role("button", name="New design").click()
+    page.locator("[data-testid=stPopoverBody]").get_by_role("button", name="Starter: Input → Flatten → Linear").click()
     wait_for_app_idle(page)
+    page.keyboard.press("Escape")  # the popover stays open after the rerun; close it
     expect(design_name(page)).to_have_value("Untitled design")
     expect(sidebar(page)).to_contain_text("3 nodes · 7,850 parameters")
 

@@ -147,7 +147,7 @@ def test_drag_connect_break_fix_undo_delete(page, app_server):
     expect(node(page, "conv3")).to_have_attribute("data-state", "error")
     expect(page.locator("[data-testid=cv-error-conv3]")).to_contain_text(
         "kernel 9 is larger than the padded input height 7")
-    expect(page.locator("[data-testid=cv-status]")).to_have_text("1 node in error")
+    expect(page.locator("[data-testid=cv-status]")).to_have_text("1 problem")
     screenshot(page, "design_kernel_too_large")
 
     # the one-click fix: padding 'same'

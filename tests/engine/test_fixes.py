@@ -66,12 +66,43 @@ def test_add_with_mismatched_channels_gets_a_projection_on_the_offending_input()
     assert engine.build_module(g)(torch.randn(2, 3, 8, 8)).shape == (2, 16, 8, 8)
 
 
-def test_kernel_larger_than_its_input_gets_same_padding():
-    fix = only_fix(KERNEL_TOO_BIG)
-    assert fix["title"] == "Set padding of conv3 to 'same'"
+def test_kernel_larger_than_its_input_gets_same_padding_or_the_largest_kernel_that_fits():
+    same, largest = suggest_fixes(KERNEL_TOO_BIG)
+    assert same["title"] == "Set padding of conv3 to 'same'"
+    assert largest["title"] == "Set kernel_size of conv3 to 4 (the largest that fits)"
     assert errors_at(KERNEL_TOO_BIG, "conv3")
-    g = apply_fix(KERNEL_TOO_BIG, fix)
+    g = apply_fix(KERNEL_TOO_BIG, same)
     assert errors_at(g, "conv3") == [] and engine.check(g).nodes["conv3"].shape == (4, 4, 4)
+    g = apply_fix(KERNEL_TOO_BIG, largest)  # what the message suggests: a smaller kernel, not a padded 5×5
+    r = engine.check(g)
+    assert r.ok and r.nodes["conv3"].shape == (4, 1, 1) and r.nodes["conv3"].params == 4 * 4 * 4 + 4
+
+
+@pytest.mark.parametrize("params, shape, kernel", [
+    ({"kernel_size": 40}, (1, 28, 28), 28),  # the issue's case: 16 filters of 40×40 padded 'same' = 25,616 params
+    ({"kernel_size": 40}, (3, 28, 10), [28, 10]),  # each axis its own largest
+    ({"kernel_size": [5, 40]}, (3, 28, 28), [5, 28]),  # an axis that fits keeps its size
+    ({"kernel_size": 40, "padding": 2}, (1, 28, 28), 32),  # the padding is kept and counts
+    ({"kernel_size": 20, "dilation": 3}, (1, 28, 28), 10),  # dilated: 3·(10−1)+1 = 28
+])
+def test_the_largest_kernel_that_fits_matches_torch(params, shape, kernel):
+    g = doc({"id": "conv", "op": "Conv2d", "params": {"out_channels": 16, **params}, "inputs": ["input"]},
+            outputs=["conv"], shape=shape)
+    fix = next(f for f in suggest_fixes(g) if f["param"] == "kernel_size")
+    assert fix["value"] == kernel
+    fixed = apply_fix(g, fix)
+    r = engine.check(fixed)
+    assert r.ok, r.errors
+    m = engine.build_module(fixed)
+    assert r.nodes["conv"].params == sum(p.numel() for p in m.parameters())
+    y = m(torch.randn(2, *shape))
+    assert tuple(y.shape[1:]) == r.nodes["conv"].shape and y.shape[2] >= 1 and y.shape[3] >= 1
+    k = [kernel, kernel] if isinstance(kernel, int) else kernel
+    asked = params["kernel_size"] if isinstance(params["kernel_size"], list) else [params["kernel_size"]] * 2
+    for axis in (0, 1):  # the largest: one more on an axis it shrank no longer fits
+        if k[axis] < asked[axis]:
+            one_more = [k[0] + (axis == 0), k[1] + (axis == 1)]
+            assert not engine.check(apply_fix(g, {**fix, "value": one_more})).ok
 
 
 @pytest.mark.parametrize("g", [LINEAR_ON_IMAGE, ADD_CHANNELS, KERNEL_TOO_BIG], ids=["flatten", "project", "pad"])
@@ -132,9 +163,11 @@ def whole_graph_fixes(g) -> list[str]:
     """The oracle: what suggest_fixes offered when it re-checked the whole graph once per fixable error."""
     out = []
     for issue in engine.check(g).errors:
-        if issue.fix and issue.node:
+        if not (issue.fix and issue.node):
+            continue
+        for offered in issue.fix if isinstance(issue.fix, list) else [issue.fix]:
             try:
-                fixed = engine.check(apply_fix(g, {**issue.fix, "node": issue.node}))
+                fixed = engine.check(apply_fix(g, {**offered, "node": issue.node}))
             except (KeyError, IndexError, ValueError, TypeError):
                 continue
             if not any(e.node == issue.node and e.message == issue.message for e in fixed.errors):

@@ -43,7 +43,7 @@ def test_nodes_without_positions_are_laid_out():
 
 
 def test_palette_offers_every_catalog_op_once_and_the_blocks():
-    groups = palette()
+    groups = [g for g in palette() if not g.get("pinned")]
     ops = [i["name"] for grp in groups for i in grp["items"] if i["kind"] == "op"]
     assert sorted(ops) == sorted(catalog_dict()) and len(ops) == len(set(ops))
     for grp in groups:
@@ -53,6 +53,17 @@ def test_palette_offers_every_catalog_op_once_and_the_blocks():
     blocks = [i["name"] for grp in groups for i in grp["items"] if i["kind"] == "block"]
     assert {"inception", "residual", "fire", "dense", "mlpconv"} <= set(blocks)
     assert groups[0]["category"] == "Input/Output"
+
+
+def test_palette_starts_with_the_most_used_ops_in_their_own_colours():
+    first, *rest = palette()
+    assert first["pinned"] and not any(g.get("pinned") for g in rest)
+    names = [i["name"] for i in first["items"]]
+    assert names[:6] == ["Input", "Conv2d", "ReLU", "MaxPool2d", "Flatten", "Linear"]
+    for item in first["items"]:  # the same item as in its category, with that category's colour
+        (home,) = [g for g in rest if item["name"] in [i["name"] for i in g["items"]]]
+        assert item["colour"] == home["colour"]
+        assert {k: v for k, v in item.items() if k != "colour"} in home["items"]
 
 
 def test_op_table_ports():

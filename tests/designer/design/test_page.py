@@ -41,7 +41,7 @@ def test_design_page_shows_the_seed_template_checked(home):
     assert any(g["category"] == "Convolution" for g in data["palette"])
     table = at.dataframe[0].value
     assert list(table["node"]) == [n["id"] for n in data["nodes"]] and table["params"].sum() == 3274634
-    assert any("Every shape checks out" in s.value for s in at.success)
+    assert any("All shapes check out" in s.value for s in at.success)
 
 
 def test_an_error_offers_its_fix_and_the_fix_clears_it(home, template_path):

@@ -58,12 +58,34 @@ def test_check_json_is_the_report(capsys):
 def test_check_reports_every_error_and_exits_1(capsys, broken):
     code, out, _ = run(capsys, "check", broken)
     assert code == 1
-    assert "2 error(s)" in out and "kernal_size" in out and "Insert a Flatten" in out
+    assert "\n2 problems:\n" in out and "kernal_size" in out and "Insert a Flatten" in out
     code, out, _ = run(capsys, "check", broken, "--json")
     assert code == 1
     d = json.loads(out)
     assert d == json.loads(json.dumps(engine.check(broken.read_text(encoding="utf-8")).to_dict()))
     assert d["ok"] is False and len(d["errors"]) == 2
+
+
+def test_check_counts_what_is_known_when_a_node_is_in_error(capsys, tmp_path):
+    g = engine.load_graph(LENET).to_dict()
+    conv = next(n for n in g["nodes"] if n["op"] == "Conv2d")
+    conv["params"] = {**conv["params"], "kernel_size": 40, "padding": 0}
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(g), encoding="utf-8")
+    code, out, _ = run(capsys, "check", path, "--batch-size", "32")
+    assert code == 1
+    r = engine.check(g)
+    out_ch, in_ch = conv["params"]["out_channels"], r.nodes[conv["inputs"][0]].shape[0]
+    weights = out_ch * in_ch * 40 * 40 + out_ch  # its own weights, as torch's nn.Conv2d would hold them
+    assert f"total (partial: ≥): {weights:,} parameters, 0 MACs per sample" in out and "at batch 32" in out
+    assert "\n1 problem:\n" in out
+
+
+def test_check_assumes_the_batch_size_training_uses(capsys):
+    from engine.train.defaults import default_batch_size
+
+    _, out, _ = run(capsys, "check", LENET)
+    assert f"to train at batch {default_batch_size()}" in out
 
 
 def test_check_unreadable_file_exits_2(capsys, tmp_path):

@@ -48,7 +48,7 @@ export function Canvas({ data, send }: { data: CanvasData; send: Sender }) {
   }, [rf, flow.nodes, flow.edges]);
   const anySelected = useMemo(() => flow.nodes.some((n) => n.selected) || flow.edges.some((e) => e.selected),
     [flow.nodes, flow.edges]);
-  const errors = useMemo(() => data.nodes.filter((n) => n.error).length, [data.nodes]);
+  const ok = data.verdict.ok; // Python's verdict, the same as the problems panel's
   const synced = sync.acked >= sync.edited;
 
   return (
@@ -91,12 +91,11 @@ export function Canvas({ data, send }: { data: CanvasData; send: Sender }) {
             <button type="button" onClick={fit.fitAll}
               title="Zoom to fit the whole network" aria-label="Zoom to fit" data-testid="cv-fit"><Icon name="fit" /></button>
           </Panel>
-          <Panel position="top-right" className={`cv-status ${!synced ? "cv-busy" : errors ? "cv-bad" : "cv-synced"}`}>
+          <Panel position="top-right" className={`cv-status ${!synced ? "cv-busy" : ok ? "cv-synced" : "cv-bad"}`}>
             <span data-testid="cv-status" data-synced={synced ? "1" : "0"} data-seq={sync.edited} data-ack={sync.acked}
               data-rev={data.rev}>
               <span className="cv-status-dot" />
-              {synced ? (errors ? `${errors} node${errors > 1 ? "s" : ""} in error` : "All shapes check out")
-                : "Checking…"}
+              {synced ? data.verdict.text : "Checking…"}
             </span>
           </Panel>
         </ReactFlow>

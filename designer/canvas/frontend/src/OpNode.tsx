@@ -1,7 +1,8 @@
 // One layer on the canvas: a card with the op, its id, its key parameters, the output shape and parameter count
 // the live check computed, and the engine's message when the node is in error. Input ports on top (ordered and
 // labelled for multi-input ops, dashed for node references), one output port at the bottom.
-import { memo } from "react";
+import { memo, useState } from "react";
+import { ErrorNote } from "./ErrorNote";
 import { Handle, Position, type NodeProps, type Node } from "@xyflow/react";
 import type { Port } from "./model";
 
@@ -32,13 +33,15 @@ function OpNodeView({ id, data, selected }: NodeProps<OpFlowNode>) {
   const { op, colour, summary, shape, nParams, error, blocked, pending, output, ports } = data;
   const state = error ? "error" : blocked ? "blocked" : pending ? "pending" : "ok";
   const n = ports.length;
+  const [hover, setHover] = useState(false);
   return (
     <div
       className={`cv-node cv-${state}${selected ? " cv-selected" : ""}`}
       style={{ ["--cat" as string]: colour }}
       data-testid={`cv-node-${id}`}
       data-state={state}
-      title={error ?? undefined}
+      onMouseEnter={error ? () => setHover(true) : undefined}
+      onMouseLeave={() => setHover(false)}
     >
       {ports.map((p, i) => (
         <Handle
@@ -65,7 +68,7 @@ function OpNodeView({ id, data, selected }: NodeProps<OpFlowNode>) {
         {output ? <span className="cv-badge" title="One of the network's outputs">out</span> : null}
         {shape && nParams > 0 ? <span className="cv-params">{formatCount(nParams)} params</span> : null}
       </div>
-      {error ? <div className="cv-message" data-testid={`cv-error-${id}`}>{error}</div> : null}
+      {error ? <ErrorNote id={id} error={error} open={hover} /> : null}
       {data.hasOutput ? (
         <Handle id="out" type="source" position={Position.Bottom} className="cv-port cv-port-out"
           data-testid={`cv-port-${id}-out`} />

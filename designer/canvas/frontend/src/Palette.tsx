@@ -17,8 +17,9 @@ function matches(item: PaletteItem, q: string): boolean {
 function PaletteView({ groups, onPick }: Props) {
   const [query, setQuery] = useState("");
   const q = query.trim().toLowerCase();
-  const shown = useMemo(
-    () => groups.map((g) => ({ ...g, items: q ? g.items.filter((i) => matches(i, q)) : g.items }))
+  const shown = useMemo(  // while searching, the pinned group would only repeat matches shown in their categories
+    () => groups.filter((g) => !(q && g.pinned))
+      .map((g) => ({ ...g, items: q ? g.items.filter((i) => matches(i, q)) : g.items }))
       .filter((g) => g.items.length > 0),
     [groups, q],
   );
@@ -34,7 +35,8 @@ function PaletteView({ groups, onPick }: Props) {
       />
       <div className="cv-groups">
         {shown.map((g) => (
-          <details key={g.category} open className="cv-group">
+          <details key={g.category} open className={`cv-group${g.pinned ? " cv-group-pinned" : ""}`}
+            data-testid={g.pinned ? "cv-palette-pinned" : undefined}>
             <summary style={{ ["--cat" as string]: g.colour }}>
               <span className="cv-dot" />
               {g.category}
@@ -45,10 +47,10 @@ function PaletteView({ groups, onPick }: Props) {
                 <div
                   key={`${item.kind}:${item.name}`}
                   className={`cv-item cv-item-${item.kind}`}
-                  style={{ ["--cat" as string]: g.colour }}
+                  style={{ ["--cat" as string]: item.colour ?? g.colour }}
                   draggable
                   title={item.doc}
-                  data-testid={`cv-palette-${item.name}`}
+                  data-testid={g.pinned ? `cv-pinned-${item.name}` : `cv-palette-${item.name}`}
                   onDragStart={(e) => {
                     e.dataTransfer.setData(DRAG_MIME, JSON.stringify({ kind: item.kind, name: item.name, prefix: item.prefix }));
                     e.dataTransfer.effectAllowed = "copy";

@@ -39,12 +39,14 @@ export interface PaletteItem {
   title: string;
   doc: string;
   prefix: string;
+  colour?: string; // in the pinned group: the item's own category colour
 }
 
 export interface PaletteGroup {
   category: string;
   colour: string;
   items: PaletteItem[];
+  pinned?: boolean; // the most-used ops, shown first; they also appear in their own category
 }
 
 /** The sizes the canvas places new nodes with, sent by Python (the same ones its auto-layout uses), in px. */
@@ -71,6 +73,15 @@ export interface CanvasData {
   can_redo: boolean;
   height: number;
   layout: LayoutSizes;
+  verdict: Verdict;
+}
+
+/** Python's verdict on the checked design (engine.verdict): the badge shows `text`, as the problems panel does. */
+export interface Verdict {
+  ok: boolean;
+  problems: number; // every problem, those of the graph as a whole (no Input, no output) included
+  nodes_in_error: number;
+  text: string; // "All shapes check out" / "2 problems"
 }
 
 export interface CanvasState {
