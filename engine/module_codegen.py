@@ -1,0 +1,285 @@
+"""Code export of a graph with modules: one nn.Module subclass per definition, used once per instance.
+
+How a class is found: every instance is emitted as flat code first (each inner layer's constructor, as the
+catalog writes it, for that instance's shapes). The constructors of all instances of a definition are then
+compared argument by argument (`ast`): an argument that is the same everywhere stays a literal in the class;
+one that differs becomes a parameter of the class's __init__, named after the module argument it follows
+(`out_channels`), the module's input channels (`in_channels`), or the torch argument it fills (`stride`).
+Instances whose code differs in form (another layer, another forward) get a class of their own. The flat
+build's source is the header and the fallback, so the result is the same model as the flat graph.
+
+The catalog writes constructors from concrete shapes (in_channels comes from shape inference), so deriving the
+class parameters from what differs is what lets one class serve 64- and 128-channel blocks without the catalog
+learning symbolic shapes.
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+import torch.nn as nn
+
+from engine.catalog import get_op
+from engine.catalog.registry import EmitCtx
+from engine.graph import Graph
+from engine.modules import Flat, Instance, flatten
+from engine.shapes import Report
+from engine.wiring import topo_order
+
+
+@dataclass
+class _Emitted:
+    """One instance as code: per inner node (attr, constructor source or None, forward expression)."""
+
+    inst: Instance
+    lines: list[tuple[str, str | None, str]]
+    ret: str
+    sig: list[str]
+    in_channels: Any = None
+
+
+@dataclass
+class _Class:
+    name: str
+    module: str
+    members: list[_Emitted]
+    params: list[str] = field(default_factory=list)
+    calls: dict[str, str] = field(default_factory=dict)  # instance flat id -> constructor call
+    source: str = ""
+
+
+def _unsupported(flat: Flat, fr: Report) -> bool:
+    for fid in flat.inner:
+        n = fr.nodes.get(fid)
+        if n is None:
+            return True
+        spec = get_op(n.op)
+        if spec.ref_params or fr.normalised.get(fid, {}).get("stateful"):
+            return True
+    return False
+
+
+def _call_parts(src: str) -> tuple[str, list[str], dict[str, str]] | None:
+    try:
+        call = ast.parse(src, mode="eval").body
+    except SyntaxError:
+        return None
+    if not isinstance(call, ast.Call) or any(k.arg is None for k in call.keywords) or \
+            any(isinstance(a, ast.Starred) for a in call.args):
+        return None
+    return ast.unparse(call.func), [ast.unparse(a) for a in call.args], {k.arg: ast.unparse(k.value) for k in
+                                                                          call.keywords}
+
+
+def _arg_names(func: str, n: int) -> list[str]:
+    try:
+        obj = eval(func, {"nn": nn, "torch": torch})  # noqa: S307 - func is catalog-written code, no user string
+        names = [p for p in inspect.signature(obj).parameters if p != "self"]
+    except Exception:
+        names = []
+    return [names[i] if i < len(names) else f"arg{i}" for i in range(n)]
+
+
+def emit_with_modules(g: Graph, report: Report, class_name: str, namespace: Callable[[], Any],
+                      flat_emit: Callable[[Graph, Report, str], str]) -> str:
+    """The source of a graph with module instances (report: engine.check's, with .flat). `namespace` makes an
+    identifier namespace (engine.codegen.Namespace); `flat_emit` writes flat source (engine.codegen's)."""
+    flat = flatten(g)
+    fr = report.flat
+    flat_src = flat_emit(flat.graph, fr, class_name)
+    if _unsupported(flat, fr):
+        return flat_src  # layer references across a module boundary, recurrent state: exported flat
+    try:
+        return _emit(g, report, class_name, namespace, flat, fr, flat_src)
+    except (ValueError, SyntaxError):  # an argument that is not a literal: the flat source is the same model
+        return flat_src
+
+
+def _emit(g: Graph, report: Report, class_name: str, namespace, flat: Flat, fr: Report, flat_src: str) -> str:
+    # 1. every instance as code, innermost definitions first
+    instances = flat.all_instances()
+    depth: dict[str, int] = {}
+    for inst in instances:
+        depth[inst.id] = inst.id.count(".")
+    classes: dict[str, list[_Class]] = {}
+    call_of: dict[str, str] = {}
+    used_names: set[str] = {class_name}
+    ordered: list[_Class] = []
+    for level in sorted(set(depth.values()), reverse=True):
+        by_def: dict[str, list[_Emitted]] = {}
+        for inst in instances:
+            if depth[inst.id] == level:
+                by_def.setdefault(inst.module, []).append(_emit_instance(g, inst, fr, namespace, call_of))
+        for module, members in by_def.items():
+            for cls in _classes(module, members, used_names, g):
+                classes.setdefault(module, []).append(cls)
+                call_of.update(cls.calls)
+                ordered.append(cls)
+    # order classes so that a class is defined before a class using it (innermost first already)
+    # 2. the Net class: top-level nodes, instances as calls
+    ns = namespace()
+    var = {nid: ns.create_name(nid, nid) for nid in report.order}
+    init_lines, fwd_lines = [], []
+    inputs = []
+    for nid in report.order:
+        n = g.node(nid)
+        r = report.nodes[nid]
+        args = [var[s] for s in n.inputs]
+        if nid in flat.instances:
+            inst = flat.instances[nid]
+            init_lines.append(f"        self.{var[nid]} = {call_of[inst.id]}")
+            fwd_lines.append(f"        {var[nid]} = self.{var[nid]}({', '.join(args)})  # {_shape(r.shape)}")
+            continue
+        if n.op == "Input":
+            inputs.append(nid)
+            continue
+        spec = get_op(n.op)
+        ctx = EmitCtx(p=fr.normalised[nid], in_shapes=r.in_shapes, out_shape=r.shape, attr=var[nid], args=args)
+        ctor = spec.init(ctx)
+        if ctor is not None:
+            init_lines.append(f"        self.{var[nid]} = {ctor}")
+        fwd_lines.append(f"        {var[nid]} = {spec.forward(ctx)}  # {_shape(r.shape)}")
+    fwd_lines.append(f"        return {', '.join(var[o] for o in g.outputs)}")
+    sig = ", ".join(["self"] + [var[i] for i in inputs])
+    marker = f"class {class_name}(nn.Module):\n"
+    head, rest = flat_src.split(marker, 1)
+    tail = rest[rest.index("\n\ndef build():"):]
+    net = [marker.rstrip("\n"), "    def __init__(self):", "        super().__init__()", *(init_lines or ["        pass"]),
+           "", f"    def forward({sig}):", *fwd_lines, ""]
+    return head + "".join(c.source + "\n\n\n" for c in ordered) + "\n".join(net) + tail
+
+
+def _shape(shape) -> str:
+    return f"(B, {', '.join(str(s) for s in shape)})" if shape else "(B, ?)"
+
+
+def _emit_instance(g: Graph, inst: Instance, fr: Report, namespace, call_of: dict[str, str]) -> _Emitted:
+    d = g.modules[inst.module]
+    ns = namespace()
+    names = {i: ns.create_name(i, f"in\0{i}") for i in d.inputs}
+    order = topo_order(_DefView(d))
+    for nid in order:
+        names[nid] = ns.create_name(nid, nid)
+    lines = []
+    for nid in order:
+        m = next(x for x in d.nodes if x.id == nid)
+        child = inst.children[nid]
+        args = [names[s] for s in m.inputs]
+        if isinstance(child, Instance):
+            lines.append((names[nid], call_of[child.id], f"self.{names[nid]}({', '.join(args)})"))
+            continue
+        r = fr.nodes[child]
+        ctx = EmitCtx(p=fr.normalised[child], in_shapes=r.in_shapes, out_shape=r.shape, attr=names[nid], args=args)
+        spec = get_op(m.op)
+        lines.append((names[nid], spec.init(ctx), spec.forward(ctx)))
+    first = fr.nodes.get(inst.inputs[0]) if inst.inputs else None
+    cin = first.shape[0] if first is not None and first.shape else None
+    return _Emitted(inst, lines, names[d.outputs[0]], [names[i] for i in d.inputs], cin)
+
+
+@dataclass
+class _DefView:
+    """A definition as engine.wiring's Graph protocol (its inputs are not nodes: references to them are ignored)."""
+
+    d: Any
+
+    @property
+    def nodes(self):
+        return self.d.nodes
+
+    @property
+    def outputs(self):
+        return self.d.outputs
+
+
+def _form(e: _Emitted) -> tuple:
+    out = []
+    for attr, ctor, fwd in e.lines:
+        parts = _call_parts(ctor) if ctor else None
+        if ctor and parts is None:
+            out.append((attr, ctor, fwd))
+        elif parts:
+            out.append((attr, parts[0], len(parts[1]), tuple(sorted(parts[2])), fwd))
+        else:
+            out.append((attr, None, fwd))
+    return (tuple(out), e.ret, tuple(e.sig))
+
+
+def _classes(module: str, members: list[_Emitted], used: set[str], g: Graph) -> list[_Class]:
+    groups: dict[tuple, list[_Emitted]] = {}
+    for e in members:
+        groups.setdefault(_form(e), []).append(e)
+    out = []
+    for k, (_, es) in enumerate(sorted(groups.items(), key=lambda kv: -len(kv[1]))):
+        name = module if k == 0 else f"{module}_{k + 1}"
+        while name in used:
+            name += "_"
+        used.add(name)
+        out.append(_class(name, module, es, g))
+    return out
+
+
+def _class(name: str, module: str, es: list[_Emitted], g: Graph) -> _Class:
+    d = g.modules[module]
+    cls = _Class(name, module, es)
+    arg_vec = {a: [repr(e.inst.args[a]) for e in es] for a in d.args}
+    cin_vec = [repr(e.in_channels) for e in es]
+    params: dict[str, list[str]] = {}  # class parameter -> its value (source) per instance
+    body = []
+    for i, (attr, ctor, _fwd) in enumerate(es[0].lines):
+        if ctor is None:
+            continue
+        parts = [_call_parts(e.lines[i][1]) for e in es]
+        if parts[0] is None or len(es) == 1:
+            body.append(f"        self.{attr} = {ctor}")
+            continue
+        func, pos, kws = parts[0]
+        names = _arg_names(func, len(pos))
+        rendered_pos, rendered_kw = [], []
+        for j in range(len(pos)):
+            vec = [p[1][j] for p in parts]
+            rendered_pos.append(_param(vec, names[j], attr, arg_vec, cin_vec, params))
+        for kw in kws:
+            vec = [p[2][kw] for p in parts]
+            rendered_kw.append(f"{kw}={_param(vec, kw, attr, arg_vec, cin_vec, params)}")
+        body.append(f"        self.{attr} = {func}({', '.join(rendered_pos + rendered_kw)})")
+    cls.params = (["in_channels"] if "in_channels" in params and "in_channels" not in d.args else []) + \
+        [a for a in d.args if a in params] + [p for p in params if p not in d.args and p != "in_channels"]
+    for j, e in enumerate(es):
+        cls.calls[e.inst.id] = f"{name}({', '.join(f'{p}={params[p][j]}' for p in cls.params)})"
+    doc = d.doc or f"Module {module}" + (f" ({len(es)} instances)." if len(es) > 1 else ".")
+    doc = "".join(ch if ch.isprintable() and ch not in '"\\' else "?" for ch in doc)[:200]
+    sig = ", ".join(["self", *cls.params])
+    fwd = [f"        {attr} = {f}" for attr, _c, f in es[0].lines]
+    lines = [f"class {name}(nn.Module):", f'    """{doc}"""', "", f"    def __init__({sig}):",
+             "        super().__init__()", *(body or ["        pass"]), "",
+             f"    def forward({', '.join(['self', *es[0].sig])}):", *fwd, f"        return {es[0].ret}"]
+    cls.source = "\n".join(lines)
+    return cls
+
+
+def _param(vec: list[str], base: str, attr: str, arg_vec: dict[str, list[str]], cin_vec: list[str],
+           params: dict[str, list[str]]) -> str:
+    """The source of one constructor argument in the class: a literal when all instances agree, else the
+    name of a class parameter (reused when another argument varies the same way)."""
+    if all(v == vec[0] for v in vec):
+        return vec[0]
+    vals = [repr(ast.literal_eval(v)) for v in vec]
+    for a, av in arg_vec.items():
+        if av == vals:
+            params.setdefault(a, vals)
+            return a
+    if vals == cin_vec and base in ("in_channels", "num_features", "in_features", "arg0"):
+        params.setdefault("in_channels", vals)
+        return "in_channels"
+    for p, pv in params.items():
+        if pv == vals and (p == base or p.endswith("_" + base)):
+            return p
+    name = base if base not in params else f"{attr}_{base}"
+    while name in params:
+        name += "_"
+    params[name] = vals
+    return name
