@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -74,13 +75,28 @@ def _call_parts(src: str) -> tuple[str, list[str], dict[str, str]] | None:
                                                                           call.keywords}
 
 
-def _arg_names(func: str, n: int) -> list[str]:
+def _signature(func: str) -> dict[str, inspect.Parameter]:
     try:
         obj = eval(func, {"nn": nn, "torch": torch})  # noqa: S307 - func is catalog-written code, no user string
-        names = [p for p in inspect.signature(obj).parameters if p != "self"]
-    except Exception:
-        names = []
+        return {k: v for k, v in inspect.signature(obj).parameters.items() if k != "self"}
+    except Exception:  # not a torch callable (a class of the generated file): positional names stay generic
+        return {}
+
+
+def _arg_names(func: str, n: int) -> list[str]:
+    names = list(_signature(func))
     return [names[i] if i < len(names) else f"arg{i}" for i in range(n)]
+
+
+def _default(func: str, kw: str) -> str | None:
+    """The source of a keyword's default (what the catalog's emitter leaves out), or None when unknown."""
+    p = _signature(func).get(kw)
+    if p is None or p.default is inspect.Parameter.empty:
+        return None
+    try:
+        return repr(p.default) if ast.literal_eval(repr(p.default)) == p.default else None
+    except (ValueError, SyntaxError):
+        return None
 
 
 def emit_with_modules(g: Graph, report: Report, class_name: str, namespace: Callable[[], Any],
@@ -124,10 +140,24 @@ def _emit(g: Graph, report: Report, class_name: str, namespace, flat: Flat, fr: 
     var = {nid: ns.create_name(nid, nid) for nid in report.order}
     init_lines, fwd_lines = [], []
     inputs = []
+    stages = _stages(g, report.order, set(flat.instances))
+    member = {m: first for first, (_, ms) in stages.items() for m in ms}
+    for first, (prefix, ms) in stages.items():
+        stages[first] = (ns.create_name(prefix, f"\0stage\0{prefix}"), ms)
+        var[ms[-1]] = stages[first][0]  # the stage's output is what its readers read
     for nid in report.order:
         n = g.node(nid)
         r = report.nodes[nid]
         args = [var[s] for s in n.inputs]
+        if nid in stages:  # a run of instances named <stage>_0, <stage>_1, ...: one nn.Sequential, as torchvision
+            name, ms = stages[nid]
+            init_lines += [f"        self.{name} = nn.Sequential(",
+                           *(f"            {call_of[flat.instances[m].id]}," for m in ms), "        )"]
+            out = report.nodes[ms[-1]]
+            fwd_lines.append(f"        {name} = self.{name}({', '.join(args)})  # {_shape(out.shape)}")
+            continue
+        if nid in member:
+            continue
         if nid in flat.instances:
             inst = flat.instances[nid]
             init_lines.append(f"        self.{var[nid]} = {call_of[inst.id]}")
@@ -150,6 +180,34 @@ def _emit(g: Graph, report: Report, class_name: str, namespace, flat: Flat, fr: 
     net = [marker.rstrip("\n"), "    def __init__(self):", "        super().__init__()", *(init_lines or ["        pass"]),
            "", f"    def forward({sig}):", *fwd_lines, ""]
     return head + "".join(c.source + "\n\n\n" for c in ordered) + "\n".join(net) + tail
+
+
+def _stages(g: Graph, order: list[str], instances: set[str]) -> dict[str, tuple[str, list[str]]]:
+    """Runs of instances that read like torchvision's stages: ids <prefix>_0, <prefix>_1, ... in a chain (each
+    reads only the one before, which nothing else reads) -> {first id: (prefix, member ids)}."""
+    readers: dict[str, int] = {}
+    for n in g.nodes:
+        for src in n.inputs:
+            readers[src] = readers.get(src, 0) + 1
+    ids = {n.id for n in g.nodes}
+    out: dict[str, tuple[str, list[str]]] = {}
+    i = 0
+    while i < len(order):
+        m = re.fullmatch(r"(.+)_0", order[i])
+        if not m or order[i] not in instances or m.group(1) in ids:
+            i += 1
+            continue
+        prefix, run = m.group(1), [order[i]]
+        while i + len(run) < len(order):
+            nxt, prev = order[i + len(run)], run[-1]
+            if (nxt != f"{prefix}_{len(run)}" or nxt not in instances or g.node(nxt).inputs != [prev]
+                    or readers.get(prev) != 1 or prev in g.outputs):
+                break
+            run.append(nxt)
+        if len(run) >= 2:
+            out[run[0]] = (prefix, run)
+        i += len(run)
+    return out
 
 
 def _shape(shape) -> str:
@@ -201,8 +259,9 @@ def _form(e: _Emitted) -> tuple:
         parts = _call_parts(ctor) if ctor else None
         if ctor and parts is None:
             out.append((attr, ctor, fwd))
-        elif parts:
-            out.append((attr, parts[0], len(parts[1]), tuple(sorted(parts[2])), fwd))
+        elif parts:  # keywords left at their default may be missing: they do not change the form
+            out.append((attr, parts[0], len(parts[1]),
+                        tuple(sorted(k for k in parts[2] if _default(parts[0], k) is None)), fwd))
         else:
             out.append((attr, None, fwd))
     return (tuple(out), e.ret, tuple(e.sig))
@@ -242,8 +301,8 @@ def _class(name: str, module: str, es: list[_Emitted], g: Graph) -> _Class:
         for j in range(len(pos)):
             vec = [p[1][j] for p in parts]
             rendered_pos.append(_param(vec, names[j], attr, arg_vec, cin_vec, params))
-        for kw in kws:
-            vec = [p[2][kw] for p in parts]
+        for kw in dict.fromkeys(k for p in parts for k in p[2]):
+            vec = [p[2].get(kw) or _default(func, kw) for p in parts]
             rendered_kw.append(f"{kw}={_param(vec, kw, attr, arg_vec, cin_vec, params)}")
         body.append(f"        self.{attr} = {func}({', '.join(rendered_pos + rendered_kw)})")
     cls.params = (["in_channels"] if "in_channels" in params and "in_channels" not in d.args else []) + \

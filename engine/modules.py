@@ -156,9 +156,7 @@ def flatten(g: Any) -> Flat:
             if not is_instance(g, n.op):
                 continue
             # an instance's output id is known before its nodes are made (readers may come first in the file)
-            d = defs[n.op]
-            out = d.outputs[0] if len(d.outputs) == 1 else None
-            scope[n.id] = f"{fid}{SEP}{out}" if out and out not in d.inputs else fid
+            scope[n.id] = _output_id(defs, n.op, fid)
         for n in nodes:
             fid = prefix + n.id
             top_id = top or n.id
@@ -191,9 +189,9 @@ def flatten(g: Any) -> Flat:
                     continue
                 sub_scope = dict(zip(d.inputs, ins))
                 out = d.outputs[0]
-                inst.output = sub_scope[out] if out in d.inputs else f"{fid}{SEP}{out}"
-                scope[n.id] = inst.output
                 expand(d.nodes, sub_scope, fid + SEP, top_id, (*path, n.id), values, inst, (*mods, n.op))
+                inst.output = sub_scope.get(out, f"{fid}{SEP}{out}")  # through a nested instance, or an input
+                scope[n.id] = inst.output
                 continue
             params = {k: substitute(v, args) if _ok(v, args) else v for k, v in n.params.items()}
             inputs = [mapped(s) for s in n.inputs]
@@ -217,6 +215,25 @@ def flatten(g: Any) -> Flat:
     flat = g.model_copy(update={"nodes": flat_nodes, "outputs": outputs, "modules": {}})
     alias = {i: inst.output or i for i, inst in instances.items()}
     return Flat(flat, instances, owner, inner, issues, alias, unresolved)
+
+
+def _output_id(defs: dict, op: str, fid: str) -> str:
+    """The flat id an instance's output will have (through nested instances); the instance's own id when it
+    cannot be known before expanding (a module that returns its input, a broken definition)."""
+    seen = set()
+    cur = fid
+    while op in defs and op not in seen:
+        seen.add(op)
+        d = defs[op]
+        out = d.outputs[0] if len(d.outputs) == 1 else None
+        if not out or out in d.inputs:
+            return fid
+        cur = f"{cur}{SEP}{out}"
+        inner = next((n for n in d.nodes if n.id == out), None)
+        if inner is None:
+            return fid
+        op = inner.op
+    return cur
 
 
 def _nested(inst: Instance) -> list[Instance]:
