@@ -17,8 +17,9 @@ from __future__ import annotations
 import ast
 import inspect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -26,7 +27,7 @@ import torch.nn as nn
 from engine.catalog import get_op
 from engine.catalog.registry import EmitCtx
 from engine.graph import Graph
-from engine.modules import Flat, Instance, flatten
+from engine.modules import RESERVED, Flat, Instance, flatten, plain_identifier
 from engine.shapes import Report
 from engine.wiring import topo_order
 
@@ -117,21 +118,13 @@ def emit_with_modules(g: Graph, report: Report, class_name: str, namespace: Call
 def _emit(g: Graph, report: Report, class_name: str, namespace, flat: Flat, fr: Report, flat_src: str) -> str:
     # 1. every instance as code, innermost definitions first
     instances = flat.all_instances()
-    depth: dict[str, int] = {}
-    for inst in instances:
-        depth[inst.id] = inst.id.count(".")
-    classes: dict[str, list[_Class]] = {}
     call_of: dict[str, str] = {}
     used_names: set[str] = {class_name}
     ordered: list[_Class] = []
-    for level in sorted(set(depth.values()), reverse=True):
-        by_def: dict[str, list[_Emitted]] = {}
-        for inst in instances:
-            if depth[inst.id] == level:
-                by_def.setdefault(inst.module, []).append(_emit_instance(g, inst, fr, namespace, call_of))
-        for module, members in by_def.items():
+    for module in _inner_first(g):  # a definition after every definition it uses: their calls are known
+        members = [_emit_instance(g, inst, fr, namespace, call_of) for inst in instances if inst.module == module]
+        if members:
             for cls in _classes(module, members, used_names, g):
-                classes.setdefault(module, []).append(cls)
                 call_of.update(cls.calls)
                 ordered.append(cls)
     # order classes so that a class is defined before a class using it (innermost first already)
@@ -210,6 +203,21 @@ def _stages(g: Graph, order: list[str], instances: set[str]) -> dict[str, tuple[
     return out
 
 
+def _inner_first(g: Graph) -> list[str]:
+    """Definition names, each after the definitions its nodes use (flatten has refused recursion)."""
+    out: list[str] = []
+    def visit(name: str) -> None:
+        if name in out:
+            return
+        for n in g.modules[name].nodes:
+            if n.op in g.modules and n.op not in out and n.op != name:
+                visit(n.op)
+        out.append(name)
+    for name in g.modules:
+        visit(name)
+    return out
+
+
 def _shape(shape) -> str:
     return f"(B, {', '.join(str(s) for s in shape)})" if shape else "(B, ?)"
 
@@ -273,6 +281,8 @@ def _classes(module: str, members: list[_Emitted], used: set[str], g: Graph) -> 
         groups.setdefault(_form(e), []).append(e)
     out = []
     for k, (_, es) in enumerate(sorted(groups.items(), key=lambda kv: -len(kv[1]))):
+        if not plain_identifier(module) or module in RESERVED:  # engine.check refuses it first; never code
+            raise ValueError(f"module name {module!r} is not a plain identifier")
         name = module if k == 0 else f"{module}_{k + 1}"
         while name in used:
             name += "_"
@@ -331,14 +341,15 @@ def _param(vec: list[str], base: str, attr: str, arg_vec: dict[str, list[str]], 
         if av == vals:
             params.setdefault(a, vals)
             return a
-    if vals == cin_vec and base in ("in_channels", "num_features", "in_features", "arg0"):
-        params.setdefault("in_channels", vals)
+    if vals == cin_vec and base in ("in_channels", "num_features", "in_features", "arg0") and \
+            params.get("in_channels", vals) == vals and "in_channels" not in arg_vec:
+        params["in_channels"] = vals
         return "in_channels"
     for p, pv in params.items():
         if pv == vals and (p == base or p.endswith("_" + base)):
             return p
     name = base if base not in params else f"{attr}_{base}"
-    while name in params:
+    while name in params or name in arg_vec or name == "self":
         name += "_"
     params[name] = vals
     return name

@@ -16,6 +16,8 @@ This module reads graphs structurally (engine.graph imports it): new nodes and g
 """
 from __future__ import annotations
 
+import builtins
+import keyword
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +61,16 @@ class Flat:
             out.append(inst)
             todo.extend(c for c in inst.children.values() if isinstance(c, Instance))
         return out
+
+
+# names the exported file defines or imports; a module (a class there) cannot take one of them
+RESERVED = frozenset({"Net", "nn", "torch", "F", "torchvision", "build", "super", "self", "RBM", "Module"})
+
+
+def plain_identifier(name: str) -> bool:
+    """An ASCII Python identifier that is neither a keyword nor a builtin (safe as a class or parameter name)."""
+    return (isinstance(name, str) and name.isascii() and name.isidentifier() and not keyword.iskeyword(name)
+            and not keyword.issoftkeyword(name) and not hasattr(builtins, name))
 
 
 def is_instance(g: Any, op: str) -> bool:
@@ -105,8 +117,12 @@ def definition_issues(g: Any, name: str) -> list[str]:
     out: list[str] = []
     if has_op(name):
         out.append(f"module name '{name}' is a catalog op. Rename the module (e.g. '{name}Block').")
-    if not name.isidentifier():
-        out.append(f"module name {name!r} must be a Python identifier such as 'BasicBlock'.")
+    if not plain_identifier(name) or name in RESERVED:
+        out.append(f"module name {name!r} must be a plain Python identifier such as 'BasicBlock' (letters, digits "
+                   f"and _, not a Python keyword or a name the exported file uses: {', '.join(sorted(RESERVED))}).")
+    for a in d.args:
+        if not plain_identifier(a) or a in RESERVED or a in ("F", "nn", "torch"):
+            out.append(f"module {name}: argument name {a!r} must be a plain Python identifier such as 'channels'.")
     ids = [n.id for n in d.nodes]
     names = set(ids) | set(d.inputs)
     if len(d.outputs) != 1:
@@ -131,7 +147,7 @@ def definition_issues(g: Any, name: str) -> list[str]:
                     hint = _closest(ref, list(d.args))
                     out.append(f"module {name}, node '{n.id}': params.{k} uses argument '${ref}', which {name} does "
                                f"not have." + (f" Did you mean '${hint}'?" if hint else "")
-                               + f" Add it to the module's args or use a number.")
+                               + " Add it to the module's args or use a number.")
     return out
 
 

@@ -26,8 +26,8 @@ from engine.graph import (
     topo_order,
 )
 from engine.limits import MAX_ELEMENTS, MAX_RANK
-from engine.modules import flatten, uses_modules
 from engine.lm import task_issues
+from engine.modules import flatten, uses_modules
 from engine.suggest import Suggester
 
 Shape = tuple[int, ...]
