@@ -330,6 +330,19 @@ def _class(name: str, module: str, es: list[_Emitted], g: Graph) -> _Class:
     return cls
 
 
+def _pairless(src: str) -> Any:
+    """A literal compared the way torch reads pair arguments: [3, 3], (3, 3) and 3 are one value."""
+    try:
+        v = ast.literal_eval(src)
+    except (ValueError, SyntaxError):
+        return src
+    if isinstance(v, (list, tuple)):
+        v = tuple(v)
+        if len(v) == 2 and v[0] == v[1] and isinstance(v[0], int) and not isinstance(v[0], bool):
+            return v[0]
+    return v
+
+
 def _param(vec: list[str], base: str, attr: str, arg_vec: dict[str, list[str]], cin_vec: list[str],
            params: dict[str, list[str]]) -> str:
     """The source of one constructor argument in the class: a literal when all instances agree, else the
@@ -337,8 +350,9 @@ def _param(vec: list[str], base: str, attr: str, arg_vec: dict[str, list[str]], 
     if all(v == vec[0] for v in vec):
         return vec[0]
     vals = [repr(ast.literal_eval(v)) for v in vec]
+    same = [_pairless(v) for v in vals]
     for a, av in arg_vec.items():
-        if av == vals:
+        if [_pairless(v) for v in av] == same:  # kernel_size 3 in the graph is (3, 3) in the constructor
             params.setdefault(a, vals)
             return a
     if vals == cin_vec and base in ("in_channels", "num_features", "in_features", "arg0") and \

@@ -181,11 +181,7 @@ def extract_modules(g: Design, groups: dict[str, tuple[str, list[str]]]) -> Desi
     cuts: dict[str, tuple[list[str], str, list[dict], dict[str, str]]] = {}
     for iid, (_, ids) in groups.items():
         ext, out, nodes = _cut(g, ids)
-        prefix = iid + "_" if all(n["id"].startswith(iid + "_") for n in nodes) else _common_prefix(ids)
-        local = {n["id"]: n["id"][len(prefix):] or n["id"] for n in nodes}
-        if len(set(local.values())) < len(local):
-            local = {n["id"]: n["id"] for n in nodes}
-        cuts[iid] = (ext, out, nodes, local)
+        cuts[iid] = (ext, out, nodes, _local_ids(iid, nodes))
     by_name: dict[str, list[str]] = {}
     for iid, (name, _) in groups.items():
         by_name.setdefault(name, []).append(iid)
@@ -196,9 +192,11 @@ def extract_modules(g: Design, groups: dict[str, tuple[str, list[str]]]) -> Desi
         base_ids = {lid for lid, *_ in common[0][0][1]}
         for k, (sig, _) in enumerate(common):
             extra = [lid for lid, *_ in sig[1] if lid not in base_ids]
-            dname = name if k == 0 else name + "".join(w.capitalize() for w in
-                                                       re.split(r"[_\W]+", re.sub(r"_\d+$", "", extra[0])) if w) \
-                if extra else f"{name}_{k + 1}"
+            heads = {re.sub(r"_\d+$", "", e) for e in extra}
+            # a variant that adds one named part (ResNet's downsample) is named after it, others are numbered
+            dname = name if k == 0 else name + "".join(w.capitalize() for w in re.split(r"[_\W]+", heads.pop())
+                                                       if w) if len(heads) == 1 and len(extra) <= 4 \
+                else f"{name}_{k + 1}"
             while dname in g["modules"] or has_op(dname):
                 dname += "_"
             members = [iid for iid in iids if sigs[iid] == sig]
@@ -227,6 +225,31 @@ def extract_modules(g: Design, groups: dict[str, tuple[str, list[str]]]) -> Desi
     for d in g["modules"].values():
         d.pop("_where", None)
     return g
+
+
+def _local_ids(iid: str, nodes: list[dict]) -> dict[str, str]:
+    """Inner ids of a group: without the instance prefix ('layer1_0_conv1' -> 'conv1'); an id without it (a
+    traced function such as 'add_3') loses its numbering suffix, so that the same block reads the same inner
+    ids in every instance."""
+    local: dict[str, str] = {}
+    unprefixed: list[str] = []
+    for n in nodes:
+        nid = n["id"]
+        if nid.lower().startswith(iid.lower() + "_") and len(nid) > len(iid) + 1:  # torch.fx lowercases
+            local[nid] = nid[len(iid) + 1:]
+        else:
+            unprefixed.append(nid)
+    seen: Counter[str] = Counter()
+    for nid in unprefixed:  # relu_5, relu_6 in one block, relu_12, relu_13 in the next: relu, relu_1 in both
+        base = re.sub(r"_\d+$", "", nid) or nid
+        name = base if not seen[base] else f"{base}_{seen[base]}"
+        seen[base] += 1
+        while name in local.values():
+            name += "_"
+        local[nid] = name
+    if len(set(local.values())) < len(local):
+        return {n["id"]: n["id"] for n in nodes}
+    return local
 
 
 def _signature(ext, out, nodes, local) -> tuple:
