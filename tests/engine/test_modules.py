@@ -338,3 +338,33 @@ def test_extract_modules_makes_arguments_of_what_differs():
     ops = {n["id"]: (n["op"], n.get("params")) for n in d["nodes"]}
     assert ops["layer2_1"] == ("BasicBlock", {"out_channels": 128})
     assert ops["layer4_0"] == ("BasicBlockDownsample", {"out_channels": 512})
+
+
+def test_palette_blocks_arrive_as_modules_and_identical_ones_share_a_definition():
+    from engine.blocks import insert_block_module
+
+    g = {"format": "convas-graph", "version": 2, "nodes": [{"id": "input", "op": "Input",
+                                                               "params": {"shape": [192, 28, 28]}}], "outputs": ["f1"]}
+    g = insert_block_module(g, "inception", "i1", "input")
+    g = insert_block_module(g, "inception", "i2", "i1", ch1x1=128)
+    g = insert_block_module(g, "fire", "f1", "i2")
+    assert [n["op"] for n in g["nodes"]] == ["Input", "Inception", "Inception_2", "Fire"]
+    g = insert_block_module(g, "fire", "f2", "f1")
+    assert g["nodes"][-1]["op"] == "Fire" and len(g["modules"]) == 3  # the identical Fire is shared
+    g["outputs"] = ["f2"]
+    r = engine.check(g)
+    assert r.ok, r.errors
+    assert r.nodes["i1"].params == 155_872  # torchvision's GoogLeNet Inception(192, 64, 96, 128, 16, 32, 32)
+    classes = [c.name for c in ast.parse(engine.to_python(g)).body if isinstance(c, ast.ClassDef)]
+    assert classes == ["Inception", "Inception_2", "Fire", "Net"]
+    with pytest.raises(ValueError, match="already a node 'f1'"):
+        insert_block_module(g, "fire", "f1", "f2")
+
+
+def test_the_example_in_the_modules_doc_is_valid_and_right():
+    text = (ROOT / "docs" / "modules.md").read_text(encoding="utf-8")
+    example = text.split("```json\n", 1)[1].split("```", 1)[0]
+    r = engine.check(load_graph(example))
+    assert r.ok, r.errors
+    assert (r.nodes["u1"].shape, r.nodes["u2"].shape) == ((16, 32, 32), (32, 16, 16))
+    assert r.nodes["u2"].params == 32 * 16 * 9 + 32 + 2 * 32  # conv (with bias) + BatchNorm
