@@ -24,6 +24,7 @@ from typing import Any
 from engine.catalog import has_op
 from engine.catalog.registry import _closest
 from engine.errors import Issue
+from engine.limits import MAX_NODES
 from engine.wiring import ref_params
 
 SEP = "."  # flat id = instance path + SEP + inner id (torch's module path style)
@@ -156,6 +157,11 @@ def flatten(g: Any) -> Flat:
     is an Issue on the instance node, and the instance's output is left unresolved (its readers are blocked)."""
     defs = getattr(g, "modules", None) or {}
     broken = {name: definition_issues(g, name) for name in defs}
+    size = flat_size(g)
+    if size > MAX_NODES:  # a module used many times inside modules used many times: refused before inlining
+        msg = (f"the design inlines to more than {MAX_NODES:,} layers (the limit) with its modules expanded. Use "
+               f"fewer instances or smaller modules.")
+        broken = {name: [msg] for name in defs}
     flat_nodes: list = []
     owner: dict[str, str] = {}
     inner: dict[str, str] = {}
@@ -231,6 +237,32 @@ def flatten(g: Any) -> Flat:
     flat = g.model_copy(update={"nodes": flat_nodes, "outputs": outputs, "modules": {}})
     alias = {i: inst.output or i for i, inst in instances.items()}
     return Flat(flat, instances, owner, inner, issues, alias, unresolved)
+
+
+def flat_size(g: Any) -> int:
+    """How many layers the graph has with every instance inlined (counted, not built; recursion counts once)."""
+    defs = getattr(g, "modules", None) or {}
+    memo: dict[str, int] = {}
+
+    def size(name: str, seen: frozenset[str]) -> int:
+        if name in memo:
+            return memo[name]
+        total = 0
+        for n in defs[name].nodes:
+            if n.op in defs and not has_op(n.op):
+                total += size(n.op, seen | {name}) if n.op not in seen | {name} else 0
+            else:
+                total += 1
+            if total > MAX_NODES:
+                break
+        memo[name] = total
+        return total
+    top = 0
+    for n in g.nodes:
+        top += size(n.op, frozenset()) if is_instance(g, n.op) else 1
+        if top > MAX_NODES:
+            break
+    return top
 
 
 def _output_id(defs: dict, op: str, fid: str) -> str:

@@ -121,6 +121,10 @@ def _check_modules(g: Graph, structural: list[Issue], dropped: set[str]) -> Repo
             by_top.setdefault(lifted.node, []).append(lifted)
     reports: dict[str, NodeReport] = {}
     normalised: dict[str, dict[str, Any]] = {}
+    inner_of: dict[str, list[str]] = {}
+    for fid, top in flat.owner.items():
+        if fid in fr.nodes:
+            inner_of.setdefault(top, []).append(fid)
     for n in g.nodes:
         if n.id in reports:
             continue
@@ -133,7 +137,7 @@ def _check_modules(g: Graph, structural: list[Issue], dropped: set[str]) -> Repo
             continue
         r = reports[n.id] = NodeReport(n.id, n.op)
         normalised[n.id] = dict(inst.args)
-        inner = [fid for fid, top in flat.owner.items() if top == n.id and fid in fr.nodes]
+        inner = inner_of.get(n.id, [])
         r.params = sum(fr.nodes[f].params for f in inner)
         r.macs = sum(fr.nodes[f].macs for f in inner)
         out = fr.nodes.get(inst.output) if inst.output else None

@@ -368,3 +368,23 @@ def test_the_example_in_the_modules_doc_is_valid_and_right():
     assert r.ok, r.errors
     assert (r.nodes["u1"].shape, r.nodes["u2"].shape) == ((16, 32, 32), (32, 16, 16))
     assert r.nodes["u2"].params == 32 * 16 * 9 + 32 + 2 * 32  # conv (with bias) + BatchNorm
+
+
+def test_a_module_bomb_is_refused_before_it_is_inlined():
+    mods = {}
+    for k in range(8):  # 10^8 layers if inlined
+        inner = f"M{k + 1}" if k < 7 else "ReLU"
+        nodes = [{"id": f"n{j}", "op": inner, "inputs": [f"n{j - 1}" if j else "x"]} for j in range(10)]
+        mods[f"M{k}"] = {"inputs": ["x"], "nodes": nodes, "outputs": ["n9"]}
+    g = {"format": "convas-graph", "version": 2, "nodes": [{"id": "input", "op": "Input", "params": {"shape": [4]}},
+                                                          {"id": "b", "op": "M0", "inputs": ["input"]}],
+         "outputs": ["b"], "modules": mods}
+    r = engine.check(g)
+    assert not r.ok and r.nodes["b"].error and "more than 50,000 layers" in r.nodes["b"].error
+    assert len(flatten(load_graph_unchecked(g)).graph.nodes) == 1  # only the Input: nothing was inlined
+
+
+def load_graph_unchecked(d: dict):
+    g, issues = parse(d)
+    assert not issues
+    return g
