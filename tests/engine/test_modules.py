@@ -388,3 +388,12 @@ def load_graph_unchecked(d: dict):
     g, issues = parse(d)
     assert not issues
     return g
+
+
+def test_a_modular_design_saves_and_loads_back_unchanged(tmp_path):
+    for d in (small_design(), resnet18_modules()):
+        g = load_graph(d)
+        engine.save_graph(g, tmp_path / "g.json")
+        back = load_graph(tmp_path / "g.json")
+        assert back == g and back.to_json() == g.to_json() and back.version == 2
+        assert json.loads(back.to_json())["modules"] == g.to_dict()["modules"]
