@@ -205,3 +205,43 @@ def make_block(name: str, prefix: str, input_id: str, input_shape: tuple | None 
     b = Builder(prefix)
     out = build(b, input_id, p, input_shape) if name in NEEDS_SHAPE else build(b, input_id, p)
     return b.nodes, out
+
+
+MODULE_NAMES = {"inception": "Inception", "residual": "BasicBlock", "bottleneck": "Bottleneck", "fire": "Fire",
+                "dense": "DenseBlock", "mlpconv": "MlpConv"}
+
+
+def block_definition(name: str, input_shape: tuple | None = None, **params: Any) -> tuple[str, dict]:
+    """A composite block as a module definition (graph format v2): (suggested definition name, definition).
+    The block's nodes keep their ids without the prefix (branch1_conv, ...) and read the module input 'x'."""
+    nodes, out = make_block(name, "b", "x", input_shape, **params)
+    local = {n["id"]: n["id"][2:] for n in nodes}
+    inner = []
+    for n in nodes:
+        m = {"id": local[n["id"]], "op": n["op"], "inputs": [local.get(s, s) for s in n["inputs"]]}
+        if n["params"]:
+            m["params"] = n["params"]
+        m["ui"] = {"x": n["ui"]["x"], "y": n["ui"]["y"]}
+        inner.append(m)
+    return MODULE_NAMES[name], {"args": {}, "inputs": ["x"], "nodes": inner, "outputs": [local[out]],
+                                "doc": BLOCKS[name][0]}
+
+
+def insert_block_module(g: dict, name: str, instance_id: str, input_id: str, input_shape: tuple | None = None,
+                        **params: Any) -> dict:
+    """The design with the block inserted as one instance node reading `input_id`. An identical definition already
+    in the design is used again (two identical Fire modules share one definition); otherwise a new one is added,
+    named after the block (Fire, Fire_2, ... when the name is taken by a different definition)."""
+    base, definition = block_definition(name, input_shape, **params)
+    g = {**g, "version": 2, "modules": dict(g.get("modules", {})), "nodes": list(g.get("nodes", []))}
+    dname = next((k for k, v in g["modules"].items() if v == definition), None)
+    if dname is None:
+        dname, i = base, 2
+        while dname in g["modules"]:
+            dname = f"{base}_{i}"
+            i += 1
+        g["modules"][dname] = definition
+    if any(n["id"] == instance_id for n in g["nodes"]):
+        raise ValueError(f"there is already a node '{instance_id}'. Choose another id for the block.")
+    g["nodes"].append({"id": instance_id, "op": dname, "inputs": [input_id]})
+    return g

@@ -20,6 +20,7 @@ from engine.detect.export import NAMES as BOX_NAMES
 from engine.detect.export import box_task_code
 from engine.errors import GraphError, Issue
 from engine.graph import Graph
+from engine.module_codegen import emit_with_modules
 from engine.shapes import Report, check, checked
 
 # Names the generated file itself uses, and attributes build_module sets on the model.
@@ -84,6 +85,8 @@ def to_python(source, class_name: str = "Net") -> str:
     """The graph as readable, standalone PyTorch source. Same graph -> byte-identical source."""
     _check_class_name(class_name)
     g, report = checked(source)
+    if report.flat is not None:  # module instances: one class per definition (engine.module_codegen)
+        return emit_with_modules(g, report, class_name, Namespace, _emit)
     return _emit(g, report, class_name)
 
 

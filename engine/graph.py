@@ -21,6 +21,7 @@ from engine.atomic import atomic_write_text
 from engine.catalog.registry import _closest
 from engine.errors import GraphError, Issue
 from engine.limits import MAX_GRAPH_BYTES, MAX_NESTING, MAX_NODES
+from engine.modules import Flat, flatten, uses_modules
 from engine.wiring import (  # noqa: F401  (the semantic checks, re-exported: engine.graph is their public home)
     dependencies,
     find_cycle_nodes,
@@ -33,7 +34,8 @@ from engine.wiring import (  # noqa: F401  (the semantic checks, re-exported: en
 )
 
 FORMAT = "convas-graph"
-VERSION = 1
+VERSION = 2  # 2 added `modules` (docs/modules.md); version-1 files are read and upgraded on load
+READS = (1, 2)
 
 
 class _Strict(BaseModel):
@@ -47,6 +49,7 @@ class UI(_Strict):
     y: float = Field(0.0, allow_inf_nan=False, description="Vertical position on the canvas (pixels).")
     group: str | None = Field(None, description="Composite block the node was inserted with (e.g. 'inception3a').")
     comment: str | None = Field(None, description="A note the designer wrote on the node.")
+    expanded: bool | None = Field(None, description="A module instance drawn expanded in place (else collapsed).")
 
 
 class Node(_Strict):
@@ -69,6 +72,19 @@ class Task(_Strict):
     num_classes: int = Field(10, ge=1, description="Number of classes (language_model: the vocabulary size V).")
 
 
+class ModuleDef(_Strict):
+    """A named sub-graph (format version 2): nodes read `inputs` by name; "$arg" in a param is an argument."""
+
+    args: dict[str, Any] = Field(default_factory=dict, description=(
+        "Arguments and their defaults (e.g. {\"channels\": 64, \"stride\": 1}); an inner param written "
+        "\"$channels\" takes the instance's value."))
+    inputs: list[str] = Field(default_factory=lambda: ["x"], description=(
+        "Names of the module's inputs, in order; inner nodes list them in their 'inputs'."))
+    nodes: list[Node] = Field(default_factory=list, description="The module's layers (ids local to the module).")
+    outputs: list[str] = Field(default_factory=list, description="The one inner node (or input) the module returns.")
+    doc: str | None = Field(None, description="What the module is (becomes the class docstring).")
+
+
 class Graph(_Strict):
     format: Literal["convas-graph"] = Field(FORMAT, description="Always 'convas-graph'.")
     version: StrictInt = Field(VERSION, ge=1, le=VERSION, description=f"Format version; this build reads {VERSION}.")
@@ -76,6 +92,9 @@ class Graph(_Strict):
     nodes: list[Node] = Field(default_factory=list, description="The layers, in any order (file order is kept).")
     outputs: list[str] = Field(default_factory=list, description="Ids of the nodes the network returns, in order.")
     task: Task | None = Field(None, description="What the network is trained for; the trainer reads it.")
+    modules: dict[str, ModuleDef] = Field(default_factory=dict, description=(
+        "Module definitions by name (version 2). A node whose op is a module name is an instance of it: its "
+        "params are the module's arguments. See docs/modules.md."))
 
     def node(self, node_id: str) -> Node:
         for n in self.nodes:
@@ -88,11 +107,13 @@ class Graph(_Strict):
 
     def to_dict(self) -> dict[str, Any]:
         d = self.model_dump(exclude_none=True)
-        for n in d["nodes"]:  # keep files short: omit empty fields
-            if not n["params"]:
+        for n in d["nodes"] + [m for md in d.get("modules", {}).values() for m in md["nodes"]]:
+            if not n["params"]:  # keep files short: omit empty fields
                 del n["params"]
             if not n["inputs"]:
                 del n["inputs"]
+        if not d.get("modules"):
+            d.pop("modules", None)
         return d
 
     def to_json(self) -> str:
@@ -106,6 +127,10 @@ def _model_at(loc: list) -> type[BaseModel]:
         return Task
     if loc[:1] == ["nodes"]:
         return UI if "ui" in loc[2:-1] else Node
+    if loc[:1] == ["modules"]:
+        if "nodes" in loc[2:-1]:
+            return UI if "ui" in loc[4:-1] else Node
+        return ModuleDef
     return Graph
 
 
@@ -142,7 +167,7 @@ def _short(value: Any, limit: int = 80) -> str:
 
 
 def _what(model: type[BaseModel]) -> str:
-    return {Graph: "top-level", Node: "node", UI: "ui", Task: "task"}[model]
+    return {Graph: "top-level", Node: "node", UI: "ui", Task: "task", ModuleDef: "module"}[model]
 
 
 def _sort_key(loc: tuple) -> tuple:
@@ -199,9 +224,18 @@ def _header_issues(data: Any) -> list[Issue]:
     if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
         return [Issue(f"this graph file is version {version}, newer than this build of Convas reads "
                       f"(version {VERSION}). Update Convas to open it.", field="version")]
-    if not isinstance(version, int) or isinstance(version, bool) or version != VERSION:
-        return [Issue(f"'version' must be {VERSION}. Received: {version!r}.", field="version")]
+    if not isinstance(version, int) or isinstance(version, bool) or version not in READS:
+        return [Issue(f"'version' must be {' or '.join(map(str, READS))}. Received: {version!r}.", field="version")]
+    if version == 1 and "modules" in data:
+        return [Issue("'modules' needs graph format version 2. Set \"version\": 2.", field="modules")]
     return []
+
+
+def upgrade(data: dict) -> dict:
+    """A version-1 graph dict as version 2 (a shallow copy; version 1 differs only by having no modules)."""
+    if data.get("version") == 1:
+        data = {**data, "version": VERSION}
+    return data
 
 
 def parse_partial(data: Any) -> tuple[Graph | None, list[Issue], set[str]]:
@@ -245,6 +279,7 @@ def parse_partial(data: Any) -> tuple[Graph | None, list[Issue], set[str]]:
     header = _header_issues(data)
     if header:
         return None, header, set()
+    data = upgrade(data)
     try:
         return Graph.model_validate(data), [], set()
     except ValidationError as e:
@@ -316,11 +351,25 @@ def read_graph_file(path: str | os.PathLike) -> str:
 
 def _load(source: str | bytes | dict | Graph) -> Graph:
     g, issues, dropped = parse_partial(source)
-    if g is not None:
+    if g is not None and uses_modules(g):  # the semantic checks run on the flat graph, named at the instances
+        flat = flatten(g)
+        issues = issues + flat.issues + [lift(flat, i) for i in validate(flat.graph, known_ids=dropped | flat.unresolved)]
+    elif g is not None:
         issues = issues + validate(g, known_ids=dropped)
     if issues:
         raise GraphError(issues)
     return g
+
+
+def lift(flat: Flat, issue: Issue) -> Issue:
+    """An Issue of the flat graph as the designer sees it: on the top-level node, naming the inner node."""
+    if issue.node is None or issue.node not in flat.inner:
+        return issue
+    top = flat.owner[issue.node]
+    inner = flat.inner[issue.node]
+    module = flat.instances[top].module
+    return Issue(f"inside {module} '{inner}': {issue.message}", node=top, field=None,
+                 fix=None)
 
 
 def looks_like_json(text: str) -> bool:

@@ -18,6 +18,7 @@ from engine.graph import (
     Node,
     graph_issues,
     inspect_node,
+    lift,
     looks_like_json,
     parse,
     parse_partial,
@@ -26,6 +27,7 @@ from engine.graph import (
 )
 from engine.limits import MAX_ELEMENTS, MAX_RANK
 from engine.lm import task_issues
+from engine.modules import flatten, uses_modules
 from engine.suggest import Suggester
 
 Shape = tuple[int, ...]
@@ -56,6 +58,7 @@ class Report:
     nodes: dict[str, NodeReport]
     order: list[str] = field(default_factory=list)  # dependency order of the nodes that have one
     normalised: dict[str, dict[str, Any]] = field(default_factory=dict)  # params after normalisation, per node
+    flat: Report | None = None  # a graph with module instances: the report of its flat graph (engine.modules)
 
     @property
     def total_params(self) -> int:
@@ -67,6 +70,8 @@ class Report:
 
     def activation_count(self) -> int:
         """Elements of every node's output for one sample (what a forward pass keeps for backward)."""
+        if self.flat is not None:
+            return self.flat.activation_count()
         return sum(math.prod(n.shape) for n in self.nodes.values() if n.shape and n.op != "Input")
 
     def memory_estimate(self, batch_size: int, bytes_per_value: int = 4, optimizer_slots: int = 2) -> dict[str, int]:
@@ -94,6 +99,63 @@ def check(source: Any) -> Report:
     g, structural, dropped = parse_partial(source)
     if g is None:
         return Report(ok=False, errors=structural, nodes={})
+    if uses_modules(g):
+        return _check_modules(g, structural, dropped)
+    return _check(g, structural, dropped)
+
+
+def _check_modules(g: Graph, structural: list[Issue], dropped: set[str]) -> Report:
+    """Check the flat graph (every instance inlined), then report per top-level node: an instance shows its
+    output shape, its inner params and MACs summed, and the first inner problem naming the inner node."""
+    flat = flatten(g)
+    fr = _check(flat.graph, [], dropped | flat.unresolved)
+    by_top: dict[str, list[Issue]] = {}
+    errors = list(structural) + list(flat.issues)
+    for i in flat.issues:
+        if i.node:
+            by_top.setdefault(i.node, []).append(i)
+    for i in fr.errors:
+        lifted = lift(flat, i)
+        errors.append(lifted)
+        if lifted.node and lifted is not i:
+            by_top.setdefault(lifted.node, []).append(lifted)
+    reports: dict[str, NodeReport] = {}
+    normalised: dict[str, dict[str, Any]] = {}
+    inner_of: dict[str, list[str]] = {}
+    for fid, top in flat.owner.items():
+        if fid in fr.nodes:
+            inner_of.setdefault(top, []).append(fid)
+    for n in g.nodes:
+        if n.id in reports:
+            continue
+        inst = flat.instances.get(n.id)
+        if inst is None:
+            if n.id in fr.nodes:
+                reports[n.id] = fr.nodes[n.id]
+                if n.id in fr.normalised:
+                    normalised[n.id] = fr.normalised[n.id]
+            continue
+        r = reports[n.id] = NodeReport(n.id, n.op)
+        normalised[n.id] = dict(inst.args)
+        inner = inner_of.get(n.id, [])
+        r.params = sum(fr.nodes[f].params for f in inner)
+        r.macs = sum(fr.nodes[f].macs for f in inner)
+        out = fr.nodes.get(inst.output) if inst.output else None
+        ins = [fr.nodes.get(s) for s in inst.inputs]
+        r.in_shapes = [u.shape for u in ins if u is not None and u.shape is not None]
+        if n.id in by_top:
+            r.error = by_top[n.id][0].message
+        elif out is None or out.shape is None:
+            r.blocked = True
+        else:
+            r.shape, r.dtype = out.shape, out.dtype
+        if r.error or r.blocked:
+            r.shape = None
+    order = [nid for nid in topo_order(g) if nid in reports]
+    return Report(ok=not errors, errors=errors, nodes=reports, order=order, normalised=normalised, flat=fr)
+
+
+def _check(g: Graph, structural: list[Issue], dropped: set[str]) -> Report:
     nodes: dict[str, Node] = {}
     for n in g.nodes:
         nodes.setdefault(n.id, n)

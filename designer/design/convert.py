@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from designer.design.modules import module_ops, module_summary
 from designer.design.palette import op_spec, op_table, palette
 from engine.catalog.arith import fmt_shape
 from engine.layout import SIZES, layout_positions
@@ -66,7 +67,8 @@ def node_views(g: dict[str, Any], report: Report) -> list[dict[str, Any]]:
         nr = report.nodes.get(n["id"])
         views.append({
             "id": n["id"], "op": n["op"], "params": n.get("params", {}), "inputs": n.get("inputs", []),
-            "x": x, "y": y, "summary": param_summary(n["op"], n.get("params", {})),
+            "x": x, "y": y, "summary": module_summary(g, n["op"], n.get("params", {}))
+            or param_summary(n["op"], n.get("params", {})),
             "shape": fmt_shape(nr.shape) if nr and nr.shape else None, "n_params": nr.params if nr else 0,
             "error": nr.error if nr else None, "blocked": bool(nr and nr.blocked), "output": n["id"] in outputs,
         })
@@ -77,7 +79,8 @@ def canvas_data(g: dict[str, Any], report: Report, *, rev: int, ack: dict | None
                 select_nonce: int, can_undo: bool, can_redo: bool, height: int = 700) -> dict[str, Any]:
     """The component's `data` (the CanvasData type in frontend/src/types.ts)."""
     return {
-        "rev": rev, "ack": ack, "nodes": node_views(g, report), "ops": op_table(), "palette": palette(),
+        "rev": rev, "ack": ack, "nodes": node_views(g, report), "ops": {**op_table(), **module_ops(g)},
+        "palette": palette(),
         "select": {"id": selected, "nonce": select_nonce}, "can_undo": can_undo, "can_redo": can_redo,
         "height": height, "layout": layout_sizes(),
         "verdict": verdict(report),  # the badge's words: the same as the problems panel's (engine.verdict)

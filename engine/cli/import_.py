@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from engine.atomic import atomic_write_with
+from engine.fx.blocks import BlockImportError
 from engine.fx.importer import ImportModelError, import_model
 from engine.fx.pt2 import Pt2Error, import_pt2
 from engine.graph import load_graph, save_graph
@@ -26,6 +27,8 @@ def add_parser(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="graph file to write (.json, replaced atomically)")
     p.add_argument("--name", help="the design's name (default: the model's)")
     p.add_argument("--weights-out", help="for a .pt2: also write its weights here (.safetensors)")
+    p.add_argument("--modules", action="store_true", help="torchvision: its blocks (BasicBlock, Inception, ...) as "
+                   "module instances, one definition per block class (graph format version 2)")
     p.set_defaults(func=run)
 
 
@@ -36,8 +39,8 @@ def run(args) -> int:
         print(f"error: the source must be torchvision:<model name>. Received: {args.source!r}.", file=sys.stderr)
         return 2
     try:
-        g = import_model(args.source, tuple(args.input_shape), name=args.name)
-    except ImportModelError as e:
+        g = import_model(args.source, tuple(args.input_shape), name=args.name, modules=args.modules)
+    except (ImportModelError, BlockImportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     try:
@@ -46,7 +49,8 @@ def run(args) -> int:
         print(f"error: cannot write {args.output}: {e.strerror}", file=sys.stderr)
         return 2
     r = check(g)
-    print(f"imported {args.source}: {len(g.nodes)} nodes, {r.total_params:,} parameters, "
+    print(f"imported {args.source}: {len(g.nodes)} nodes"
+          + (f" ({len(g.modules)} module definitions)" if g.modules else "") + f", {r.total_params:,} parameters, "
           f"{r.total_macs:,} MACs per sample -> {args.output}")
     return 0
 

@@ -27,6 +27,7 @@ from engine.catalog.arith import fmt_shape
 from engine.codegen import Namespace
 from engine.errors import GraphError
 from engine.fx import rewrites
+from engine.fx.blocks import as_modules
 from engine.fx.builder import ATTR_LABEL, SOURCE_PREFIX, Builder
 from engine.fx.convert import TensorFact
 from engine.graph import Graph, load_graph
@@ -151,11 +152,14 @@ def _trace(module: nn.Module, name: str, input_shape: Any) -> tuple[fx.GraphModu
     return gm, facts, shapes
 
 
-def import_model(source: Any, input_shape: Any = (3, 224, 224), name: str | None = None) -> Graph:
+def import_model(source: Any, input_shape: Any = (3, 224, 224), name: str | None = None,
+                 modules: bool = False) -> Graph:
     """'torchvision:<name>' or an nn.Module -> a valid Graph whose shapes the engine and torch agree on.
 
     input_shape excludes the batch: (C, H, W) for images; a list of shapes for a model with several inputs.
-    Raises ImportModelError naming every unsupported op at once.
+    modules=True: each block the model's nn_module_stack names (the outermost submodule with a forward of its own:
+    ResNet's BasicBlocks, DenseNet's dense blocks, Inception's modules) arrives as an instance of a module named
+    after its class (engine.fx.blocks). Raises ImportModelError naming every unsupported op at once.
     """
     module, label = load_source(source)
     gm, facts, shapes = _trace(module, label, input_shape)
@@ -176,7 +180,8 @@ def import_model(source: Any, input_shape: Any = (3, 224, 224), name: str | None
     except GraphError as e:
         raise ImportModelError(f"cannot import {label}: the graph it maps to is invalid (an importer bug): {e}") from e
     _verify(g, b.expected, label)
-    return layered_layout(g)
+    g = layered_layout(g)
+    return as_modules(g, module, label) if modules else g
 
 
 _PERMUTE = "only a channel-last block that permutes back or image rows as a sequence"

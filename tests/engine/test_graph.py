@@ -345,7 +345,7 @@ def test_templates_validate_against_the_schema():
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, schema)
         with pytest.raises(jsonschema.ValidationError):
-            jsonschema.validate({**bad, "version": 2}, schema)
+            jsonschema.validate({**bad, "version": 3}, schema)
 
 
 def test_the_example_in_the_format_doc_is_valid_and_right():
