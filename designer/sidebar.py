@@ -105,6 +105,18 @@ def _render_share() -> None:
             st.code(st.session_state.share_link, language=None, wrap_lines=True)
 
 
+def design_line() -> None:
+    """The design's one-line status in the sidebar. The Design page redraws the canvas and its totals in a fragment
+    (the sidebar is not rerun on a canvas edit) and calls this again to keep the line current; the Save button
+    reads the graph when pressed (`live_design`), not when drawn."""
+    ss = st.session_state
+    g = ss.graph
+    ss.setdefault("live_design", {})["graph"] = g
+    r = design_checked().report  # the page reads the same report: one check per revision
+    state = ":green[ready to train]" if r.ok else f":red[{len(r.errors)} problem(s)]"
+    ss.sidebar_design_line.caption(f"{len(g.get('nodes', []))} nodes · {r.total_params:,} parameters · {state}")
+
+
 def render_sidebar() -> None:
     ss = st.session_state
     g = ss.graph
@@ -131,14 +143,14 @@ def render_sidebar() -> None:
             if up is not None and ss.get("upload_error"):
                 st.error(ss.upload_error, icon=":material/error:")
         name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in g.get("name") or "design").strip("_")
-        st.download_button("Save (download)", json.dumps(g, indent=2, ensure_ascii=False) + "\n",
+        live = ss.setdefault("live_design", {})  # the graph as of the latest run, fragment runs included
+        st.download_button("Save (download)", lambda: json.dumps(live["graph"], indent=2, ensure_ascii=False) + "\n",
                                file_name=f"{name or 'design'}.json", mime="application/json",
                                icon=":material/download:", width="stretch", on_click="ignore",
                                help="Download the design as a graph file (.json)")
         _render_share()
-        r = design_checked().report  # the page reads the same report: one check per revision
-        state = ":green[ready to train]" if r.ok else f":red[{len(r.errors)} problem(s)]"
-        st.caption(f"{len(g.get('nodes', []))} nodes · {r.total_params:,} parameters · {state}")
+        ss.sidebar_design_line = st.empty()  # the Design page refreshes it on its fragment runs
+        design_line()
         st.divider()
         st.caption(f":material/memory: **Device:** {device_name()}")
         browser.remember(workspace())  # the browser keeps its workspace across reloads and tabs
