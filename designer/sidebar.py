@@ -111,6 +111,8 @@ def design_line() -> None:
     reads the graph when pressed (`live_design`), not when drawn."""
     ss = st.session_state
     g = ss.graph
+    if g.get("name") != ss.get("sidebar_name", g.get("name")):
+        st.rerun()  # the name field is drawn by a full run only (a rename undone on the Design page)
     ss.setdefault("live_design", {})["graph"] = g
     r = design_checked().report  # the page reads the same report: one check per revision
     state = ":green[ready to train]" if r.ok else f":red[{len(r.errors)} problem(s)]"
@@ -149,6 +151,7 @@ def render_sidebar() -> None:
                                icon=":material/download:", width="stretch", on_click="ignore",
                                help="Download the design as a graph file (.json)")
         _render_share()
+        ss.sidebar_name = g.get("name")
         ss.sidebar_design_line = st.empty()  # the Design page refreshes it on its fragment runs
         design_line()
         st.divider()

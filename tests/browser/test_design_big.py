@@ -3,8 +3,12 @@ burst of edits made without waiting for Python loses none of them, leaves no sta
 through them afterwards. After every step the canvas shows exactly the graph Python holds."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from playwright.sync_api import expect
 
+from tests.browser.conftest import wait_for_app_idle
 from tests.browser.test_design_canvas import (
     after_python_edit,
     connect,
@@ -94,3 +98,23 @@ def test_rapid_edits_on_a_big_graph_are_all_kept_and_undoable(page, app_server):
     expect(wire).to_have_count(0)
     expect_python(page, app_server, [])
     expect(page.locator("[data-testid=cv-redo]")).to_be_disabled()
+    # the sidebar is not rerun with the canvas: its Save button still downloads the graph as it is now
+    with page.expect_download() as dl:
+        page.locator("[data-testid=stSidebar]").get_by_role("button", name="Save (download)").click()
+    saved = json.loads(Path(dl.value.path()).read_text(encoding="utf-8"))
+    assert len(saved["nodes"]) == 240 and "inputs" not in saved["nodes"][1] and saved["nodes"][1]["id"] == "conv1"
+
+
+def test_a_rename_undone_on_the_canvas_shows_in_the_sidebar(page, app_server):
+    open_design(page, app_server, chain_graph(240))
+    name = page.locator("[data-testid=stSidebar]").get_by_role("textbox", name="Design")
+    expect(name).to_have_value("Chain of 240")
+    name.fill("Renamed chain")
+    name.press("Enter")
+    wait_for_app_idle(page)
+    expect(page.get_by_text("Renamed chain · 240 nodes")).to_be_visible()
+    old = rev(page)
+    page.locator("[data-testid=cv-undo]").click()
+    after_python_edit(page, old)
+    expect(page.get_by_text("Chain of 240 · 240 nodes")).to_be_visible()
+    expect(name).to_have_value("Chain of 240")
