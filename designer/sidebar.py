@@ -102,6 +102,22 @@ def _render_share() -> None:
             st.code(st.session_state.share_link, language=None, wrap_lines=True)
 
 
+def design_line() -> None:
+    """The design's one-line status in the sidebar. The Design page redraws the canvas and its totals in a fragment
+    (the sidebar is not rerun on a canvas edit) and calls this again to keep the line current; the Save button
+    reads the graph when pressed (`live_design`), not when drawn."""
+    ss = st.session_state
+    g = ss.graph
+    if g.get("name") != ss.get("sidebar_name", g.get("name")):
+        st.rerun()  # the name field is drawn by a full run only (a rename undone on the Design page)
+    ss.setdefault("live_design", {})["graph"] = g
+    r = design_checked().report  # the page reads the same report: one check per revision
+    v, t = verdict(r), known_totals(r)
+    state = ":green[ready to train]" if v["ok"] else f":red[{v['text']}]"
+    params = f"{t.params:,} parameters" + (" (partial)" if t.partial else "")
+    ss.sidebar_design_line.caption(f"{len(g.get('nodes', []))} nodes · {params} · {state}")
+
+
 def render_sidebar() -> None:
     ss = st.session_state
     g = ss.graph
@@ -129,16 +145,15 @@ def render_sidebar() -> None:
             if up is not None and ss.get("upload_error"):
                 st.error(ss.upload_error, icon=":material/error:")
         name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in g.get("name") or "design").strip("_")
-        st.download_button("Save (download)", json.dumps(g, indent=2, ensure_ascii=False) + "\n",
+        live = ss.setdefault("live_design", {})  # the graph as of the latest run, fragment runs included
+        st.download_button("Save (download)", lambda: json.dumps(live["graph"], indent=2, ensure_ascii=False) + "\n",
                                file_name=f"{name or 'design'}.json", mime="application/json",
                                icon=":material/download:", width="stretch", on_click="ignore",
                                help="Download the design as a graph file (.json)")
         _render_share()
-        r = design_checked().report  # the page reads the same report: one check per revision
-        v, t = verdict(r), known_totals(r)
-        state = ":green[ready to train]" if v["ok"] else f":red[{v['text']}]"
-        params = f"{t.params:,} parameters" + (" (partial)" if t.partial else "")
-        st.caption(f"{len(g.get('nodes', []))} nodes · {params} · {state}")
+        ss.sidebar_name = g.get("name")
+        ss.sidebar_design_line = st.empty()  # the Design page refreshes it on its fragment runs
+        design_line()
         st.divider()
         st.caption(f":material/memory: **Device:** {device_name()}")
         browser.remember(workspace())  # the browser keeps its workspace across reloads and tabs

@@ -18,6 +18,10 @@ import { useLatest } from "./useLatest";
 import { useSelection, useSelectionReport } from "./useSelection";
 
 const nodeTypes = { op: OpNode };
+// From this many cards on, React Flow draws only the cards and wires in view: a 1,000-node chain otherwise keeps
+// 1,000 cards in the DOM and every check result repaints them (benchmarks/canvas_latency.py). Below it, every card
+// stays in the DOM (small graphs gain nothing, and tests find any card by its test id).
+const VISIBLE_ONLY_FROM = 200;
 
 export function Canvas({ data, send }: { data: CanvasData; send: Sender }) {
   const pane = useRef<HTMLDivElement>(null);
@@ -71,6 +75,7 @@ export function Canvas({ data, send }: { data: CanvasData; send: Sender }) {
           maxZoom={2}
           defaultEdgeOptions={{ type: "default" }}
           proOptions={{ hideAttribution: true }}
+          onlyRenderVisibleElements={flow.nodes.length >= VISIBLE_ONLY_FROM}
         >
           <Background variant={BackgroundVariant.Dots} gap={20} size={1.2} color="#cbd5e1" />
           <Controls showInteractive={false} position="bottom-left" />

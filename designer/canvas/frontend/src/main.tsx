@@ -9,6 +9,7 @@ import "@xyflow/react/dist/style.css";
 import "./canvas.css";
 import { Canvas } from "./Canvas";
 import { latency } from "./latency";
+import { stabilise, type StableParts } from "./stableData";
 import type { CanvasData, Sender } from "./types";
 import { isViewData } from "./view";
 import { ViewCanvas } from "./ViewCanvas";
@@ -17,21 +18,22 @@ interface Mounted {
   root: Root;
   host: HTMLDivElement;
   generation: number;
+  stable: StableParts;
 }
 
 const mounted = new WeakMap<HTMLElement | ShadowRoot, Mounted>();
 
 const render: FrontendRenderer = (args: FrontendRendererArgs) => {
   const { parentElement, setStateValue, setTriggerValue } = args;
-  const data = args.data as CanvasData;
   let m = mounted.get(parentElement);
   if (!m) {
     const host = document.createElement("div");
     host.className = "cv-host";
     parentElement.appendChild(host);
-    m = { root: createRoot(host), host, generation: 0 };
+    m = { root: createRoot(host), host, generation: 0, stable: { json: {}, data: {} } };
     mounted.set(parentElement, m);
   }
+  const data = stabilise(args.data as CanvasData, m.stable);
   const generation = ++m.generation;
   if (data.ack) latency.arrived(data.ack.mount, data.ack.seq);
   const send: Sender = {

@@ -1,0 +1,132 @@
+"""Canvas latency: how long a canvas edit takes to come back as redrawn shapes, and how long a big graph takes to
+open, in headless Chromium against the real app (the harness of tests/browser/conftest.py).
+
+For each graph (the 50-node network of tests/browser/test_design_latency.py, a 202-node and a 1,000-node chain of
+conv / batch norm / ReLU), the benchmark cuts and restores the wire under the whole network, edit after edit, so
+every card below changes state each time. The canvas stamps the moment it sends an edit and the first painted
+frame after Python's check of that edit is merged (frontend/src/latency.ts, window.__convasLatency); printed are
+p50 / p95 of edit -> redrawn shapes and its split: edit -> Python's answer at the canvas (the round trip) and
+answer -> painted frame. First paint: page load -> the canvas drawn and in sync with Python's check, measured
+from here (wall clock) for the 1,000-node graph. Targets (issue 14): p95 <= 60 ms at 50 nodes, <= 250 ms at 1,000
+nodes; first paint <= 2 s. Load averages are printed before and after: the figures mean little on a busy machine.
+Nothing is asserted.
+
+    python benchmarks/canvas_latency.py [--edits 20] [--big-edits 10] [--sizes 50,202,1000]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import engine  # noqa: E402
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, AppServer, wait_for_workspace_cookie  # noqa: E402
+from tests.browser.test_design_big import chain_graph  # noqa: E402
+from tests.browser.test_design_canvas import connect, node, shape, synced  # noqa: E402
+from tests.browser.test_design_latency import fifty_node_graph, pct  # noqa: E402
+
+TARGET_P95 = {50: 60.0, 1000: 250.0}
+TARGET_FIRST_PAINT_S = 2.0
+
+
+def graph_of(size: int) -> tuple[dict, str, str]:
+    """The graph, the node watched for the edit's effect and that node's shape when wired. On the chains it is
+    near the top (in view): a big graph's canvas may draw only the cards in view."""
+    if size == 50:
+        return fifty_node_graph(), "fc", "10"
+    return chain_graph(size), "relu2", "16×32×32"
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def open_graph(page, server: AppServer, g: dict, probe: str, probe_shape: str) -> float:
+    """Store `g` as the workspace's autosave, load the page, and return the seconds until the canvas is drawn
+    and shows Python's check (the probe node's shape)."""
+    from playwright.sync_api import expect
+
+    engine.save_graph(engine.load_graph(g), server.home / "autosave.json")
+    t0 = time.perf_counter()
+    page.goto(server.url)
+    expect(shape(page, probe)).to_have_text(probe_shape, timeout=120_000)  # pierces the canvas's shadow root
+    return time.perf_counter() - t0
+
+
+def measure(page, server: AppServer, size: int, edits: int) -> dict:
+    from playwright.sync_api import expect
+
+    g, last, last_shape = graph_of(size)
+    first_paint = open_graph(page, server, g, last, last_shape)
+    page.locator("[data-testid=cv-root]").scroll_into_view_if_needed()
+    synced(page)
+    page.evaluate("window.__convasLatency = {started: {}, samples: []}")
+    wire = page.locator('[data-testid="rf__edge-e:input>conv1:in0"]')
+    for i in range(edits):
+        if i % 2 == 0:  # cut the wire under the whole network: every card below goes to "waiting on input"
+            wire.click()
+            page.keyboard.press("Delete")
+            synced(page)
+            expect(node(page, last)).to_have_attribute("data-state", "blocked", timeout=60_000)
+        else:  # and wire it back: every shape comes back
+            connect(page, "input", "conv1")
+            synced(page)
+            expect(shape(page, last)).to_have_text(last_shape, timeout=60_000)
+    page.wait_for_function(f"window.__convasLatency.samples.length >= {edits}", timeout=60_000)
+    samples = page.evaluate("window.__convasLatency.samples")
+    trips = page.evaluate("window.__convasLatency.roundTrips")
+    paint = [a - b for a, b in zip(samples, trips)]
+    return {"size": len(g["nodes"]), "first_paint_s": first_paint, "p50": pct(samples, 50), "p95": pct(samples, 95),
+            "trip50": pct(trips, 50), "trip95": pct(trips, 95), "paint50": pct(paint, 50), "paint95": pct(paint, 95),
+            "n": len(samples)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--edits", type=int, default=20, help="edits on the 50- and 202-node graphs")
+    ap.add_argument("--big-edits", type=int, default=10, help="edits on the 1,000-node graph")
+    ap.add_argument("--sizes", default="50,202,1000")
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    sizes = [int(s) for s in args.sizes.split(",")]
+    print(f"load average before (1, 5, 15 min): {load()}  ({os.cpu_count()} CPUs)")
+    home = Path(tempfile.mkdtemp(prefix="convas_latency_"))
+    server = AppServer(home)
+    rows = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+            page = ctx.new_page()
+            page.set_default_timeout(60_000)
+            page.goto(server.url)
+            wait_for_workspace_cookie(page)  # the home workspace: its autosave is home/autosave.json
+            open_graph(page, server, *graph_of(50))  # warm-up: the first run imports torch and the catalog
+            for size in sizes:
+                r = measure(page, server, size, args.big_edits if size >= 1000 else args.edits)
+                rows.append(r)
+                target = TARGET_P95.get(size)
+                ratio = f", p95/target {r['p95'] / target:.2f} (target {target:.0f} ms)" if target else ""
+                print(f"{r['size']:>5} nodes, {r['n']} edits: edit -> redrawn p50 {r['p50']:.0f} ms, "
+                      f"p95 {r['p95']:.0f} ms{ratio}")
+                print(f"       round trip p50 {r['trip50']:.0f} / p95 {r['trip95']:.0f} ms; "
+                      f"paint p50 {r['paint50']:.0f} / p95 {r['paint95']:.0f} ms; "
+                      f"first paint {r['first_paint_s']:.2f} s" + (f" (target {TARGET_FIRST_PAINT_S:.0f} s, ratio "
+                      f"{r['first_paint_s'] / TARGET_FIRST_PAINT_S:.2f})" if size >= 1000 else ""))
+            browser.close()
+    finally:
+        server.stop()
+        shutil.rmtree(home, ignore_errors=True)
+    print(f"load average after (1, 5, 15 min): {load()}")
+
+
+if __name__ == "__main__":
+    main()
