@@ -83,7 +83,11 @@ class AppServer:
 @pytest.fixture(scope="session")
 def browser():
     _require_browser()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # every expect() waits on its condition up to 20 s (Playwright's default, 5 s, is short on a loaded 2-core CI
+    # machine, where a page's script run can take seconds); a condition that holds returns at once
+    expect.set_options(timeout=20_000)
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
