@@ -109,7 +109,8 @@ def design_line() -> None:
     ss = st.session_state
     g = ss.graph
     if g.get("name") != ss.get("sidebar_name", g.get("name")):
-        st.rerun()  # the name field is drawn by a full run only (a rename undone on the Design page)
+        ss.sidebar_name = g.get("name")  # asked once: a rerun that finds the name unchanged must not loop
+        st.rerun(scope="app")  # the name field is drawn by a full run only (a rename undone on the Design page)
     ss.setdefault("live_design", {})["graph"] = g
     r = design_checked().report  # the page reads the same report: one check per revision
     v, t = verdict(r), known_totals(r)
