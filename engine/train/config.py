@@ -46,6 +46,7 @@ class TrainConfig:
     lr_decay: float = 1.0  # multiply the lr by this once per epoch after epoch lr_decay_after (PTB recipe: 0.5)
     lr_decay_after: int = 0  # epochs at the full lr before lr_decay starts (PTB small: 4, medium: 6)
     init_uniform: float | None = None  # initialise every parameter uniformly in ±x (PTB recipe: 0.1); None: torch's
+    shuffle_labels: bool = False  # train on randomly permuted training labels (the saliency data-randomisation test)
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
