@@ -56,6 +56,17 @@ class MethodFaithfulness:
         return _versus(self.insertion.above(self.insertion_random), self.insertion.below(self.insertion_random))
 
     @property
+    def standing(self) -> str:
+        """'good' (beats random both ways, passes every randomisation check), 'bad' (fails a randomisation check)
+        or 'unsure' (anything else): the colour of the verdict line."""
+        checks = [self.cascade.verdict] + ([self.data.verdict] if self.data is not None else [])
+        if "fails" in checks:
+            return "bad"
+        if all(c == "passes" for c in checks) and self.deletion_verdict == self.insertion_verdict == "beats random":
+            return "good"
+        return "unsure"
+
+    @property
     def verdict(self) -> str:
         """One line: the faithfulness scores against random, then the randomisation checks, then what it means."""
         parts = [f"deletion {self.deletion_verdict}", f"insertion {self.insertion_verdict}",
