@@ -177,11 +177,6 @@ def blurred(x: torch.Tensor, kernel: int = BLUR_KERNEL, sigma: float = BLUR_SIGM
     return gaussian_blur(x, [k, k], [sigma, sigma]) if k > 1 else x.mean(dim=(-2, -1), keepdim=True).expand_as(x)
 
 
-def insertion_curve(model, x: torch.Tensor, order: torch.Tensor, target: int, steps: int = 28) -> torch.Tensor:
-    """Target probability as the pixels of x (1, C, H, W) are put back into its blurred copy in `order`."""
-    return replace_curve(model, blurred(x), x, order, target, steps)
-
-
 def curve_auc(curve: torch.Tensor) -> float:
     """Trapezoidal area under a curve sampled at evenly spaced fractions of [0, 1]."""
     c = curve.double()

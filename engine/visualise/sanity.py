@@ -58,12 +58,14 @@ def compare(trained: torch.Tensor, other: torch.Tensor, threshold: float = THRES
     n = len(rho)
     if n == 0:
         return Comparison(rho, iv, "undefined", "no images to compare", 0, 0)
-    if iv.undefined > UNDEFINED_SHARE * n or iv.n < 2:
+    if iv.undefined > UNDEFINED_SHARE * n:
         parts = [f"{c} of {n} {what} maps are constant (blank)" for c, what in
                  ((blank_t, "trained"), (blank_o, other_name)) if c]
-        why = " and ".join(parts) or f"only {iv.n} image(s)"
-        return Comparison(rho, iv, "undefined", f"{why}: a rank correlation with a constant map is not defined, so "
-                          f"the check cannot tell whether the maps changed", blank_t, blank_o)
+        return Comparison(rho, iv, "undefined", f"{' and '.join(parts)}: a rank correlation with a constant map is "
+                          f"not defined, so the check cannot tell whether the maps changed", blank_t, blank_o)
+    if iv.n < 2:
+        return Comparison(rho, iv, "undefined", f"only {iv.n} image with a defined correlation: an interval needs at "
+                          f"least 2 (use 100)", blank_t, blank_o)
     skipped = f" ({iv.undefined} image(s) with a blank map left out)" if iv.undefined else ""
     if iv.hi < threshold:
         verdict, why = "passes", f"mean |ρ| {iv.text(2)} is below {threshold}: the maps changed{skipped}"

@@ -175,6 +175,8 @@ def test_rank_correlation_with_a_constant_map_is_undefined():
     assert c.verdict == "fails" and c.interval.n == 19 and "1 image(s) with a blank map left out" in c.reason
     unrelated = torch.rand(20, 8, 8, generator=torch.Generator().manual_seed(1))
     assert compare(maps, unrelated).verdict == "passes"
+    single = compare(maps[:1], unrelated[:1])
+    assert single.verdict == "undefined" and "an interval needs at least 2" in single.reason
 
 
 def test_spearman_psnr_and_ssim_agree_with_scipy_and_torchmetrics():
