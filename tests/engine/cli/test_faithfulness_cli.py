@@ -25,6 +25,7 @@ def test_bad_arguments_are_refused_with_the_fix(tmp_path, capsys):
 def test_the_lab_prints_intervals_and_verdicts_and_starts_the_shuffled_twin(tmp_path, capsys):
     run_dir = new_run_dir(tmp_path, "cnn")
     train(TEMPLATES / "mnist_cnn.json", TrainConfig(data="mnist-sample", epochs=1, max_steps=5, seed=0), run_dir)
+    capsys.readouterr()  # the trainer's own lines
     assert main(["faithfulness", str(run_dir), "--images", "6", "--methods", "Saliency", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     r = out["Saliency"]
