@@ -85,13 +85,7 @@ def ascent_tab(run: LoadedRun) -> None:
     for r in results:
         c_img, c_ex = st.columns([1, 3])
         show(plots.image(r.image, f"channel {r.channel}", height=200), f"asc_ch_{r.channel}", c_img)
-        if r.ratio is not None:
-            c_img.markdown(f"activation **{r.activation:.3f}** = **{r.ratio:.2f}×** the best of {len(images):,} "
-                           f"test images ({r.dataset_best:.3f})")
-        else:
-            c_img.markdown(f"activation **{r.activation:.3f}**; no test image activates this channel above 0 "
-                           f"(best {r.dataset_best if r.dataset_best is not None else float('nan'):.3f}), so there "
-                           f"is no ratio")
+        c_img.markdown(r.summary())
         if r.exemplars is not None:
             title = f"top test images ({where}): " + ", ".join(f"{s:.3f}" for s in r.exemplar_scores)
             show(plots.exemplars(r.exemplars, title, height=200), f"asc_ex_{r.channel}", c_ex)

@@ -112,24 +112,6 @@ def probabilities(probs: torch.Tensor, classes: list[str], title: str = "Predict
     return fig
 
 
-def deletion_curves(curves: dict[str, tuple[list[float], list[float]]], title: str = "Deletion curves",
-                    height: int = 320) -> go.Figure:
-    """Probability of the class as pixels are removed: each method (solid) against its random order (dotted)."""
-    palette = ["#4f46e5", "#ea580c", "#059669", "#db2777", "#0891b2", "#ca8a04"]
-    fig = go.Figure()
-    for i, (name, (curve, rnd)) in enumerate(curves.items()):
-        c = palette[i % len(palette)]
-        xs = [k / (len(curve) - 1) for k in range(len(curve))]
-        fig.add_trace(go.Scatter(x=xs, y=curve, name=name, line=dict(color=c)))
-        fig.add_trace(go.Scatter(x=xs, y=rnd, name=f"{name} · random", line=dict(color=c, dash="dot"),
-                                 opacity=0.6))
-    fig.update_layout(title=dict(text=title, font=dict(size=13)), height=height, margin=dict(l=4, r=4, t=30, b=4),
-                      xaxis=dict(title="fraction of pixels removed", tickformat=".0%"),
-                      yaxis=dict(title="class probability", range=[0, 1.02]), showlegend=True,
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
-    return fig
-
-
 def history(values: list[float], title: str, y_title: str, height: int = 220) -> go.Figure:
     fig = go.Figure(go.Scatter(y=values, mode="lines", line=dict(color="#4f46e5")))
     fig.update_layout(title=dict(text=title, font=dict(size=13)), height=height, margin=dict(l=4, r=4, t=30, b=4),

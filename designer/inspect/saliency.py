@@ -4,14 +4,15 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from designer.inspect import plots
+from designer.inspect import lab_plots, plots
 from designer.inspect.cache import key, store
-from designer.inspect.runs import LoadedRun, test_images
+from designer.inspect.faithfulness import lab_section
+from designer.inspect.runs import LoadedRun
 from designer.inspect.views import progress_bar, show
-from engine.visualise import METHODS, ModelRandomisation
+from engine.visualise import METHODS
 from engine.visualise.saliency import default_cam_layer
 
-SANITY_IMAGES = 8
+VERDICT_COLOUR = {"beats random": "green", "worse than random": "red", "not distinguishable from random": "orange"}
 
 
 def _settings(run: LoadedRun, methods: list[str]) -> dict[str, dict]:
@@ -69,51 +70,19 @@ def saliency_tab(run: LoadedRun, x: torch.Tensor, x_id: str, predicted: int) -> 
     for i, (m, r) in enumerate(results.items()):
         with cols[i % len(cols)]:
             show(plots.heat_over(x, r.map, m, height=260), f"inspect_sal_{m}")
-            d = r.deletion
-            verdict = ":green[beats random]" if d.beats_random else ":red[no better than random]"
-            st.markdown(f"Deletion AUC **{d.auc:.3f}** vs random **{d.random_auc:.3f}** — {verdict} "
-                        f"(lower is better) · {r.seconds:.2f} s")
+            for c, what in ((r.deletion, "Deletion AUC"), (r.insertion, "Insertion AUC")):
+                rng = f"[{c.random.lo:.3f}, {c.random.hi:.3f}]" if c.random is not None else "(one order)"
+                st.markdown(f"{what} **{c.auc:.3f}** vs random {rng} — :{VERDICT_COLOUR[c.verdict]}[{c.verdict}] "
+                            f"({'lower' if c.lower_is_better else 'higher'} is better)")
+            st.caption(f"{r.seconds:.2f} s")
             if r.note:
                 st.caption(f":warning: {r.note}")
-    st.plotly_chart(plots.deletion_curves({m: (r.deletion.curve, r.deletion.random_curve)
-                                           for m, r in results.items()}), key="inspect_deletion")
-    st.caption("Deletion: pixels are set to black most-important first while the class probability is tracked; "
-               "a map that found the evidence makes it fall fast (small area). Dotted: random orders.")
-    sanity_section(run, methods, knobs)
-
-
-def sanity_section(run: LoadedRun, methods: list[str], knobs: dict) -> None:
-    st.subheader("Sanity check: model randomisation", anchor=False)
-    st.caption(f"Adebayo et al. 2018: the same method on a copy of the network with re-initialised weights. An "
-               f"explanation of the trained model should change (Spearman's |ρ| between the maps clearly low: "
-               f"< 0.4 passes). Over {SANITY_IMAGES} test images.")
-    images, _, _ = test_images(str(run.path), run.input_shape)
-    if len(images) == 0:
-        st.info("No test images for this run: the check needs some.")
-        return
-    keys = {m: key(run, "sanity", m, knobs[m], SANITY_IMAGES) for m in methods}
-    if st.button("Run the sanity check", key="inspect_sanity_go", icon=":material/shuffle:"):
-        bar, report = progress_bar("Sanity check")
-        for i, m in enumerate(methods):
-            def sub(f: float, msg: str, i=i) -> None:
-                report((i + f) / len(methods), msg)
-            with run.lock:
-                method = _method(run, m, knobs[m])
-                store().get_or_compute(keys[m], lambda method=method, sub=sub:
-                                       ModelRandomisation(method).run(images[:SANITY_IMAGES], progress=sub))
-        bar.empty()
-    done = {m: store().get(k) for m, k in keys.items() if store().get(k) is not None}
-    if not done:
-        return
-    cols = st.columns(min(3, len(done)))
-    for i, (m, r) in enumerate(done.items()):
-        with cols[i % len(cols)]:
-            badge = ":green-badge[passes]" if r.passed else ":red-badge[fails]"
-            st.markdown(f"**{m}** {badge} mean |ρ| = **{r.mean_rho:.2f}**")
-            pair = torch.stack([r.maps_trained[0], r.maps_random[0]])
-            show(plots.grid(pair, "trained · randomised", cols=2, colorscale=plots.HEAT, height=170,
-                            labels=["trained", "randomised"]), f"inspect_sanity_{m}")
-            if not r.passed and r.note:
-                st.caption(f":warning: {r.note}")
-
-
+    st.plotly_chart(lab_plots.perturbation_curves(
+        {m: (r.deletion.curve, r.deletion.random_curve) for m, r in results.items()},
+        {m: (r.insertion.curve, r.insertion.random_curve) for m, r in results.items()}), key="inspect_deletion")
+    n_orders = len(next(iter(results.values())).deletion.random_aucs or [])
+    st.caption(f"Deletion: pixels are set to black most-important first and the class probability should fall "
+               f"fast; insertion: they are put back into a blurred copy and it should rise fast. Dotted: the mean "
+               f"of {n_orders} random orders; a map beats random only outside the range [lo, hi] where 95% of random "
+               f"orders fall.")
+    lab_section(run, methods, knobs)

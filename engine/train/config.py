@@ -47,6 +47,7 @@ class TrainConfig:
     lr_decay_after: int = 0  # epochs at the full lr before lr_decay starts (PTB small: 4, medium: 6)
     init_uniform: float | None = None  # initialise every parameter uniformly in ±x (PTB recipe: 0.1); None: torch's
     loss_sum_steps: bool = False  # language model: the loss a step minimises is summed over a window's time steps (mean over the batch), as the PTB recipe's code does; off: mean per token. Perplexity is per token either way
+    shuffle_labels: bool = False  # train on randomly permuted training labels (the saliency data-randomisation test)
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:

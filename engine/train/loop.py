@@ -32,6 +32,7 @@ from engine.train.health import divergence_warning
 from engine.train.log import MetricsLog
 from engine.train.optim import init_uniform, lr_factor, make_optimizer, make_scheduler
 from engine.train.rundir import RunDir
+from engine.train.shuffle import shuffled_labels
 from engine.train.store import CheckpointMismatch, diff_state_dict, load_weights_into
 
 __all__ = ["Run", "Stop", "signals"]
@@ -89,6 +90,8 @@ class Run:
         in_shape = report.nodes[inp].shape if report.ok and inp else None
         data = load_data(cfg.data, cfg.data_root, input_shape=in_shape, val_fraction=cfg.val_fraction,
                          seed=cfg.seed, limit=cfg.limit)
+        if cfg.shuffle_labels:
+            data.y_train = shuffled_labels(data.y_train, cfg.seed)
         self.squeeze = self.check_fit(report, data)
         self.data = data.to(dev)
         self.K = data.num_classes

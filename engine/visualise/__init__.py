@@ -6,6 +6,8 @@ and the numbers that say how good they are. Hooks are always removed and the mod
     SaliencyMap / IntegratedGradientsMap / GuidedBackpropMap / GradCamMap / OcclusionMap / SmoothGradMap
         (model, graph, ...).run(x)                            Captum maps + deletion AUC vs random order
     ModelRandomisation(method).run(images)                    Adebayo et al.'s sanity check (Spearman)
+    CascadingRandomisation(method).run(images)                the same, layer by layer from the top
+    FaithfulnessLab(model, graph).run(images, methods)        deletion, insertion, randomisation, with 95% CIs
     ClassVisualisation(model, cfg, graph).run(3)              Simonyan et al.'s class image + softmax prob
     ChannelVisualisation(model, "relu2", cfg, graph).run(5, dataset=images)   + ratio to the best real image
     FeatureInversion(model, "conv1", graph).run(x)            Mahendran & Vedaldi + feature error, PSNR, SSIM
@@ -18,11 +20,12 @@ from engine.visualise.ascent import (
                                      ClassAscentResult,
                                      ClassVisualisation,
 )
+from engine.visualise.faithfulness import FaithfulnessLab, MethodFaithfulness
 from engine.visualise.filters import Filters, FiltersResult
 from engine.visualise.guard import ModelGuard, hook_count
 from engine.visualise.inversion import FeatureInversion, InversionConfig, InversionResult, invert_depths
 from engine.visualise.layers import Tap, conv_taps, resolve, taps
-from engine.visualise.metrics import Deletion, deletion, psnr, spearman, ssim
+from engine.visualise.metrics import Deletion, Insertion, deletion, insertion, psnr, spearman, ssim
 from engine.visualise.saliency import (
                                      METHODS,
                                      AttributionMethod,
@@ -34,10 +37,19 @@ from engine.visualise.saliency import (
                                      SaliencyResult,
                                      SmoothGradMap,
 )
-from engine.visualise.sanity import ModelRandomisation, SanityResult, randomised_copy
+from engine.visualise.sanity import (
+                                     CascadeResult,
+                                     CascadingRandomisation,
+                                     ModelRandomisation,
+                                     SanityResult,
+                                     randomised_copy,
+)
+from engine.visualise.stats import Interval, interval
 
 __all__ = [
-    "METHODS", "Activations", "ActivationsResult", "AscentConfig", "AttributionMethod", "ChannelAscentResult",
+    "METHODS", "Activations", "ActivationsResult", "AscentConfig", "AttributionMethod", "CascadeResult",
+    "CascadingRandomisation", "ChannelAscentResult", "FaithfulnessLab", "Insertion", "Interval", "MethodFaithfulness",
+    "insertion", "interval",
     "ChannelVisualisation", "ClassAscentResult", "ClassVisualisation", "Deletion", "FeatureInversion", "Filters",
     "FiltersResult", "GradCamMap", "GuidedBackpropMap", "IntegratedGradientsMap", "InversionConfig",
     "InversionResult", "LayerActivation", "ModelGuard", "ModelRandomisation", "OcclusionMap", "SaliencyMap",

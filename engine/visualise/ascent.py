@@ -64,15 +64,54 @@ class ChannelAscentResult:
     image: torch.Tensor  # (C, H, W) on the CPU
     activation: float  # the channel's mean activation for x*, no transforms applied
     dataset_best: float | None  # the highest mean activation over the dataset images (None without a dataset)
-    # activation / dataset_best: ≥ 1 when the synthetic image beats every real one. Only defined when the best
-    # image's activation is positive (None otherwise): a conv's raw output before its ReLU can be negative for
-    # every real image, so read such a channel at the ReLU after it, where activations are ≥ 0.
+    # activation / dataset_best: ≥ 1 when the synthetic image beats every real one. Only defined for a live
+    # channel (None otherwise): a ratio against a best of 0, or of 0.0002 when the layer's other channels reach 1,
+    # says nothing. A conv's raw output before its ReLU can be negative for every real image, so read such a
+    # channel at the ReLU after it, where activations are ≥ 0.
     ratio: float | None
     history: list[float]
     seconds: float
     exemplars: torch.Tensor | None = None  # (k, C, H, W) the dataset images that excite the channel most
     exemplar_scores: list[float] = field(default_factory=list)
     exemplar_indices: list[int] = field(default_factory=list)
+    status: str = ""  # "live" | "near-dead" | "dead" ("" without a dataset); see channel_status
+    active_images: int | None = None  # dataset images whose mean activation of this channel is above 0
+    dataset_size: int | None = None
+    layer_best: float | None = None  # the highest dataset_best over the layer's channels
+
+    def summary(self) -> str:
+        """The one line the page prints under the channel's image: the ratio for a live channel, and for a dead
+        or near-dead one the same honest wording, with significant digits rather than a rounded 0.000."""
+        a = sig(self.activation)
+        if self.dataset_best is None:
+            return f"activation {a} (no dataset to compare with)"
+        n = f"{self.dataset_size:,}"
+        if self.status == "live" and self.ratio is not None:
+            return f"activation {a} = {self.ratio:.2f}× the best of {n} test images ({sig(self.dataset_best)})"
+        share = (f", {sig(100 * self.dataset_best / self.layer_best)}% of the layer's strongest channel"
+                 if self.layer_best and self.dataset_best > 0 else "")
+        return (f"{self.status} channel: {self.active_images:,} of {n} test images activate it above 0 (best "
+                f"{sig(self.dataset_best)}{share}); the synthetic image reaches {a}. No ratio: against a best this "
+                f"close to 0 it would say nothing")
+
+
+# a channel whose best dataset image reaches less than this share of the layer's strongest channel is near-dead
+NEAR_DEAD = 0.01
+
+
+def sig(v: float, digits: int = 3) -> str:
+    """A number with `digits` significant digits (0.00021, 1.23, 1.23e+04): never a rounded 0.000."""
+    return f"{v:.{digits}g}"
+
+
+def channel_status(best: float, layer_best: float) -> str:
+    """'dead' when no dataset image activates the channel above 0; 'near-dead' when its best is below NEAR_DEAD of
+    the layer's strongest channel's best; else 'live'."""
+    if best <= 0:
+        return "dead"
+    if layer_best > 0 and best < NEAR_DEAD * layer_best:
+        return "near-dead"
+    return "live"
 
 
 def channel_score(t: torch.Tensor, channel: int) -> torch.Tensor:
@@ -224,7 +263,11 @@ class ChannelVisualisation(_Ascent):
             col = scores[:, channel]
             best = float(col.max())
             result.dataset_best = best
-            result.ratio = reached / best if best > 0 else None
+            result.layer_best = float(scores.max())
+            result.status = channel_status(best, result.layer_best)
+            result.active_images = int((col > 0).sum())
+            result.dataset_size = len(col)
+            result.ratio = reached / best if result.status == "live" else None
             top = torch.argsort(col, descending=True)[:top_k]
             result.exemplars = dataset[top].cpu()
             result.exemplar_scores = col[top].tolist()

@@ -1,13 +1,21 @@
-"""The numbers that say how good a picture is: deletion AUC, Spearman rank correlation, PSNR, SSIM.
+"""The numbers that say how good a picture is: deletion and insertion AUC, Spearman rank correlation, PSNR, SSIM.
 
-All take torch tensors (any device) and return Python floats, so results compare and serialise simply.
+All take torch tensors (any device) and return Python floats, so results compare and serialise simply. SSIM is
+torchmetrics'. Spearman (tie-averaged ranks) and PSNR are a few lines of torch that run on the maps' device without
+a copy to numpy; tests/engine/visualise/test_faithfulness.py checks them against scipy.stats.spearmanr and
+torchmetrics' PSNR.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torchmetrics.functional.image import structural_similarity_index_measure
+from torchvision.transforms.functional import gaussian_blur
+
+from engine.visualise.stats import Interval, prediction_interval
 
 
 def rank(v: torch.Tensor) -> torch.Tensor:
@@ -28,13 +36,14 @@ def rank(v: torch.Tensor) -> torch.Tensor:
 
 def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
     """Spearman's rank correlation of two equally sized tensors (Pearson's r of their tie-averaged ranks).
-    A constant input has no ranking; its correlation is defined here as 0."""
+    A constant input (a blank map) has no ranking, so the correlation is not defined: NaN, as scipy says. Never 0:
+    a 0 would read as "the maps are unrelated" and pass a sanity check that never looked at a map."""
     if a.numel() != b.numel():
         raise ValueError(f"spearman needs tensors of the same size. Received: {a.numel()} and {b.numel()} elements")
     ra, rb = rank(a), rank(b)
     ra, rb = ra - ra.mean(), rb - rb.mean()
     den = ra.norm() * rb.norm()
-    return 0.0 if den == 0 else float((ra * rb).sum() / den)
+    return math.nan if den == 0 else float((ra * rb).sum() / den)
 
 
 def psnr(x: torch.Tensor, ref: torch.Tensor, data_range: float = 1.0) -> float:
@@ -43,59 +52,129 @@ def psnr(x: torch.Tensor, ref: torch.Tensor, data_range: float = 1.0) -> float:
     return float("inf") if mse == 0 else 10.0 * torch.log10(torch.tensor(data_range ** 2 / mse)).item()
 
 
-def _gaussian_window(size: int, sigma: float, device, dtype) -> torch.Tensor:
-    g = torch.arange(size, device=device, dtype=dtype) - (size - 1) / 2
-    g = torch.exp(-(g ** 2) / (2 * sigma ** 2))
-    g = g / g.sum()
-    return g[:, None] * g[None, :]
-
-
-def ssim(x: torch.Tensor, ref: torch.Tensor, data_range: float = 1.0, window: int = 7, sigma: float = 1.5) -> float:
-    """Structural similarity (Wang et al. 2004) of two (C, H, W) or (H, W) images, mean over channels and
-    positions, Gaussian window (7 px by default: MNIST digits are 28 px, the paper's 11 px window is too coarse)."""
+def ssim(x: torch.Tensor, ref: torch.Tensor, data_range: float = 1.0, sigma: float = 1.5) -> float:
+    """Structural similarity (Wang et al. 2004) of two (C, H, W) or (H, W) images: torchmetrics' implementation
+    (Gaussian window of σ 1.5, 11 px, reflect-padded borders), mean over channels and positions."""
     x, ref = x.double(), ref.double()
     if x.dim() == 2:
         x, ref = x[None], ref[None]
-    C, H, W = x.shape
-    window = min(window, H, W)
-    w = _gaussian_window(window, sigma, x.device, x.dtype).expand(C, 1, window, window)
-    blur = lambda t: F.conv2d(t[None], w, groups=C)[0]
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    mx, my = blur(x), blur(ref)
-    vx, vy, cxy = blur(x * x) - mx ** 2, blur(ref * ref) - my ** 2, blur(x * ref) - mx * my
-    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx ** 2 + my ** 2 + c1) * (vx + vy + c2))
-    return float(s.mean())
+    return float(structural_similarity_index_measure(x[None], ref[None], gaussian_kernel=True, sigma=sigma,
+                                                     data_range=data_range))
+
+
+def is_constant(m: torch.Tensor) -> bool:
+    """A map with a single value everywhere (blank): it ranks no pixel above another."""
+    return bool(m.numel() == 0 or (m == m.flatten()[0]).all())
 
 
 @dataclass
-class Deletion:
-    """Deletion metric (Petsiuk et al. 2018): remove pixels most-salient first and watch the class probability
-    fall. The area under that curve is small for a map that found the evidence; a random order is the control."""
+class PixelCurve:
+    """A perturbation curve (Petsiuk et al. 2018): pixels change in the map's order, most important first, while
+    the class probability is tracked; its area (AUC) beside the same area for random orders, the control.
 
-    auc: float  # mean probability of the target over the deletion steps (lower = better map)
-    random_auc: float  # the same for random pixel orders (mean over `random_orders` draws)
-    curve: list[float]  # probability after deleting fractions 0, 1/steps, ..., 1 of the pixels
-    random_curve: list[float]
+    The random control is `random_orders` random pixel orders; `random` is the 95% range of one random order's AUC
+    (Student's t prediction interval from those orders). The map's order is one order: it beats random only when
+    its AUC lies beyond that range on the good side, i.e. better than 97.5% of random orders would be. Inside it,
+    the map is not distinguishable from a random order."""
+
+    auc: float
+    random_auc: float  # mean AUC over the random orders
+    curve: list[float]  # probability after changing fractions 0, 1/steps, ..., 1 of the pixels
+    random_curve: list[float]  # the random orders' mean curve
+    random: Interval | None = None  # 95% range of one random order's AUC (None: fewer than 2 orders, no range)
+    random_aucs: list[float] | None = None  # one AUC per random order
+
+    lower_is_better = True
+    kind = ""
 
     @property
     def beats_random(self) -> bool:
-        return self.auc < self.random_auc
+        """True only when the map's AUC lies beyond the random interval on the good side."""
+        if self.random is None or not self.random.defined:
+            return False
+        return self.auc < self.random.lo if self.lower_is_better else self.auc > self.random.hi
+
+    @property
+    def worse_than_random(self) -> bool:
+        if self.random is None or not self.random.defined:
+            return False
+        return self.auc > self.random.hi if self.lower_is_better else self.auc < self.random.lo
+
+    @property
+    def verdict(self) -> str:
+        """'beats random', 'worse than random' or 'not distinguishable from random'."""
+        if self.beats_random:
+            return "beats random"
+        if self.worse_than_random:
+            return "worse than random"
+        return "not distinguishable from random"
+
+
+@dataclass
+class Deletion(PixelCurve):
+    """Deletion: pixels set to the baseline (black) most-salient first; the probability should fall fast, so a
+    small area is good."""
+
+    lower_is_better = True
+    kind = "deletion"
+
+
+@dataclass
+class Insertion(PixelCurve):
+    """Insertion (RISE protocol): start from a heavily blurred copy of the image and put the original pixels back
+    most-salient first; the probability should rise fast, so a large area is good."""
+
+    lower_is_better = False
+    kind = "insertion"
+
+
+CHUNK = 512  # images per forward of the perturbation curves
 
 
 @torch.no_grad()
+def replace_curves(model, start: torch.Tensor, end: torch.Tensor, orders: torch.Tensor, target: int,
+                   steps: int = 28) -> torch.Tensor:
+    """Target probability as the pixels of `start` (1, C, H, W) are replaced by those of `end`, for each of the
+    orders (K, H*W) of flat pixel indices (first replaced first), at `steps` + 1 evenly spaced counts: (K, steps + 1),
+    all in one batched forward."""
+    _, C, H, W = start.shape
+    n = H * W
+    orders = orders.to(start.device).reshape(-1, n)
+    K = len(orders)
+    counts = torch.linspace(0, n, steps + 1, device=start.device).round().long()
+    # position of each pixel in each order -> a pixel is replaced at step k when its position < counts[k]
+    position = torch.empty_like(orders)
+    position.scatter_(1, orders, torch.arange(n, device=start.device).expand(K, n))
+    done = (position[:, None, :] < counts[None, :, None]).view(K * (steps + 1), 1, H, W)
+    probs = []
+    for i in range(0, len(done), CHUNK):  # bounded memory for big images and many orders
+        part = done[i:i + CHUNK]
+        batch = torch.where(part, end.expand(len(part), C, H, W), start.expand(len(part), C, H, W))
+        probs.append(torch.softmax(model(batch), dim=1)[:, target])
+    return torch.cat(probs).view(K, steps + 1)
+
+
+def replace_curve(model, start: torch.Tensor, end: torch.Tensor, order: torch.Tensor, target: int,
+                  steps: int = 28) -> torch.Tensor:
+    """replace_curves for one order (H*W,): (steps + 1,)."""
+    return replace_curves(model, start, end, order[None], target, steps)[0]
+
+
 def deletion_curve(model, x: torch.Tensor, order: torch.Tensor, target: int, steps: int = 28,
                    baseline: float = 0.0) -> torch.Tensor:
-    """Target probability as pixels of x (1, C, H, W) are set to `baseline` in `order` (flat H*W indices,
-    first deleted first); `steps` + 1 points, all in one batched forward."""
-    _, C, H, W = x.shape
-    n = H * W
-    counts = torch.linspace(0, n, steps + 1, device=x.device).round().long()
-    # position of each pixel in the deletion order -> a pixel is gone at step k when its position < counts[k]
-    position = torch.empty(n, dtype=torch.long, device=x.device)
-    position[order.to(x.device)] = torch.arange(n, device=x.device)
-    gone = (position[None, :] < counts[:, None]).view(steps + 1, 1, H, W)
-    batch = torch.where(gone, torch.full_like(x, baseline), x.expand(steps + 1, C, H, W))
-    return torch.softmax(model(batch), dim=1)[:, target]
+    """Target probability as pixels of x (1, C, H, W) are set to `baseline` in `order`."""
+    return replace_curve(model, x, torch.full_like(x, baseline), order, target, steps)
+
+
+# RISE's substrate for insertion: a Gaussian blur of kernel 11 and sigma 5 (Petsiuk et al.'s released code)
+BLUR_KERNEL, BLUR_SIGMA = 11, 5.0
+
+
+def blurred(x: torch.Tensor, kernel: int = BLUR_KERNEL, sigma: float = BLUR_SIGMA) -> torch.Tensor:
+    """The insertion curve's starting image: x (B, C, H, W) blurred (kernel shrunk to fit small images)."""
+    k = min(kernel, 2 * min(x.shape[-2:]) - 1)
+    k = k if k % 2 else k - 1
+    return gaussian_blur(x, [k, k], [sigma, sigma]) if k > 1 else x.mean(dim=(-2, -1), keepdim=True).expand_as(x)
 
 
 def curve_auc(curve: torch.Tensor) -> float:
@@ -104,16 +183,42 @@ def curve_auc(curve: torch.Tensor) -> float:
     return float(((c[1:] + c[:-1]) / 2).mean())
 
 
-def deletion(model, x: torch.Tensor, saliency: torch.Tensor, target: int, steps: int = 28, baseline: float = 0.0,
-             random_orders: int = 4, seed: int = 0) -> Deletion:
-    """Deletion AUC of a saliency map (H, W) for image x (1, C, H, W) beside the AUC of random orders. Pixels of
-    equal importance (e.g. the zeros of a ReLU'd Grad-CAM) are deleted in random order, not scan order."""
-    gen = torch.Generator().manual_seed(seed)
+def saliency_order(saliency: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Flat pixel indices, most important first; pixels of equal importance (e.g. the zeros of a ReLU'd Grad-CAM)
+    in random order, not scan order."""
     n = saliency.numel()
     shuffle = torch.randperm(n, generator=gen)
-    order = shuffle[torch.argsort(saliency.flatten().cpu()[shuffle], descending=True, stable=True)]
-    curve = deletion_curve(model, x, order, target, steps, baseline)
-    randoms = [deletion_curve(model, x, torch.randperm(n, generator=gen), target, steps, baseline)
-               for _ in range(random_orders)]
-    rnd = torch.stack(randoms).mean(0)
-    return Deletion(curve_auc(curve), curve_auc(rnd), curve.tolist(), rnd.tolist())
+    return shuffle[torch.argsort(saliency.flatten().cpu()[shuffle], descending=True, stable=True)]
+
+
+# random orders of the single-image control: one image's random deletion AUC varies by about 0.05 (std over 40
+# orders on the MNIST CNN); 40 orders estimate that spread (and so the range a map must leave) within about ±20%
+RANDOM_ORDERS = 40
+
+
+def _scored(cls, model, start: torch.Tensor, end: torch.Tensor, saliency: torch.Tensor, target: int, steps: int,
+            random_orders: int, seed: int):
+    gen = torch.Generator().manual_seed(seed)
+    n = saliency.numel()
+    orders = torch.stack([saliency_order(saliency, gen)] + [torch.randperm(n, generator=gen)
+                                                           for _ in range(random_orders)])
+    curves = replace_curves(model, start, end, orders, target, steps)
+    curve, randoms = curves[0], curves[1:]
+    aucs = [curve_auc(r) for r in randoms]
+    rnd = randoms.mean(0) if random_orders else torch.full_like(curve, math.nan)
+    return cls(curve_auc(curve), float(sum(aucs) / len(aucs)) if aucs else math.nan, curve.tolist(), rnd.tolist(),
+               prediction_interval(aucs) if len(aucs) >= 2 else None, aucs)
+
+
+def deletion(model, x: torch.Tensor, saliency: torch.Tensor, target: int, steps: int = 28, baseline: float = 0.0,
+             random_orders: int = RANDOM_ORDERS, seed: int = 0) -> Deletion:
+    """Deletion AUC of a saliency map (H, W) for image x (1, C, H, W) beside the AUC of random orders, with the
+    95% range of a random order's AUC."""
+    return _scored(Deletion, model, x, torch.full_like(x, baseline), saliency, target, steps, random_orders, seed)
+
+
+def insertion(model, x: torch.Tensor, saliency: torch.Tensor, target: int, steps: int = 28,
+              random_orders: int = RANDOM_ORDERS, seed: int = 0) -> Insertion:
+    """Insertion AUC (RISE protocol: from the blurred image back to x) of a saliency map (H, W) for image x
+    (1, C, H, W) beside the AUC of random orders, with the 95% range of a random order's AUC."""
+    return _scored(Insertion, model, blurred(x), x, saliency, target, steps, random_orders, seed)

@@ -5,7 +5,8 @@ Every method answers "which input pixels does the class score depend on?" differ
 gradient with negative signals stopped at every ReLU (Springenberg et al. 2015), the gradient-weighted feature
 maps of a chosen layer (Grad-CAM, Selvaraju et al. 2017), the score drop when a window is covered (Zeiler &
 Fergus 2014), and the gradient averaged over noisy copies (SmoothGrad, Smilkov et al. 2017). A picture alone
-cannot say which is right, so each result carries its deletion AUC beside the same AUC for random orders.
+cannot say which is right, so each result carries its deletion and insertion AUC beside the same AUCs for random
+orders (with their 95% interval).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from torch import nn
 
 from engine.visualise.guard import ModelGuard, Progress, model_device, no_progress
 from engine.visualise.layers import Tap, resolve, taps
-from engine.visualise.metrics import Deletion, deletion
+from engine.visualise.metrics import RANDOM_ORDERS, Deletion, Insertion, deletion, insertion
 
 
 @dataclass
@@ -33,6 +34,7 @@ class SaliencyResult:
     deletion: Deletion | None
     seconds: float
     note: str = ""  # what a reader should know about this method (e.g. its sanity-check behaviour)
+    insertion: Insertion | None = None  # the RISE insertion curve beside the deletion one
 
 
 def _scale01(m: torch.Tensor) -> torch.Tensor:
@@ -76,7 +78,7 @@ class AttributionMethod:
         return attr.cpu(), _scale01(self._aggregate(attr)).cpu()
 
     def run(self, x: torch.Tensor, target: int | None = None, *, deletion_steps: int = 28, baseline: float = 0.0,
-            random_orders: int = 4, progress: Progress = no_progress) -> SaliencyResult:
+            random_orders: int = RANDOM_ORDERS, progress: Progress = no_progress) -> SaliencyResult:
         """x: (C, H, W) or (1, C, H, W). target None = the predicted class."""
         t0 = time.perf_counter()
         x = (x if x.dim() == 4 else x[None]).to(model_device(self.model))
@@ -85,12 +87,14 @@ class AttributionMethod:
         target = int(probs.argmax()) if target is None else int(target)
         progress(0.0, f"{self.name}: attributing class {target}")
         attr, m = self.maps(x, torch.tensor([target]))
-        progress(0.7, f"{self.name}: deletion curve")
+        progress(0.6, f"{self.name}: deletion curve")
         with ModelGuard(self.model):
             d = deletion(self.model, x, m[0], target, deletion_steps, baseline, random_orders)
+            progress(0.8, f"{self.name}: insertion curve")
+            ins = insertion(self.model, x, m[0], target, deletion_steps, random_orders)
         progress(1.0, f"{self.name}: done")
         return SaliencyResult(self.name, target, float(probs[target]), attr[0], m[0], d,
-                              time.perf_counter() - t0, self.note)
+                              time.perf_counter() - t0, self.note, ins)
 
 
 class SaliencyMap(AttributionMethod):

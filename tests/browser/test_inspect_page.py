@@ -81,9 +81,13 @@ def test_every_tab_renders_on_a_trained_run(page, trained_run):
 
     show_tab(page, "Saliency")
     expect(page.get_by_text("Deletion AUC")).to_have_count(3, timeout=LONG)  # Saliency, Grad-CAM, Guided Backprop
+    expect(page.get_by_text("Insertion AUC")).to_have_count(3)
     expect(page.get_by_text("known to fail the model-randomisation sanity check").first).to_be_visible()
-    page.get_by_role("button", name="Run the sanity check").click()
-    expect(page.get_by_text("mean |ρ|")).to_have_count(3, timeout=LONG)
+    page.get_by_role("button", name=re.compile("Run the faithfulness lab")).click()
+    expect(page.get_by_text(re.compile(r"^(Saliency|Grad-CAM|Guided Backprop): deletion .* model randomisation")))\
+        .to_have_count(3, timeout=LONG)  # one verdict line per method
+    expect(page.get_by_text("Cascading randomisation: layers re-initialised from the output down")).to_be_visible()
+    expect(page.get_by_role("button", name="Train on shuffled labels")).to_be_visible()
     wait_for_app_idle(page)
     screenshot_whole(page, "inspect_saliency")
 

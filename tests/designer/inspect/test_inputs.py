@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from designer.inspect import plots
+from designer.inspect import lab_plots, plots
 from designer.inspect.cache import ResultStore, key
 from designer.inspect.inputs import InputError, centre_digit, decode_upload, digest, drawing_to_input
 from engine.visualise import AscentConfig
@@ -86,7 +86,9 @@ def test_figures_build_from_results():
     assert plots.grid(torch.rand(6, 5, 5), cols=3).data[0].z.shape == (11, 17)
     assert plots.exemplars(torch.rand(4, 3, 8, 8)).data[0].type == "image"
     assert plots.feature_maps(torch.rand(10)).data[0].type == "bar"
-    fig = plots.deletion_curves({"Saliency": ([1.0, 0.5, 0.1], [1.0, 0.9, 0.2])})
-    assert [t.name for t in fig.data] == ["Saliency", "Saliency · random"]
+    fig = lab_plots.perturbation_curves({"Saliency": ([1.0, 0.5, 0.1], [1.0, 0.9, 0.2])},
+                                        {"Saliency": ([0.1, 0.6, 1.0], [0.1, 0.3, 1.0])})
+    assert [t.name for t in fig.data] == ["Saliency", "Saliency · random"] * 2  # deletion, then insertion
+    assert [t.xaxis for t in fig.data] == ["x", "x", "x2", "x2"]
     assert plots.probabilities(torch.tensor([0.1, 0.9]), ["cat", "dog"]).data[0].marker.color[1] == "#4f46e5"
 
