@@ -8,6 +8,7 @@ from designer.design.form import render_properties
 from designer.design.session import DesignSession
 from designer.design.summary import error_items, human_bytes, summary_rows, totals
 from designer.state import autosave, require_app
+from designer.train.layers import overlay, watch
 
 require_app()
 
@@ -55,9 +56,10 @@ header = st.container()  # drawn above the canvas, filled after it: the canvas's
 # ---- the canvas, and beside it the problems and the selected node ----
 left, right = st.columns([3.5, 1.15], gap="medium")
 with left:
+    health = overlay(g, ds.commit)  # the design's latest run, drawn on the canvas (designer.train.layers)
     canvas(canvas_data(g, report, rev=st.session_state.graph_rev, ack=st.session_state.design_ack,
                        selected=ds.selected, select_nonce=st.session_state.design_select_nonce,
-                       can_undo=ds.history.can_undo, can_redo=ds.history.can_redo),
+                       can_undo=ds.history.can_undo, can_redo=ds.history.can_redo, health=health),
            key=CANVAS_KEY, on_canvas_change=_on_canvas, on_command_change=_on_command)
 
 # ---- header: the design and its totals ----
@@ -113,4 +115,5 @@ st.dataframe(rows, hide_index=True, width="stretch", height=min(38 + 35 * len(ro
                  "MACs": st.column_config.NumberColumn("MACs", format="localized")})
 st.caption(f"Total: {t['params']:,} parameters · {t['macs']:,} MACs per sample · about {t['memory_text']} to train "
            f"at batch {int(batch)} (weights, gradients, Adam state and activations, float32).")
+watch(g)  # while that run is live, redraw when new diagnostics arrive
 _autosave()

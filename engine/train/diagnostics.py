@@ -31,10 +31,12 @@ from engine.codegen import node_names
 from engine.graph import Graph
 from engine.train.log import parse_lines
 
-__all__ = ["DEAD_OPS", "QUANTITIES", "Diagnostics", "DiagnosticsLog", "LoggedDiagnostics", "node_modules", "series",
+__all__ = ["DEAD_OPS", "LABELS", "QUANTITIES", "Diagnostics", "DiagnosticsLog", "LoggedDiagnostics", "node_modules", "series",
            "start_diagnostics"]
 
 QUANTITIES = ("act_mean", "act_std", "dead", "grad_norm", "update_ratio")
+LABELS = {"act_mean": "activation mean", "act_std": "activation std", "dead": "dead ReLU units",
+          "grad_norm": "gradient norm", "update_ratio": "update ratio ‖Δw‖/‖w‖"}
 DEAD_OPS = ("ReLU", "ReLU6")  # zero is the only value a dead unit of these gives
 
 
