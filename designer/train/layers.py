@@ -162,7 +162,7 @@ def overlay(graph: dict, commit: Callable[[dict], bool]) -> dict | None:
     advice = run_advice(run, rows)
     if advice:
         with st.expander(f"{len(advice)} training warning{'s' if len(advice) > 1 else ''}",
-                         icon=":material/warning:", expanded=True):
+                         icon=":material/warning:", expanded=False):  # folded: the canvas stays in view
             render_warnings(advice, run, commit, key="design")
     return health_data(rows, q, entry["name"], live, advice, {n["id"] for n in graph["nodes"]})
 

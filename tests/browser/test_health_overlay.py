@@ -71,6 +71,10 @@ def test_health_overlay_updates_live_and_a_remedy_is_applied_and_undone(page):
     screenshot_whole(page, "health_overlay")
 
     # lr 1 kills the ReLUs: the warning offers LeakyReLU as one undoable edit of the design
+    warnings = page.get_by_text(re.compile(r"^\d+ training warnings?$"))
+    expect(warnings).to_be_visible(timeout=120_000)
+    wait_for_app_idle(page)
+    warnings.click()
     remedy = page.get_by_role("button", name="Replace relu1 by LeakyReLU")
     expect(remedy).to_be_visible(timeout=120_000)
     wait_for_app_idle(page)
