@@ -220,3 +220,17 @@ def add_nodes(g: Design, nodes: list[dict]) -> Design:
     out["nodes"] = out["nodes"] + copy.deepcopy(nodes)
     out["outputs"] = update_outputs(g, out["nodes"])
     return out
+
+
+def set_op(g: Design, node_id: str, op: str, params: dict[str, Any] | None = None) -> Design:
+    """Give a node another op (e.g. ReLU -> LeakyReLU), keeping its id, inputs and place; its params become
+    `params` (the new op's defaults when None)."""
+    if not has_op(op):
+        raise ValueError(f"unknown op {op!r}; use an op of the catalog (python -m engine docs lists them).")
+    out = copy.deepcopy(g)
+    n = _node(out, node_id)
+    n["op"] = op
+    n.pop("params", None)
+    if params:
+        n["params"] = copy.deepcopy(params)
+    return out

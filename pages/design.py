@@ -10,6 +10,7 @@ from designer.design.summary import error_items, human_bytes, summary_rows, tota
 from designer.sidebar import design_line
 from designer.state import autosave, require_app
 from designer.train.form import batch_size, set_batch_size
+from designer.train.layers import overlay, watch
 from engine.verdict import verdict
 
 require_app()
@@ -63,9 +64,10 @@ def design_page() -> None:
     # ---- the canvas, and beside it the problems and the selected node ----
     left, right = st.columns([3.5, 1.15], gap="medium")
     with left:
+        health = overlay(g, ds.commit)  # the design's latest run, drawn on the canvas (designer.train.layers)
         canvas(canvas_data(g, report, rev=st.session_state.graph_rev, ack=st.session_state.design_ack,
                            selected=ds.selected, select_nonce=st.session_state.design_select_nonce,
-                           can_undo=ds.history.can_undo, can_redo=ds.history.can_redo),
+                           can_undo=ds.history.can_undo, can_redo=ds.history.can_redo, health=health),
                key=CANVAS_KEY, on_canvas_change=_on_canvas, on_command_change=_on_command)
 
     # ---- header: the design and its totals ----
@@ -131,3 +133,4 @@ def design_page() -> None:
 
 
 design_page()
+watch(st.session_state.graph)  # while the design's run is live, redraw when new diagnostics arrive

@@ -126,6 +126,10 @@ def render_form(graph: dict, can_start: bool) -> Submitted | None:
                 nesterov = st.checkbox("Nesterov (SGD)", bool(d["nesterov"]), key="tf_nest")
                 val = st.number_input("Validation fraction", 0.01, 0.99, float(d["val_fraction"]), key="tf_val")
                 log_every = st.number_input("Log every N steps", 1, 100000, int(d["log_every"]), key="tf_log")
+                diag_every = st.number_input("Layer diagnostics every N steps (0: off)", 0, 10**6,
+                                             int(d.get("diag_every", 0)), key="tf_diag",
+                                             help="per layer: activation mean/std, dead ReLUs, gradient norm, "
+                                                  "update ratio; drawn on the Design page's canvas and below")
                 max_steps = st.number_input("Stop after N steps (0: all)", 0, 10**9, int(d["max_steps"] or 0),
                                             key="tf_max")
                 fast = st.checkbox("Fast mode (compile the network)", bool(d["fast"]), key="tf_fast",
@@ -155,7 +159,7 @@ def render_form(graph: dict, can_start: bool) -> Submitted | None:
               "nesterov": bool(nesterov), "weight_decay": float(wd), "schedule": sched,
               "clip_grad_norm": float(clip) or None, "label_smoothing": float(smooth), "seed": int(seed),
               "device": dev, "precision": prec, "augment": aug, "val_fraction": float(val),
-              "log_every": int(log_every), "max_steps": int(max_steps) or None, "fast": bool(fast),
+              "log_every": int(log_every), "diag_every": int(diag_every), "max_steps": int(max_steps) or None, "fast": bool(fast),
               "nproc": int(nproc), "cd_k": int(cd_k), "persistent_cd": bool(pcd), "lr_decay": float(decay),
               "lr_decay_after": int(decay_after), "init_uniform": float(init) or None,
               "loss_sum_steps": bool(sum_steps)}

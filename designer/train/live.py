@@ -10,7 +10,7 @@ import time
 
 import streamlit as st
 
-from designer.train import boxes, plots, recommend
+from designer.train import boxes, layers, plots, recommend
 from designer.train.runs import STATE_COLOR, STATE_ICON, label, metrics, queue_place, run_dir
 from engine.train import runs as R
 from engine.train.rundir import ACTIVE, RunDir
@@ -170,6 +170,7 @@ def render_live(focus: str, focus_run: dict, compare: list[dict]) -> None:
         epochs = max([r.get("epochs") or 0 for r in [focus_run, *compare]]) or None
         if any(runs.values()):
             _charts(runs, epochs)
+            layers.render_layers(focus)  # per-layer diagnostics, warnings and remedies (designer.train.layers)
         else:
             st.info("Waiting for the first numbers from the trainer…", icon=":material/hourglass_top:")
 

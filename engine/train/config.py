@@ -45,6 +45,7 @@ class TrainConfig:
     persistent_cd: bool = False  # recommendation (RBM): persistent CD (the negative chain carries over between batches)
     lr_decay: float = 1.0  # multiply the lr by this once per epoch after epoch lr_decay_after (PTB recipe: 0.5)
     lr_decay_after: int = 0  # epochs at the full lr before lr_decay starts (PTB small: 4, medium: 6)
+    diag_every: int = 100  # record per-layer diagnostics (activations, dead ReLUs, gradient norms, update ratios) every N steps; 0: off
     init_uniform: float | None = None  # initialise every parameter uniformly in ±x (PTB recipe: 0.1); None: torch's
     loss_sum_steps: bool = False  # language model: the loss a step minimises is summed over a window's time steps (mean over the batch), as the PTB recipe's code does; off: mean per token. Perplexity is per token either way
     shuffle_labels: bool = False  # train on randomly permuted training labels (the saliency data-randomisation test)
@@ -90,6 +91,8 @@ class TrainConfig:
         need(0 < self.val_fraction < 1, "val_fraction must be between 0 and 1", "val_fraction")
         need(self.log_every >= 1, "log_every must be >= 1", "log_every")
         need(self.val_every >= 0, "val_every must be >= 0", "val_every")
+        need(isinstance(self.diag_every, int) and self.diag_every >= 0, "diag_every must be a whole number >= 0",
+             "diag_every")
         need(self.checkpoint_every >= 0, "checkpoint_every must be >= 0", "checkpoint_every")
         need(self.max_steps is None or self.max_steps >= 1, "max_steps must be >= 1 or None", "max_steps")
         need(isinstance(self.nproc, int) and self.nproc >= 1, "nproc must be a whole number >= 1", "nproc")

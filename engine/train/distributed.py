@@ -111,6 +111,7 @@ class _Silent(RunDir):
 
     metrics_path = property(lambda self: self.scratch / self.METRICS)
     tb_path = property(lambda self: self.scratch / self.TB)
+    diagnostics_path = property(lambda self: self.scratch / self.DIAGNOSTICS)
 
     def write_status(self, state, message="", **extra):
         if state == "failed":  # the one thing another rank must say: why it failed (rank 0 then waits in vain)

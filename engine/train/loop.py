@@ -26,6 +26,7 @@ from engine.shapes import check
 from engine.train.augment import augment, resolve_augment
 from engine.train.checks import TrainError, check_fit, resolve_device, resolve_precision
 from engine.train.config import TrainConfig
+from engine.train.diagnostics import start_diagnostics
 from engine.train.evaluate import autocast, evaluate, write_results
 from engine.train.fingerprint import DesignChanged, design_changes, design_fingerprint
 from engine.train.health import divergence_warning
@@ -197,6 +198,7 @@ class Run:
     def run(self, resume_step: int | None) -> str:
         cfg, dev = self.cfg, self.device
         self.log = MetricsLog(self.dir.metrics_path, self.dir.tb_path, resume_step)
+        self.diag = start_diagnostics(self, resume_step)  # per-layer diagnostics every diag_every steps, or None
         self.t0 = time.perf_counter()
         bs = cfg.batch_size
         z = lambda: torch.zeros((), device=dev)
@@ -213,7 +215,12 @@ class Run:
                     self.ep_sums[4] += time.perf_counter() - ep_t0
                     return self.halt()
                 i = self.epoch_step * bs
+                record = self.diag is not None and self.diag.due(self.step + 1)
+                if record:
+                    self.diag.arm()
                 self.train_step(perm[i:i + bs])
+                if record:
+                    self.diag.write(self.diag.collect(self.step))
                 if self.step % cfg.log_every == 0 or self.step == 1:  # step 1 sets start_loss (divergence)
                     self.log_window()
                 if cfg.val_every and self.step % cfg.val_every == 0 and self.epoch_step < self.spe:

@@ -6,6 +6,8 @@
     status.json      {state, message, pid, pid_start, epoch, step, total_steps, best_val_acc, data, updated};
                      a run started through a queue (engine.train.queue) also has queue, owner and waiting
     metrics.jsonl    one line per logged step and per epoch, appended and flushed (engine.train.log)
+    diagnostics.jsonl  per-layer diagnostics every diag_every steps, one line per recorded step
+                     (engine.train.diagnostics), appended and flushed
     log.txt          the trainer process's stdout and stderr
     tb/              TensorBoard events
     checkpoints/     best.safetensors, and the last checkpoint: last-<step>.safetensors + last-<step>.pt, named by
@@ -77,7 +79,9 @@ class RunDir:
     BEST = "best.safetensors"  # inside CHECKPOINTS
     LAST_PREFIX = "last-"  # inside CHECKPOINTS: last-<step>.safetensors and last-<step>.pt
     VOCAB = "vocab.txt"
-    NAMES = (GRAPH, CONFIG, META, STATUS, METRICS, LOG, TB, RESULTS, EXAMPLES, CHECKPOINTS, LAST, BEST, VOCAB)
+    DIAGNOSTICS = "diagnostics.jsonl"
+    NAMES = (GRAPH, CONFIG, META, STATUS, METRICS, LOG, TB, RESULTS, EXAMPLES, CHECKPOINTS, LAST, BEST, VOCAB,
+             DIAGNOSTICS)
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -109,6 +113,7 @@ class RunDir:
     results_path = property(lambda self: self.path / self.RESULTS)
     examples_path = property(lambda self: self.path / self.EXAMPLES)
     vocab_path = property(lambda self: self.path / self.VOCAB)
+    diagnostics_path = property(lambda self: self.path / self.DIAGNOSTICS)
     checkpoints = property(lambda self: self.path / self.CHECKPOINTS)
     best_path = property(lambda self: self.checkpoints / self.BEST)
 
@@ -247,6 +252,22 @@ class RunDir:
         new, tail.offset = self.metrics(tail.offset)
         tail.rows.extend(new)
         return tail
+
+    def diagnostics(self, offset: int = 0) -> tuple[list[dict], int]:
+        """New complete lines of the diagnostics file from byte `offset` -> (rows, new offset), as metrics()."""
+        try:
+            size = self.diagnostics_path.stat().st_size
+            if offset > size:
+                offset = 0
+            if offset == size:
+                return [], offset
+            with open(self.diagnostics_path, "rb") as f:
+                f.seek(offset)
+                chunk = f.read()
+        except OSError:
+            return [], offset
+        end = chunk.rfind(b"\n") + 1
+        return parse_lines(chunk[:end].decode("utf-8", "replace")), offset + end
 
     # ---- checkpoints -------------------------------------------------------------------------------------------
     def last_checkpoint(self) -> dict[str, Any] | None:

@@ -5,6 +5,7 @@ import { useCallback, useMemo, useRef } from "react";
 import {
   Background, BackgroundVariant, Controls, MiniMap, Panel, ReactFlow, useReactFlow, type Edge,
 } from "@xyflow/react";
+import { HealthContext, HealthLegend } from "./Health";
 import { Icon } from "./icons";
 import { OpNode, type OpFlowNode, type OpNodeData } from "./OpNode";
 import { Palette } from "./Palette";
@@ -56,6 +57,7 @@ export function Canvas({ data, send }: { data: CanvasData; send: Sender }) {
   const synced = sync.acked >= sync.edited;
 
   return (
+    <HealthContext.Provider value={data.health ?? null}>
     <div className="cv-root" style={{ height: data.height }} data-testid="cv-root">
       <Palette groups={data.palette} onPick={edits.onPick} />
       <div className="cv-flow" ref={pane} onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "copy"; }}
@@ -103,8 +105,10 @@ export function Canvas({ data, send }: { data: CanvasData; send: Sender }) {
               {synced ? data.verdict.text : "Checking…"}
             </span>
           </Panel>
+          <Panel position="bottom-center"><HealthLegend /></Panel>
         </ReactFlow>
       </div>
     </div>
+    </HealthContext.Provider>
   );
 }

@@ -5,6 +5,7 @@ import { memo, useState } from "react";
 import { ErrorNote } from "./ErrorNote";
 import { Handle, Position, type NodeProps, type Node } from "@xyflow/react";
 import type { Port } from "./model";
+import { HealthBadge } from "./Health";
 
 export interface OpNodeData extends Record<string, unknown> {
   op: string;
@@ -68,6 +69,7 @@ function OpNodeView({ id, data, selected }: NodeProps<OpFlowNode>) {
         {output ? <span className="cv-badge" title="One of the network's outputs">out</span> : null}
         {shape && nParams > 0 ? <span className="cv-params">{formatCount(nParams)} params</span> : null}
       </div>
+      <HealthBadge id={id} />
       {error ? <ErrorNote id={id} error={error} open={hover} /> : null}
       {data.hasOutput ? (
         <Handle id="out" type="source" position={Position.Bottom} className="cv-port cv-port-out"

@@ -62,6 +62,28 @@ export interface Ack {
   seq: number;
 }
 
+/** One node of the health overlay (Python computes every field). */
+export interface NodeHealth {
+  value: number | null; // the chosen quantity at the latest recorded step
+  text: string; // the value as the badge shows it
+  colour: string; // the badge colour on the legend's scale
+  spark: (number | null)[]; // the quantity over the recorded steps, for the sparkline
+  warning: string | null; // a warning about this node (engine.train.advice), if any
+}
+
+/** The per-layer diagnostics of the design's latest run, drawn on the canvas (Health.tsx). */
+export interface Health {
+  run: string; // the run's name, as the Train page lists it
+  quantity: string;
+  label: string; // the quantity in words
+  step: number; // the latest recorded step
+  live: boolean;
+  scale: string[]; // the legend's colours, low to high
+  low: string;
+  high: string;
+  nodes: Record<string, NodeHealth>;
+}
+
 export interface CanvasData {
   rev: number; // bumped when Python replaced the graph (template, undo, fix, form edit): the canvas redraws from it
   ack: Ack | null; // the last canvas edit Python has adopted and checked
@@ -73,6 +95,7 @@ export interface CanvasData {
   can_redo: boolean;
   height: number;
   layout: LayoutSizes;
+  health?: Health | null; // the training-health overlay, when a run of this design has diagnostics
   verdict: Verdict;
 }
 
