@@ -113,7 +113,7 @@ def test_inversion_from_conv1_keeps_features_and_class(trained, test_set):
     assert_untouched(model, before)
 
 
-def test_randomisation_check_saliency_and_gradcam_pass_guided_backprop_fails(trained, test_set):
+def test_randomisation_check_saliency_passes_gradcam_passes_or_names_its_blank_maps_guided_backprop_fails(trained, test_set):
     graph, model = trained
     images = test_set[0][:16]
     before = snapshot(model)
@@ -121,8 +121,16 @@ def test_randomisation_check_saliency_and_gradcam_pass_guided_backprop_fails(tra
     cam = ModelRandomisation(GradCamMap(model, graph)).run(images)
     gbp = ModelRandomisation(GuidedBackpropMap(model, graph)).run(images)
     summary = {r.method: round(r.mean_rho, 3) for r in (sal, cam, gbp)}
-    assert sal.passed and cam.passed, summary
-    assert not gbp.passed, summary  # the known failure the page states beside its maps
+    assert sal.passed, summary
+    # Grad-CAM: its maps change wherever they are defined; but a ReLU'd class map is blank on some digits, and a
+    # rank correlation with a blank map is not defined: with more than 1 in 10 blank the verdict is "undefined" and
+    # names them, never a pass (issue 16's honest verdicts); with fewer it must pass
+    assert cam.interval.hi < 0.4, summary
+    if cam.verdict == "undefined":
+        assert cam.interval.undefined > 0.1 * len(images) and "blank" in cam.reason, cam.reason
+    else:
+        assert cam.passed, (summary, cam.reason)
+    assert not gbp.passed and gbp.verdict == "fails", summary  # the known failure the page states beside its maps
     assert "sanity check" in gbp.note
     assert sal.maps_trained.shape == sal.maps_random.shape == (16, 28, 28)
     assert_untouched(model, before)
