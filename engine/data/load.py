@@ -76,4 +76,6 @@ def load_data(source: str, root: str | os.PathLike | None = None, *, input_shape
         if limit < 1:
             raise DataError(f"limit must be at least 1. Received: limit={limit}.")
         data.x_train, data.y_train = data.x_train[:limit], data.y_train[:limit]
+        if "splits" in data.info:
+            data.info["splits"] = {**data.info["splits"], "train": len(data.x_train), "limit": limit}
     return data
