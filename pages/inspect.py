@@ -48,20 +48,28 @@ with c_input:
     x, label = pick_input(run)
 predicted = show_input_and_prediction(run, x, label, c_seen, c_pred) if x is not None else None
 
+# only the open tab computes (on_change="rerun" tells the script which one is open): saliency, ascent and
+# inversion take seconds and are not worked out for a tab nobody looks at
 t_filters, t_acts, t_sal, t_asc, t_inv = st.tabs(["Filters", "Activations", "Saliency", "Gradient ascent",
-                                                   "Inversion"])
-with t_filters:
-    filters_tab(run)
-with t_asc:
-    ascent_tab(run)
+                                                   "Inversion"], key="inspect_tab", on_change="rerun")
+if t_filters.open:
+    with t_filters:
+        filters_tab(run)
+if t_asc.open:
+    with t_asc:
+        ascent_tab(run)
 if x is None:
     for tab in (t_acts, t_sal, t_inv):
-        tab.info("Choose an input above to see this.", icon=":material/touch_app:")
+        if tab.open:
+            tab.info("Choose an input above to see this.", icon=":material/touch_app:")
     st.stop()
 x_id = input_id(x)
-with t_acts:
-    activations_tab(run, x, x_id)
-with t_sal:
-    saliency_tab(run, x, x_id, predicted)
-with t_inv:
-    inversion_tab(run, x, x_id)
+if t_acts.open:
+    with t_acts:
+        activations_tab(run, x, x_id)
+if t_sal.open:
+    with t_sal:
+        saliency_tab(run, x, x_id, predicted)
+if t_inv.open:
+    with t_inv:
+        inversion_tab(run, x, x_id)
