@@ -362,9 +362,9 @@ class Run:
                             selected_on=selected_on, selection=meta)
         name, value = ("mean IoU", res["miou"]) if self.data.task == "segmentation" else ("accuracy",
                                                                                          res["accuracy"])
-        self.log.write({"kind": "test", "step": self.step, "epoch": meta.get("epoch"), "split": res["split"],
-                        "test_loss": res["loss"], "test_acc": res["accuracy"], **({"test_miou": res["miou"]} if
-                                                                                 "miou" in res else {}),
+        seg = {"test_miou": res["miou"]} if "miou" in res else {}
+        self.log.write({"kind": "test", "step": self.step, "weights_epoch": meta.get("epoch"),
+                        "split": res["split"], "test_loss": res["loss"], "test_acc": res["accuracy"], **seg,
                         "elapsed": round(self.now(), 3)})
         self.status("finished", say=True, message=f"finished: {self.data.val_name} {name} {value:.2%} ({which} weights, epoch "
                                 f"{meta.get('epoch')}) after {self.step} steps in {self.now():.0f} s.",
