@@ -113,7 +113,9 @@ def render_form(graph: dict, can_start: bool) -> Submitted | None:
                                        key="tf_clip")
                 smooth = st.number_input("Label smoothing", 0.0, 0.99, float(d["label_smoothing"]), key="tf_ls")
                 nesterov = st.checkbox("Nesterov (SGD)", bool(d["nesterov"]), key="tf_nest")
-                val = st.number_input("Validation fraction", 0.01, 0.99, float(d["val_fraction"]), key="tf_val")
+                val = st.number_input("Validation fraction", 0.01, 0.99, float(d["val_fraction"]), key="tf_val",
+                                      help="Of the training examples, carved out (by the seed) to pick the best "
+                                           "weights. The test split stays apart and is measured once, at the end.")
                 log_every = st.number_input("Log every N steps", 1, 100000, int(d["log_every"]), key="tf_log")
                 max_steps = st.number_input("Stop after N steps (0: all)", 0, 10**9, int(d["max_steps"] or 0),
                                             key="tf_max")
