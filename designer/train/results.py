@@ -78,7 +78,7 @@ def _lm_results(res: dict) -> None:
 def _mistakes(res: dict, classes: list[str]) -> None:
     wrong = [e for e in res.get("misclassified", []) if "image" in e][:24]
     if not wrong:
-        st.success(f"No mistakes on the {res.get('split', 'validation')} split.", icon=":material/check_circle:")
+        st.success(f"No mistakes on the {res.get('split', 'validation split')}.", icon=":material/check_circle:")
         return
     caps = [f"{classes[e['true']]} → {classes[e['pred']]}" for e in wrong]
     st.plotly_chart(plots.image_grid([e["image"] for e in wrong], caps, cols=min(12, len(wrong)),
