@@ -43,7 +43,8 @@ def _run_label(r: dict) -> str:
 def pick_run(runs: list[dict]) -> LoadedRun:
     ids = [r["id"] for r in runs]
     by_id = {r["id"]: r for r in runs}
-    start = default_run(runs, design_checked().graph, st.session_state.get("selected_run"))
+    design = design_checked().graph if "graph" in st.session_state else None  # none outside the app (tests)
+    start = default_run(runs, design, st.session_state.get("selected_run"))
     rid = st.selectbox("Trained run", ids, index=start,
                        format_func=lambda i: _run_label(by_id[i]), key="inspect_run")
     st.session_state.selected_run = rid
