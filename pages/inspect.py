@@ -48,7 +48,8 @@ with c_input:
     x, label = pick_input(run)
 predicted = show_input_and_prediction(run, x, label, c_seen, c_pred) if x is not None else None
 
-# on_change="rerun": only the open tab's content runs (saliency and the lab are seconds; the others wait their turn)
+# only the open tab computes (on_change="rerun" tells the script which one is open): saliency, ascent and
+# inversion take seconds and are not worked out for a tab nobody looks at
 t_filters, t_acts, t_sal, t_asc, t_inv = st.tabs(["Filters", "Activations", "Saliency", "Gradient ascent",
                                                    "Inversion"], key="inspect_tab", on_change="rerun")
 if t_filters.open:

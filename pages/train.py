@@ -6,7 +6,7 @@ from designer.state import design_checked, require_app, run_queue, runs_root, ru
 from designer.train.form import render_form
 from designer.train.live import render_controls, render_live
 from designer.train.results import render_results
-from designer.train.runs import all_runs, focus_run, label, run_dir, runs_table
+from designer.train.runs import all_runs, focus_run, label, live_runs_table, run_dir
 from engine.train import runs as R
 
 require_app()
@@ -59,7 +59,7 @@ with c_btn.container(key="run_buttons"):
 
 with st.expander(f"All runs ({len(runs)}) — select rows to compare their curves", icon=":material/stacked_line_chart:",
                  expanded=len(runs) > 1):
-    compare = runs_table(runs, focus)
+    compare = live_runs_table(runs, focus)
 
-render_live(focus, by_id[focus], [by_id[c] for c in compare])
+render_live(focus, by_id[focus], [by_id[c] for c in compare if c in by_id])
 render_results(focus)

@@ -24,10 +24,10 @@ def _stars(x: float | None) -> str:
 def render(run_path: str, stamp: str) -> None:
     rec = _load(run_path, stamp)
     users = rec.users()
-    labels = {u: f"user {u} ({kind}{', 20% held out' if kind == 'test' else ''})" for u, kind in users}
+    labels = {u: f"user {u} ({kind}{', 20% held out' if kind != 'train' else ''})" for u, kind in users}
     c_user, c_k = st.columns([3, 1])
     user = c_user.selectbox("User", [u for u, _ in users], format_func=labels.get, key="rec_user",
-                            help="Test users: the model saw 80% of their ratings; a recommendation they rated in the "
+                            help="Test and validation users: the model saw 80% of their ratings; a recommendation they rated in the "
                                  "held-out 20% shows that rating.")
     k = c_k.number_input("Recommendations", 1, 50, 10, key="rec_k")
     rated, recs = rec.rated(user), rec.recommend(user, int(k))

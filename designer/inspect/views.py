@@ -9,9 +9,11 @@ import torch
 
 from designer.inspect import plots
 from designer.inspect.cache import key, store
+from designer.inspect.choose import default_run
 from designer.inspect.draw import SIDE, drawing_pad
 from designer.inspect.inputs import UPLOAD_TYPES, InputError, decode_upload, digest, drawing_to_input
 from designer.inspect.runs import LoadedRun, load_run, test_images, weights_stamp
+from designer.state import design_checked
 from engine.safeload import NotACheckpoint
 from engine.train.store import CheckpointMismatch
 from engine.visualise import Activations, Filters
@@ -41,8 +43,9 @@ def _run_label(r: dict) -> str:
 def pick_run(runs: list[dict]) -> LoadedRun:
     ids = [r["id"] for r in runs]
     by_id = {r["id"]: r for r in runs}
-    chosen = st.session_state.get("selected_run")
-    rid = st.selectbox("Trained run", ids, index=ids.index(chosen) if chosen in ids else 0,
+    design = design_checked().graph if "graph" in st.session_state else None  # none outside the app (tests)
+    start = default_run(runs, design, st.session_state.get("selected_run"))
+    rid = st.selectbox("Trained run", ids, index=start,
                        format_func=lambda i: _run_label(by_id[i]), key="inspect_run")
     st.session_state.selected_run = rid
     path = by_id[rid]["path"]

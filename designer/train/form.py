@@ -124,7 +124,9 @@ def render_form(graph: dict, can_start: bool) -> Submitted | None:
                                        key="tf_clip")
                 smooth = st.number_input("Label smoothing", 0.0, 0.99, float(d["label_smoothing"]), key="tf_ls")
                 nesterov = st.checkbox("Nesterov (SGD)", bool(d["nesterov"]), key="tf_nest")
-                val = st.number_input("Validation fraction", 0.01, 0.99, float(d["val_fraction"]), key="tf_val")
+                val = st.number_input("Validation fraction", 0.01, 0.99, float(d["val_fraction"]), key="tf_val",
+                                      help="Of the training examples, carved out (by the seed) to pick the best "
+                                           "weights. The test split stays apart and is measured once, at the end.")
                 log_every = st.number_input("Log every N steps", 1, 100000, int(d["log_every"]), key="tf_log")
                 diag_every = st.number_input("Layer diagnostics every N steps (0: off)", 0, 10**6,
                                              int(d.get("diag_every", 0)), key="tf_diag",

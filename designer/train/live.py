@@ -63,7 +63,8 @@ def _headline(rows: list[dict], status: dict, epochs: int | None) -> None:
         return
     va = _last(rows, "val_acc")
     c[2].metric("Validation accuracy", f"{va:.2%}" if va is not None else "–", border=True,
-                help="on the held-out data, after each epoch")
+                help="on the validation split (carved from the training examples; it picks the best weights), "
+                     "after each epoch. The test split is measured once, at the end.")
     ips = _last(rows, "images_per_s")
     c[3].metric("Images / s", f"{ips:,.0f}" if ips else "–", border=True)
     lr = _last(rows, "lr")

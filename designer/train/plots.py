@@ -83,10 +83,38 @@ def single(runs: dict[str, list[dict]], key: str, title: str, y_title: str, log:
     fig.update_layout(title=title, xaxis_title="epoch", yaxis_title=y_title, **BASE_LAYOUT)
     _epoch_axis(fig, epochs)
     if log:
-        fig.update_yaxes(type="log", dtick=1, exponentformat="e")  # ticks at powers of ten only
+        ys = [v for rows in runs.values() for v in _series(rows, key, "step")[1] if v and v > 0 and math.isfinite(v)]
+        fig.update_yaxes(type="log", exponentformat="e", **log_ticks(ys))
     else:
         fig.update_yaxes(rangemode="tozero")
     return fig
+
+
+def log_ticks(values: Sequence[float], most: int = 6) -> dict:
+    """A log axis's range and labelled ticks that always show numbers: a learning rate often stays within one
+    decade (a warm-up from 2e-4 to 8e-4, a constant 1e-3), where ticks at powers of ten alone leave the axis bare.
+    Ticks at 1, 2 and 5 × 10^k inside the range (decades only when there are many), else the ends themselves."""
+    if not values:
+        return {"dtick": 1}
+    lo, hi = min(values), max(values)
+    a, b = math.log10(lo), math.log10(hi)
+    pad = max(0.05 * (b - a), 0.05)  # a constant rate gets a small band around it
+    a, b = a - pad, b + pad
+    ticks = [m * 10.0 ** k for k in range(math.floor(a), math.ceil(b) + 1) for m in (1, 2, 5)]
+    ticks = [t for t in ticks if a <= math.log10(t) <= b]
+    if len(ticks) > most:
+        ticks = [t for t in ticks if math.isclose(t / 10 ** math.floor(math.log10(t) + 1e-9), 1.0)] or ticks[::3]
+    if len(ticks) < 2:
+        ticks = sorted({lo, hi} | set(ticks))
+    return {"range": [a, b], "tickvals": ticks, "ticktext": [_sci(t) for t in ticks]}
+
+
+def _sci(v: float) -> str:
+    """2e-4, 3.1e-3, 0.05, 2: short, as learning rates are written."""
+    if 0.01 <= abs(v) < 1000:
+        return f"{v:.3g}"
+    m, e = f"{v:.2e}".split("e")
+    return f"{m.rstrip('0').rstrip('.')}e{int(e)}"
 
 
 def confusion(matrix: list[list[int]], classes: list[str]) -> go.Figure:

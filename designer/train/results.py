@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from designer.train import plots, recommend
+from designer.train import plots, recommend, splits
 from designer.train.boxes import BOX_TASKS, render_box_results
 from designer.train.runs import run_dir
 
@@ -35,17 +35,20 @@ def render_results(run_id: str) -> None:
         return
     if res.get("task") in BOX_TASKS:
         st.subheader("Results", anchor=False)
+        st.caption(splits.note(res))
         render_box_results(res, run_id)
         return
     classes = res.get("classes") or [str(i) for i in range(len(res["confusion"]))]
     st.subheader("Results", anchor=False)
+    st.caption(splits.note(res))
     seg = res.get("task") == "segmentation"
     c = st.columns(4)
+    split = splits.prefix(res)
     if seg:
-        c[0].metric("Mean IoU", f"{res['miou']:.2%}", border=True)
+        c[0].metric(f"{split} mean IoU", f"{res['miou']:.2%}", border=True)
         c[1].metric("Pixel accuracy", f"{res['pixel_accuracy']:.2%}", border=True)
     else:
-        c[0].metric("Accuracy", f"{res['accuracy']:.2%}", border=True)
+        c[0].metric(f"{split} accuracy", f"{res['accuracy']:.2%}", border=True)
         c[1].metric("Errors", f"{round((1 - res['accuracy']) * res['n']):,} of {res['n']:,}", border=True)
     c[2].metric("Loss", f"{res['loss']:.4f}", border=True)
     c[3].metric("Weights of epoch", f"{res.get('epoch')}", border=True,
@@ -75,7 +78,7 @@ def _lm_results(res: dict) -> None:
 def _mistakes(res: dict, classes: list[str]) -> None:
     wrong = [e for e in res.get("misclassified", []) if "image" in e][:24]
     if not wrong:
-        st.success("No mistakes on the validation split.", icon=":material/check_circle:")
+        st.success(f"No mistakes on the {res.get('split', 'validation split')}.", icon=":material/check_circle:")
         return
     caps = [f"{classes[e['true']]} → {classes[e['pred']]}" for e in wrong]
     st.plotly_chart(plots.image_grid([e["image"] for e in wrong], caps, cols=min(12, len(wrong)),

@@ -15,6 +15,7 @@ from engine.train import runs as R
 from engine.train.queue import Place, Queue
 from engine.train.rundir import ACTIVE, MetricsTail, RunDir
 
+TABLE_REFRESH_S = 2.0  # the runs table's refresh while a run is live (it reads every run's status)
 STATE_COLOR = {"queued": "gray", "running": "blue", "stopped": "orange", "finished": "green", "failed": "red"}
 STATE_ICON = {"queued": ":material/hourglass_top:", "running": ":material/autorenew:",
               "stopped": ":material/pause_circle:", "finished": ":material/check_circle:",
@@ -71,6 +72,32 @@ def runs_table(runs: list[dict], focus: str | None) -> list[str]:
         })
     picked = [table[i]["id"] for i in ev.selection.rows if i < len(table)]
     return [rid for rid in picked if rid != focus]
+
+
+def live_runs_table(runs: list[dict], focus: str | None) -> list[str]:
+    """The runs table as a fragment that re-reads every run's status.json (the file the focused run's live view
+    reads) every TABLE_REFRESH_S while any run is queued or running, so a running run's state and progress move
+    here as they do below. Returns the rows selected for comparison; a change of selection reruns the page so
+    the charts overlay them."""
+    active = any(r["status"] in ACTIVE for r in runs)
+
+    @st.fragment(run_every=TABLE_REFRESH_S if active else None)
+    def table() -> None:
+        fresh = all_runs() if st.session_state.get("runs_table_drawn") else runs  # the page's own list first
+        st.session_state.runs_table_drawn = True
+        picked = runs_table(fresh, focus)
+        before = st.session_state.get("compare_runs")
+        st.session_state.compare_runs = picked
+        if active and not any(r["status"] in ACTIVE for r in fresh):
+            st.rerun(scope="app")  # the last live run ended: the page shows it and the table stops refreshing
+        if before is not None and picked != before and st.session_state.get("runs_table_fragment"):
+            st.rerun(scope="app")  # a selection made inside the fragment: redraw the charts with it
+
+    st.session_state.runs_table_drawn = False
+    st.session_state.runs_table_fragment = False
+    table()
+    st.session_state.runs_table_fragment = True  # from now on, table() runs on its own (a fragment rerun)
+    return st.session_state.compare_runs
 
 
 def queue_place(run_id: str) -> Place | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.data.base import Data, DataError, default_cache, split_holdout
+from engine.data.base import Data, DataError, carve_validation, default_cache, split_holdout
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_PATH = ROOT / "assets" / "mnist_sample.npz"
@@ -80,16 +80,17 @@ def _tensors(images: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, torc
     return x, torch.from_numpy(np.asarray(labels).astype(np.int64))
 
 
-def load_idx_dataset(source: str, root: str | os.PathLike | None) -> Data:
-    """MNIST or Fashion-MNIST: idx files in root, else a torchvision download into the cache."""
+def load_idx_dataset(source: str, root: str | os.PathLike | None, val_fraction: float = 0.1, seed: int = 0) -> Data:
+    """MNIST or Fashion-MNIST: idx files in root, else a torchvision download into the cache. Validation is
+    val_fraction of the training set (by the seed); the official 10k test set is kept for the end."""
     classes = DIGITS if source == "mnist" else FASHION
     where = Path(root) if root else default_cache()
     splits = {s: read_idx_split(where, s) for s in ("train", "test")}
     if any(v is None for v in splits.values()):
         splits = _torchvision_idx(source, where)
     (xt, yt), (xv, yv) = (_tensors(*splits[s]) for s in ("train", "test"))
-    return Data(source, classes, xt, yt, xv, yv, val_name="test set", augment="none",
-                info={"root": str(where)})
+    return carve_validation(source, classes, xt, yt, xv, yv, val_fraction, seed, augment="none",
+                            info={"root": str(where)})
 
 
 def _torchvision_idx(source: str, where: Path) -> dict:
@@ -107,7 +108,8 @@ def _torchvision_idx(source: str, where: Path) -> dict:
     return out
 
 
-def load_cifar(source: str, root: str | os.PathLike | None) -> Data:
+def load_cifar(source: str, root: str | os.PathLike | None, val_fraction: float = 0.1, seed: int = 0) -> Data:
+    """CIFAR-10/100 through torchvision: validation carved from the 50k training images, the 10k test kept."""
     from torchvision import datasets
 
     where = Path(root) if root else default_cache()
@@ -123,15 +125,29 @@ def load_cifar(source: str, root: str | os.PathLike | None) -> Data:
         raise DataError(_offline_message(source, where, f"{archive} (from https://www.cs.toronto.edu/~kriz/)")
                         + f" ({type(e).__name__}: {e})") from None
     (xt, yt), (xv, yv) = (_tensors(*out[s]) for s in ("train", "test"))
-    return Data(source, classes, xt, yt, xv, yv, val_name="test set", augment="crop+flip",
-                info={"root": str(where)})
+    return carve_validation(source, classes, xt, yt, xv, yv, val_fraction, seed, augment="crop+flip",
+                            info={"root": str(where)})
 
 
 def load_mnist_sample(val_fraction: float = 0.1, seed: int = 0) -> Data:
-    """The bundled 10k real MNIST digits, split into train and validation by a seeded permutation."""
+    """The bundled 10k real MNIST digits (MNIST's test set, but no test split of its own here): a fixed 10% held
+    out for testing, then val_fraction of the rest for validation by the seed."""
     if not SAMPLE_PATH.is_file():
         raise DataError(f"the bundled MNIST sample is missing: {SAMPLE_PATH}. Rebuild it with "
                         f"python scripts/make_mnist_sample.py --data-root DIR_WITH_MNIST_IDX_FILES.")
     with np.load(SAMPLE_PATH, allow_pickle=False) as z:
         x, y = _tensors(z["images"], z["labels"])
     return split_holdout("mnist-sample", DIGITS, x, y, val_fraction, seed, augment="none")
+
+
+def mnist_digit_splits(root: str | os.PathLike | None, val_fraction: float, seed: int) -> Data:
+    """The MNIST digits the canvas sources (mnist-seg, mnist-locate, mnist-detect) draw on, split three ways: from
+    the idx files in root (validation carved from train, the official test kept), else from the bundled sample."""
+    train = read_idx_split(Path(root), "train") if root else None
+    if train is None:
+        return load_mnist_sample(val_fraction, seed)
+    test = read_idx_split(Path(root), "test")
+    xt, yt = _tensors(*train)
+    if test is None:
+        return split_holdout("mnist", DIGITS, xt, yt, val_fraction, seed)
+    return carve_validation("mnist", DIGITS, xt, yt, *_tensors(*test), val_fraction, seed)

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.data.base import Data, DataError
-from engine.data.builtin import DIGITS, load_mnist_sample, read_idx_split
+from engine.data.base import TEST_SEED, Data, DataError
+from engine.data.builtin import DIGITS, mnist_digit_splits
 
 LOCATE_CANVAS = (56, 56)
 DETECT_CANVAS = (96, 96)
@@ -133,27 +132,22 @@ def _canvas(kind: str, input_shape: tuple[int, ...] | None) -> tuple[int, int]:
 
 def load_mnist_boxes(kind: str, root: str | os.PathLike | None = None, *, input_shape: tuple[int, ...] | None = None,
                      val_fraction: float = 0.1, seed: int = 0, limit: int | None = None) -> Data:
-    """mnist-locate or mnist-detect from the MNIST idx files in root (train -> train canvases, test ->
-    validation), else from the bundled sample split by val_fraction. `limit` caps the training digits used."""
+    """mnist-locate or mnist-detect from the MNIST idx files in root (train -> train and validation canvases, test
+    -> test canvases), else from the bundled sample split three ways. `limit` caps the training digits used."""
     H, W = _canvas(kind, input_shape)
-    splits = read_idx_split(Path(root), "train") if root else None
-    if splits is not None:
-        test = read_idx_split(Path(root), "test")
-        (xt, yt), (xv, yv) = splits, test if test is not None else splits
-        val_name = "test set"
-    else:
-        d = load_mnist_sample(val_fraction, seed)
-        xt, yt = d.x_train[:, 0].numpy(), d.y_train.numpy()
-        xv, yv = d.x_val[:, 0].numpy(), d.y_val.numpy()
-        val_name = d.val_name
+    d = mnist_digit_splits(root, val_fraction, seed)
+    digits = [(t[:, 0].numpy(), lab.numpy()) for t, lab in ((d.x_train, d.y_train), (d.x_val, d.y_val),
+                                                              (d.x_test, d.y_test))]
+    (xt, yt), (xv, yv), (xs, ys) = digits
     if limit is not None:
         xt, yt = xt[:limit], yt[:limit]
     M = 1 if kind == "mnist-locate" else MAX_OBJECTS
-    xs = []
-    for imgs, labs, s in ((xt, yt, seed), (xv, yv, seed + 1)):
+    out = []
+    for imgs, labs, s in ((xt, yt, seed), (xv, yv, seed + 1), (xs, ys, TEST_SEED + 2)):  # test: a fixed layout
         x, y = render(plan(imgs, labs, H, W, s, M), H, W, M)
-        xs.append((torch.from_numpy(x), torch.from_numpy(y[:, 0] if M == 1 else y)))
-    (x_train, y_train), (x_val, y_val) = xs
+        out.append((torch.from_numpy(x), torch.from_numpy(y[:, 0] if M == 1 else y)))
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = out
     task = "localisation" if M == 1 else "detection"
-    return Data(kind, list(DIGITS), x_train, y_train, x_val, y_val, task=task, val_name=val_name, augment="none",
-                info={"canvas": [H, W], "max_objects": M, "sizes": list(SIZES)})
+    return Data(kind, list(DIGITS), x_train, y_train, x_val, y_val, task=task, augment="none",
+                info={"canvas": [H, W], "max_objects": M, "sizes": list(SIZES), "splits": d.info["splits"]},
+                x_test=x_test, y_test=y_test, test_name=d.test_name)

@@ -1,7 +1,7 @@
 """load_data: one entry point for every data source. Datasets as tensors: every source becomes uint8 images (N, C, H, W) and int64 labels, held on the device.
 
 Sources (`load_data(source, ...)`):
-- `mnist-sample`: the real MNIST 10k test set bundled in assets/ (offline out of the box), split train/val.
+- `mnist-sample`: the real MNIST 10k test set bundled in assets/ (offline out of the box), split train/val/test.
 - `mnist`, `fashion-mnist`: the standard idx files from `root` (as in ../shared/data/mnist) or through
   torchvision into a cache directory; `cifar10`, `cifar100` through torchvision.
 - a folder (one sub-folder per class) or a `.zip` of one (engine.data.files: checked, never extracted); with
@@ -12,6 +12,10 @@ Sources (`load_data(source, ...)`):
 - text for language models (engine.data.text, returns TextData): `ptb-sample` (bundled), `ptb`, a `.txt` file or a
   `.zip` of train/valid/test text files when the task is language_model.
 - `mnist-locate`, `mnist-detect`: digits scaled and placed on a canvas with their boxes (engine.data.detect).
+
+Every image source returns three splits (engine.data.base): validation carved from the training examples by
+`val_fraction` and `seed` (it picks the best weights), and a test split evaluated once at the end (the official one
+where the source has it). Text keeps its own train/valid/test files.
 
 Images stay uint8 until a batch is taken; `to_float` is the one preprocessing step the model sees (pixels in
 [0, 1], no mean/std), so a page that feeds a trained model applies the same `to_float`.
@@ -49,9 +53,9 @@ def load_data(source: str, root: str | os.PathLike | None = None, *, input_shape
     if source == "mnist-sample":
         data = load_mnist_sample(val_fraction, seed)
     elif source in ("mnist", "fashion-mnist"):
-        data = load_idx_dataset(source, root)
+        data = load_idx_dataset(source, root, val_fraction, seed)
     elif source in ("cifar10", "cifar100"):
-        data = load_cifar(source, root)
+        data = load_cifar(source, root, val_fraction, seed)
     elif source == "mnist-seg":
         data = load_mnist_seg(root, input_shape=input_shape, val_fraction=val_fraction, seed=seed, limit=limit)
     elif source in RATINGS or is_ratings_source(Path(source).expanduser()):
@@ -72,4 +76,6 @@ def load_data(source: str, root: str | os.PathLike | None = None, *, input_shape
         if limit < 1:
             raise DataError(f"limit must be at least 1. Received: limit={limit}.")
         data.x_train, data.y_train = data.x_train[:limit], data.y_train[:limit]
+        if "splits" in data.info:
+            data.info["splits"] = {**data.info["splits"], "train": len(data.x_train), "limit": limit}
     return data

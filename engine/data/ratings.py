@@ -10,9 +10,11 @@ Sources:
   (the line number, the header is line 1) and the column.
 
 Each user becomes one visible vector: the ratings of every movie divided by 5, 0 where the user did not rate it
-(the seed tutorial's encoding). The graph's Input size M picks the M most-rated movies. Users are split once by
-the seed: `val_fraction` of them are test users, and 20% of each test user's ratings (at least one) are held out:
-the model sees the other 80% and is judged on the held-out ones (engine.train.rec_metrics).
+(the seed tutorial's encoding). The graph's Input size M picks the M most-rated movies. Users are split three
+ways: a fixed 10% are test users (the same for every run), `val_fraction` of the others (by the seed) are
+validation users, the rest train; 20% of each validation or test user's ratings (at least one) are held out: the
+model sees the other 80% and is judged on the held-out ones (engine.train.rec_metrics). Validation picks the best
+weights; the test users are measured once, at the end.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.data.base import Data, DataError, default_cache
+from engine.data.base import TEST_FRACTION, TEST_SEED, Data, DataError, default_cache
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_PATH = ROOT / "assets" / "movielens_sample.zip"
@@ -315,21 +317,35 @@ def hold_out(stars: np.ndarray, seed: int, fraction: float = HOLDOUT) -> tuple[n
 
 def ratings_data(table: RatingTable, *, movies: int | None = None, val_fraction: float = 0.1,
                  seed: int = 0) -> Data:
-    """Train users' vectors (x_train; y_train is empty: CD learns from x alone) and test users' visible (x_val)
-    and held-out (y_val) vectors,
-    each stars / 5 as float32; the movies' titles are `classes`, their ids and genres in `info`."""
+    """Train users' vectors (x_train; y_train is empty: CD learns from x alone); validation users' visible (x_val)
+    and held-out (y_val) vectors, which pick the best weights; test users' (x_test, y_test), measured once at the
+    end. The test users are a fixed TEST_FRACTION (the same for every run of the data), the validation users
+    val_fraction of the others by the seed. Each vector is stars / 5 as float32; the movies' titles are `classes`,
+    their ids and genres in `info`."""
     if movies is not None:
         table = top_movies(table, movies)
-    tr, va = split_users(len(table.user_ids), val_fraction, seed)
+    n = len(table.user_ids)
+    if n < 3:
+        raise DataError(f"{n} user(s) are too few to keep test and validation users apart and train on the rest: "
+                        f"upload ratings of at least 3 users.")
+    rest, te = split_users(n, TEST_FRACTION, TEST_SEED)
+    tr_i, va_i = split_users(len(rest), val_fraction, seed)
+    tr, va = rest[tr_i], rest[va_i]
     visible, held = hold_out(table.stars[va], seed)
+    t_visible, t_held = hold_out(table.stars[te], TEST_SEED)
     t = lambda a: torch.from_numpy(np.ascontiguousarray(a / MAX_RATING, dtype=np.float32))
     x_train = t(table.stars[tr])
+    splits = {"train": len(tr), "validation": len(va), "test": len(te), "seed": seed, "val_fraction": val_fraction,
+              "validation_from": "training users",
+              "test_from": f"held-out {TEST_FRACTION:.0%} of the users (fixed seed {TEST_SEED})"}
     info = {"movie_ids": table.movie_ids.tolist(), "genres": table.genres,
             "train_users": table.user_ids[tr].tolist(), "val_users": table.user_ids[va].tolist(),
-            "ratings": table.n_ratings, "held_out": int((held > 0).sum()), "holdout_fraction": HOLDOUT}
+            "test_users": table.user_ids[te].tolist(), "ratings": table.n_ratings, "held_out": int((held > 0).sum()),
+            "test_held_out": int((t_held > 0).sum()), "holdout_fraction": HOLDOUT, "splits": splits}
     return Data(table.name, table.titles, x_train, torch.zeros(len(x_train), 0), t(visible), t(held),
-                task="recommendation",
-                val_name=f"held-out {HOLDOUT:.0%} of {len(va)} test users' ratings", info=info)
+                task="recommendation", val_name=f"held-out {HOLDOUT:.0%} of {len(va)} validation users' ratings",
+                info=info, x_test=t(t_visible), y_test=t(t_held),
+                test_name=f"held-out {HOLDOUT:.0%} of {len(te)} test users' ratings")
 
 
 def load_ratings(source: str, root: str | os.PathLike | None = None, *, input_shape: tuple[int, ...] | None = None,

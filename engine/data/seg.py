@@ -7,13 +7,12 @@ template learns both where the strokes are and which digit they belong to (11 cl
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from engine.data.base import Data, DataError
-from engine.data.builtin import DIGITS, load_mnist_sample, read_idx_split
+from engine.data.base import TEST_SEED, Data, DataError
+from engine.data.builtin import DIGITS, mnist_digit_splits
 
 CLASSES = ["background"] + DIGITS
 DEFAULT_CANVAS = (64, 64)
@@ -43,8 +42,8 @@ def compose(images: np.ndarray, labels: np.ndarray, H: int, W: int, seed: int) -
 
 def load_mnist_seg(root: str | os.PathLike | None = None, *, input_shape: tuple[int, ...] | None = None,
                    val_fraction: float = 0.1, seed: int = 0, limit: int | None = None) -> Data:
-    """From the MNIST idx files in root (train -> train canvases, test -> validation), else from the bundled
-    sample. The canvas is the graph's Input size (1×H×W, H and W >= 28), 64×64 by default."""
+    """From the MNIST idx files in root (train -> train and validation canvases, test -> test canvases), else from
+    the bundled sample split three ways. The canvas is the graph's Input size (1×H×W, H and W >= 28), 64×64 by default."""
     H, W = DEFAULT_CANVAS
     if input_shape is not None:
         if len(input_shape) != 3 or input_shape[0] != 1 or min(input_shape[1:]) < 28:
@@ -52,20 +51,16 @@ def load_mnist_seg(root: str | os.PathLike | None = None, *, input_shape: tuple[
                             f"and W >= 28. Received: input shape {'×'.join(map(str, input_shape))}. Set the Input "
                             f"shape to [1, 64, 64].")
         H, W = input_shape[1:]
-    splits = read_idx_split(Path(root), "train") if root else None
-    if splits is not None:
-        test = read_idx_split(Path(root), "test")
-        (xt, yt), (xv, yv) = splits, test if test is not None else splits
-        val_name = "test set"
-    else:
-        d = load_mnist_sample(val_fraction, seed)
-        xt, yt = d.x_train[:, 0].numpy(), d.y_train.numpy()
-        xv, yv = d.x_val[:, 0].numpy(), d.y_val.numpy()
-        val_name = d.val_name
+    d = mnist_digit_splits(root, val_fraction, seed)
+    digits = [(t[:, 0].numpy(), lab.numpy()) for t, lab in ((d.x_train, d.y_train), (d.x_val, d.y_val),
+                                                              (d.x_test, d.y_test))]
+    (xt, yt), (xv, yv), (xs, ys) = digits
     if limit is not None:
         xt, yt = xt[:limit], yt[:limit]
     ct, mt = compose(xt, yt, H, W, seed)
     cv, mv = compose(xv, yv, H, W, seed + 1)
+    cs, ms = compose(xs, ys, H, W, TEST_SEED + 2)  # the test canvases do not move with the run's seed
     t = torch.from_numpy  # masks stay uint8 (8x smaller); the trainer widens each batch to int64
-    return Data("mnist-seg", CLASSES, t(ct), t(mt), t(cv), t(mv), task="segmentation",
-                val_name=val_name, augment="none", info={"canvas": [H, W], "digits_per_canvas": PER_CANVAS})
+    return Data("mnist-seg", CLASSES, t(ct), t(mt), t(cv), t(mv), task="segmentation", augment="none",
+                info={"canvas": [H, W], "digits_per_canvas": PER_CANVAS, "splits": d.info["splits"]},
+                x_test=t(cs), y_test=t(ms), test_name=d.test_name)

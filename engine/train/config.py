@@ -33,7 +33,7 @@ class TrainConfig:
     device: str = "auto"  # auto (CUDA when present) | cpu | cuda
     precision: str = "auto"  # auto (bf16 autocast on CUDA that supports it, else fp32) | fp32 | bf16
     augment: str = "auto"  # auto (what suits the data: none for digits, crop+flip for CIFAR) | none | crop | flip | crop+flip
-    val_fraction: float = 0.1  # held out for validation when the data has no test split (sample, folder, zip)
+    val_fraction: float = 0.1  # of the training examples, carved out for validation (picks the best weights)
     log_every: int = 50  # write a "step" metrics line every N steps (metrics are read from the device only then)
     val_every: int = 0  # also validate every N steps (0: only at the end of each epoch)
     max_steps: int | None = None  # end the run after this many steps (tests, quick checks); None: all epochs

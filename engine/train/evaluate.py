@@ -84,16 +84,32 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, K: int, *
     return res
 
 
+def selection_fields(data: Data, selected_on: str | None, selection: dict | None) -> dict:
+    """What results.json says about how its weights were chosen: the split (`selected_on`), that split's numbers
+    for those weights (`selection`: val_* fields) and how the splits were made (`splits`)."""
+    out: dict = {}
+    if selected_on is not None:
+        out["selected_on"] = selected_on
+    if selection:
+        out["selection"] = {k: v for k, v in selection.items() if k.startswith("val_")}
+    if "splits" in data.info:
+        out["splits"] = data.info["splits"]
+    return out
+
+
 def write_results(run: RunDir, model: torch.nn.Module, data: Data, *, batch: int, amp: torch.dtype | None,
-                  squeeze: bool, channels_last: bool, weights: str, epoch: int | None) -> dict:
-    """The run's results (RunDir.write_results: the numbers, and example images) from the validation split."""
+                  squeeze: bool, channels_last: bool, weights: str, epoch: int | None, selected_on: str | None = None,
+                  selection: dict | None = None) -> dict:
+    """The run's results (RunDir.write_results: the numbers, and example images) from the held-out split in
+    data.x_val: the test split at the end of a run (Data.test_view). `selected_on` names the split that chose the
+    weights, `selection` its numbers for them (the best weights' metadata), kept beside the test numbers."""
     K = data.num_classes
     ev = evaluate(model, data.x_val, data.y_val, K, batch=batch, amp=amp, squeeze=squeeze,
                   channels_last=channels_last, keep=True)
     cm = ev["confusion"].cpu()
     res = {"task": data.task, "data": data.name, "split": data.val_name, "classes": data.classes,
            "weights": weights, "epoch": epoch, "n": len(data.y_val), "loss": ev["val_loss"],
-           "accuracy": ev["val_acc"], "confusion": cm.tolist()}
+           "accuracy": ev["val_acc"], "confusion": cm.tolist(), **selection_fields(data, selected_on, selection)}
     y, pred, conf = data.y_val.long(), ev["pred"], ev["conf"]
     if data.task == "classification":
         support = cm.sum(1)

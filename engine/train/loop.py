@@ -365,10 +365,17 @@ class Run:
         best = self.dir.weights("best")  # falls back to the last checkpoint
         meta = load_weights_into(self.model, best) if best else {}
         which = "best" if best == self.dir.best_path else "last"
+        selected_on = self.data.val_name
+        self.data = self.data.test_view()  # the test split, seen once, now, on the weights validation chose
         res = write_results(self.dir, self.model, self.data, batch=self.eval_bs, amp=self.amp, squeeze=self.squeeze,
-                            channels_last=self.channels_last, weights=which, epoch=meta.get("epoch"))
+                            channels_last=self.channels_last, weights=which, epoch=meta.get("epoch"),
+                            selected_on=selected_on, selection=meta)
         name, value = ("mean IoU", res["miou"]) if self.data.task == "segmentation" else ("accuracy",
                                                                                          res["accuracy"])
+        seg = {"test_miou": res["miou"]} if "miou" in res else {}
+        self.log.write({"kind": "test", "step": self.step, "weights_epoch": meta.get("epoch"),
+                        "split": res["split"], "test_loss": res["loss"], "test_acc": res["accuracy"], **seg,
+                        "elapsed": round(self.now(), 3)})
         self.status("finished", say=True, message=f"finished: {self.data.val_name} {name} {value:.2%} ({which} weights, epoch "
                                 f"{meta.get('epoch')}) after {self.step} steps in {self.now():.0f} s.",
                     best_val_acc=self.best)

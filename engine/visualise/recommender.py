@@ -40,22 +40,36 @@ class Recommender:
         return self.data.info["movie_ids"]
 
     def users(self) -> list[tuple[int, str]]:
-        """(userId, "train" or "test") for every user, test users first (their held-out ratings can be checked)."""
-        return ([(u, "test") for u in self.data.info["val_users"]] +
-                [(u, "train") for u in self.data.info["train_users"]])
+        """(userId, "test", "validation" or "train") for every user, held-out users first (their held-out ratings
+        can be checked)."""
+        info = self.data.info
+        return ([(u, "test") for u in info.get("test_users", [])] + [(u, "validation") for u in info["val_users"]] +
+                [(u, "train") for u in info["train_users"]])
+
+    def _held_out_row(self, user_id: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(visible, held-out) of a validation or test user; None for a training user."""
+        info, d = self.data.info, self.data
+        if user_id in info.get("test_users", []):
+            i = info["test_users"].index(user_id)
+            return d.x_test[i], d.y_test[i]
+        if user_id in info["val_users"]:
+            i = info["val_users"].index(user_id)
+            return d.x_val[i], d.y_val[i]
+        return None
 
     def vector(self, user_id: int) -> torch.Tensor:
-        """The ratings / 5 the model sees for this user (a test user's visible 80%)."""
+        """The ratings / 5 the model sees for this user (a held-out user's visible 80%)."""
+        row = self._held_out_row(user_id)
+        if row is not None:
+            return row[0]
         info = self.data.info
-        if user_id in info["val_users"]:
-            return self.data.x_val[info["val_users"].index(user_id)]
         if user_id in info["train_users"]:
             return self.data.x_train[info["train_users"].index(user_id)]
         raise KeyError(f"no user {user_id} in {self.data.name}")
 
     def held_out(self, user_id: int) -> torch.Tensor | None:
-        info = self.data.info
-        return self.data.y_val[info["val_users"].index(user_id)] if user_id in info["val_users"] else None
+        row = self._held_out_row(user_id)
+        return None if row is None else row[1]
 
     def _movie(self, i: int, **extra) -> dict:
         return {"movie_id": self.movie_ids[i], "title": self.titles[i], "genres": self.genres[i], **extra}

@@ -116,8 +116,9 @@ def test_train_one_epoch_the_loss_chart_gains_points_and_the_run_finishes(page):
     expect(badge(page)).to_contain_text("finished", timeout=240_000)
     page.wait_for_function(f"() => ({LOSS_POINTS})() >= 200", timeout=30_000)  # 2,250 steps logged every 10
     expect(page.get_by_role("heading", name="Results")).to_be_visible()
-    expect(page.locator("[data-testid=stMetric]").filter(has=page.get_by_text("Accuracy", exact=True))) \
+    expect(page.locator("[data-testid=stMetric]").filter(has=page.get_by_text("Test accuracy", exact=True))) \
         .to_contain_text("%")
+    expect(page.get_by_text("Measured once, at the end, on the test")).to_be_visible()  # which split, said
     for want in ("Confusion matrix", "Accuracy per class", "mistakes"):
         wait_for_chart(page, want)
     screenshot_whole(page, "train_finished")
@@ -128,6 +129,10 @@ def test_reload_finds_the_run_live_then_stop_and_resume(page, app_server):
     open_template(page, "LeNet-5")
     start(page, epochs=4)
     wait_step_above(page, 0)
+    # the runs table (open: two runs) follows the run live, as the section below does: not "queued" until it ends
+    grid = page.locator("[data-testid=stDataFrame]").first
+    expect(grid.locator("[role=gridcell]").filter(has_text=re.compile(r"^running$"))).to_have_count(1,
+                                                                                                    timeout=30_000)
     page.reload()  # a new browser session: the page must find the running run again
     wait_for_app_ready(page)
     expect(badge(page)).to_contain_text("running", timeout=30_000)

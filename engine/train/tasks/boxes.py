@@ -10,7 +10,7 @@ import torch
 from engine.catalog.arith import fmt_shape
 from engine.data import Data, to_float
 from engine.train.checks import TrainError
-from engine.train.evaluate import autocast
+from engine.train.evaluate import autocast, selection_fields
 from engine.train.loop import Run
 
 N_EXAMPLES = 16  # validation images kept with their boxes for the results
@@ -88,4 +88,5 @@ class BoxRun(Run):
 
     def results_head(self, data: Data, which: str, epoch) -> dict:
         return {"task": data.task, "data": data.name, "split": data.val_name, "classes": data.classes,
-                "weights": which, "epoch": epoch, "n": len(data.y_val), "image_size": list(self.image_size)}
+                "weights": which, "epoch": epoch, "n": len(data.y_val), "image_size": list(self.image_size),
+                **selection_fields(data, *getattr(self, "selected", (None, None)))}

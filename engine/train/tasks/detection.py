@@ -95,6 +95,8 @@ class DetectionRun(BoxRun):
         best = self.dir.weights("best")
         meta = load_weights_into(self.model, best) if best else {}
         which = "best" if best == self.dir.best_path else "last"
+        self.selected = (self.data.val_name, meta)
+        self.data = self.data.test_view()  # the test split, seen once, now, on the weights validation chose
         ev = self.evaluate(keep=True)
         d, m = self.data, ev["metrics"]
         res = {**self.results_head(d, which, meta.get("epoch")), "loss": ev["val_loss"], "map_50": m["map_50"],

@@ -93,6 +93,8 @@ class LocalisationRun(BoxRun):
         best = self.dir.weights("best")
         meta = load_weights_into(self.model, best) if best else {}
         which = "best" if best == self.dir.best_path else "last"
+        self.selected = (self.data.val_name, meta)
+        self.data = self.data.test_view()  # the test split, seen once, now, on the weights validation chose
         ev = self.evaluate(keep=True)
         d = self.data
         y = d.y_val

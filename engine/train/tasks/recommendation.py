@@ -25,6 +25,7 @@ from engine.codegen import build_module, node_names
 from engine.data import load_data
 from engine.shapes import check
 from engine.train.checks import TrainError, resolve_device
+from engine.train.evaluate import selection_fields
 from engine.train.fingerprint import DesignChanged, design_changes, design_fingerprint
 from engine.train.loop import Run
 from engine.train.optim import lr_factor
@@ -250,7 +251,10 @@ class RecommendationRun(Run):
         best = self.dir.weights("best")
         meta = load_weights_into(self.model, best) if best else {}
         which = "best" if best == self.dir.best_path else "last"
-        res = write_recommendation_results(self.dir, self.rbm, self.data, weights=which, epoch=meta.get("epoch"))
+        selected_on = self.data.val_name
+        self.data = self.data.test_view()  # the test users, measured once, now, on the weights validation chose
+        res = write_recommendation_results(self.dir, self.rbm, self.data, weights=which, epoch=meta.get("epoch"),
+                                           extra=selection_fields(self.data, selected_on, meta))
         m = res["metrics"]["model"]
         self.status("finished", say=True, message=f"finished: held-out RMSE {m['rmse']:.3f} stars (movie mean "
                     f"{res['metrics']['movie mean']['rmse']:.3f}), NDCG@10 {m['ndcg@10'] or 0:.3f} ({which} weights, "
@@ -258,8 +262,9 @@ class RecommendationRun(Run):
 
 
 @torch.no_grad()
-def write_recommendation_results(run, rbm, data, *, weights: str, epoch) -> dict:
-    """results.json through RunDir: the held-out metrics beside the baselines'."""
+def write_recommendation_results(run, rbm, data, *, weights: str, epoch, extra: dict | None = None) -> dict:
+    """results.json through RunDir: the held-out metrics beside the baselines' (of data's x_val/y_val: the test
+    users at the end of a run), with `extra` fields (which split chose the weights)."""
     pred = rbm.predict(data.x_val)
     metrics = evaluate_recommender(pred, data.x_train, data.x_val, data.y_val)
     full = data.x_val + data.y_val
@@ -267,6 +272,6 @@ def write_recommendation_results(run, rbm, data, *, weights: str, epoch) -> dict
            "n": len(data.x_val), "held_out": int((data.y_val > 0).sum()), "movies": data.input_shape[0],
            "train_users": len(data.x_train), "hidden": rbm.hidden,
            "visible_units": "softmax" if rbm.softmax else "binary", "k": 10,
-           "loss": float(recon_error(rbm, full, rbm.predict(full))), "metrics": metrics}
+           "loss": float(recon_error(rbm, full, rbm.predict(full))), "metrics": metrics, **(extra or {})}
     run.write_results(res, {})
     return res

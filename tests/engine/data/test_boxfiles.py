@@ -37,7 +37,7 @@ def yolo_set(**extra):
 def test_yolo_folder_loads_boxes_scaled_to_the_input(tmp_path):
     d = load_data(str(write(tmp_path / "ds", yolo_set())), input_shape=(3, 40, 80), val_fraction=0.34)
     assert d.task == "detection" and d.classes == ["cat", "dog"] and d.input_shape == (3, 40, 80)
-    y = np.concatenate([d.y_train.numpy(), d.y_val.numpy()])
+    y = np.concatenate([d.y_train.numpy(), d.y_val.numpy(), d.y_test.numpy()])
     rows = sorted(map(tuple, y.reshape(-1, 5)[y.reshape(-1, 5)[:, 0] >= 0].tolist()))
     # fractions of the image -> pixels of the 80×40 input: cat centred 40×20, dog (20, 10) 8×8, dog at the right edge
     assert rows == [(0, 20, 10, 60, 30), (1, 16, 6, 24, 14), (1, 64, 0, 80, 40)]
@@ -80,7 +80,8 @@ def test_zip_slip_is_refused(tmp_path):
 
 def coco_doc(**over):
     doc = {"images": [{"id": 1, "file_name": "a.png", "width": 40, "height": 20},
-                      {"id": 2, "file_name": "img/b.png", "width": 40, "height": 20}],
+                      {"id": 2, "file_name": "img/b.png", "width": 40, "height": 20},
+                      {"id": 4, "file_name": "c.png", "width": 40, "height": 20}],  # no boxes: background only
            "categories": [{"id": 7, "name": "car"}, {"id": 3, "name": "bus"}],
            "annotations": [{"image_id": 1, "category_id": 7, "bbox": [0, 0, 20, 10]},
                            {"image_id": 2, "category_id": 3, "bbox": [10, 5, 30, 15]}]}
@@ -89,14 +90,15 @@ def coco_doc(**over):
 
 
 def coco_set(tmp_path, doc):
-    return str(write(tmp_path / "coco", {"a.png": png(), "img/b.png": png(), "ann.json": json.dumps(doc)}))
+    return str(write(tmp_path / "coco", {"a.png": png(), "img/b.png": png(), "c.png": png(),
+                                         "ann.json": json.dumps(doc)}))
 
 
 def test_coco_loads_categories_in_id_order_and_pixel_boxes(tmp_path):
     d = load_data(coco_set(tmp_path, coco_doc()), input_shape=(1, 20, 40), val_fraction=0.5)
     assert d.classes == ["bus", "car"] and d.task == "detection"
-    y = np.concatenate([d.y_train.numpy(), d.y_val.numpy()]).reshape(-1, 5)
-    assert sorted(map(tuple, y.tolist())) == [(0, 10, 5, 40, 20), (1, 0, 0, 20, 10)]
+    y = np.concatenate([d.y_train.numpy(), d.y_val.numpy(), d.y_test.numpy()]).reshape(-1, 5)
+    assert sorted(map(tuple, y[y[:, 0] >= 0].tolist())) == [(0, 10, 5, 40, 20), (1, 0, 0, 20, 10)]
 
 
 @pytest.mark.parametrize("change, message", [

@@ -54,30 +54,39 @@ def test_mnist_idx_matches_torchvision_reader(mnist_root, tmp_path):
 
 
 def test_mnist_from_data_root_is_60k_train_and_10k_test(mnist_root):
-    d = load_data("mnist", mnist_root)
-    assert d.x_train.shape == (60000, 1, 28, 28) and d.x_val.shape == (10000, 1, 28, 28)
+    d = load_data("mnist", mnist_root)  # validation: 10% of the 60k training digits; the official 10k test kept
+    assert d.x_train.shape == (54000, 1, 28, 28) and d.x_val.shape == (6000, 1, 28, 28)
+    assert d.x_test.shape == (10000, 1, 28, 28) and torch.equal(d.x_test[:, 0], torch.from_numpy(
+        read_idx(mnist_root / "t10k-images-idx3-ubyte.gz")))
     assert d.x_train.dtype == torch.uint8 and d.y_train.dtype == torch.int64
-    assert d.val_name == "test set" and d.classes == [str(i) for i in range(10)] and d.input_shape == (1, 28, 28)
-    assert torch.bincount(d.y_train).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    assert d.val_name == "validation" and d.test_name == "test set" and d.classes == [str(i) for i in range(10)]
+    assert d.input_shape == (1, 28, 28)
+    assert torch.bincount(torch.cat([d.y_train, d.y_val])).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918,
+                                                                         6265, 5851, 5949]
+    assert d.info["splits"] == {"train": 54000, "validation": 6000, "test": 10000, "seed": 0, "val_fraction": 0.1,
+                                "validation_from": "training set", "test_from": "official test split"}
 
 
-def test_mnist_sample_is_the_real_test_set_split_train_val(mnist_root):
+def test_mnist_sample_is_the_real_test_set_split_train_val_test(mnist_root):
     assert SAMPLE_PATH.stat().st_size <= 2 * 2**20
     d = load_data("mnist-sample", val_fraction=0.1, seed=0)
-    assert len(d.x_train) == 9000 and len(d.x_val) == 1000 and d.val_name == "held-out 10%"
+    assert (len(d.x_train), len(d.x_val), len(d.x_test)) == (8100, 900, 1000)
+    assert d.val_name == "validation" and d.test_name == "test"
     test = read_idx(mnist_root / "t10k-images-idx3-ubyte.gz")
     digest = lambda a: sorted(hashlib.sha1(x.tobytes()).hexdigest() for x in a)
-    both = torch.cat([d.x_train, d.x_val])[:, 0].numpy()
-    assert digest(both) == digest(test)  # exactly the 10k real digits, each once
+    every = torch.cat([d.x_train, d.x_val, d.x_test])[:, 0].numpy()
+    assert digest(every) == digest(test)  # exactly the 10k real digits, each once
     again = load_data("mnist-sample", val_fraction=0.1, seed=0)
-    other = load_data("mnist-sample", val_fraction=0.1, seed=1)
+    other = load_data("mnist-sample", val_fraction=0.25, seed=1)
     assert torch.equal(again.y_val, d.y_val) and not torch.equal(other.y_val, d.y_val)
-    assert len(load_data("mnist-sample", val_fraction=0.25).x_val) == 2500
+    assert torch.equal(other.x_test, d.x_test)  # the test digits do not move with the seed or the fraction
+    assert len(other.x_val) == 2250
 
 
 def test_limit_keeps_the_first_training_examples_only():
     full, part = load_data("mnist-sample"), load_data("mnist-sample", limit=100)
     assert torch.equal(part.x_train, full.x_train[:100]) and torch.equal(part.x_val, full.x_val)
+    assert torch.equal(part.x_test, full.x_test)
     with pytest.raises(DataError, match="limit"):
         load_data("mnist-sample", limit=0)
 

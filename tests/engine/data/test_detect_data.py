@@ -12,7 +12,7 @@ from engine.data.detect import MAX_IOU, MIN_CENTRE_GAP, SIZES, _iou, plan, rende
 
 def digest(d) -> str:
     h = hashlib.sha256()
-    for t in (d.x_train, d.y_train, d.x_val, d.y_val):
+    for t in (d.x_train, d.y_train, d.x_val, d.y_val, d.x_test, d.y_test):
         h.update(t.numpy().tobytes())
     return h.hexdigest()
 
@@ -79,4 +79,4 @@ def test_a_canvas_too_small_is_refused_with_the_fix():
 
 def test_full_mnist_gives_train_and_test_canvases(mnist_root):
     d = load_data("mnist-locate", mnist_root, limit=200)
-    assert d.val_name == "test set" and len(d.x_train) == 200 and len(d.x_val) == 10_000
+    assert d.test_name == "test set" and len(d.x_train) == 200 and len(d.x_val) == 6000 and len(d.x_test) == 10_000

@@ -59,14 +59,17 @@ def snapshot(root: Path) -> set[str]:
 def test_folder_loads_classes_resized_to_the_input(tmp_path):
     d = load_image_files(make_folder(tmp_path / "ds"), input_shape=(3, 8, 10), val_fraction=0.25)
     assert d.classes == ["cat", "dog"] and d.task == "classification"
-    assert d.x_train.shape == (9, 3, 8, 10) and d.x_val.shape == (3, 3, 8, 10) and d.x_train.dtype == torch.uint8
-    x, y = torch.cat([d.x_train, d.x_val]), torch.cat([d.y_train, d.y_val])
+    # 12 images: 1 held out for testing (10%), then 3 of the other 11 (25%) for validation
+    assert d.x_train.shape == (8, 3, 8, 10) and d.x_val.shape == (3, 3, 8, 10) and d.x_test.shape == (1, 3, 8, 10)
+    assert d.x_train.dtype == torch.uint8
+    x, y = torch.cat([d.x_train, d.x_val, d.x_test]), torch.cat([d.y_train, d.y_val, d.y_test])
     for k, cls in enumerate(d.classes):  # a solid colour stays that colour after the resize
         assert torch.equal(x[y == k][:, :, 3, 4], torch.tensor(COLOURS[cls], dtype=torch.uint8).expand(6, 3))
     grey = load_image_files(tmp_path / "ds", input_shape=(1, 4, 4))
     expected = round(0.299 * 200 + 0.587 * 30 + 0.114 * 30)  # PIL's L conversion of the cat colour
     assert grey.x_train.shape[1:] == (1, 4, 4)
-    assert abs(int(torch.cat([grey.x_train, grey.x_val])[torch.cat([grey.y_train, grey.y_val]) == 0].float().mean())
+    assert abs(int(torch.cat([grey.x_train, grey.x_val, grey.x_test])[torch.cat([grey.y_train, grey.y_val,
+                                                                              grey.y_test]) == 0].float().mean())
                - expected) <= 1
 
 
@@ -76,13 +79,13 @@ def test_zip_of_a_folder_reads_like_the_folder(tmp_path):
     assert zipped.classes == folder.classes
     assert torch.equal(zipped.x_train, folder.x_train) and torch.equal(zipped.y_val, folder.y_val)
     flat = load_data(str(make_zip(tmp_path / "flat.zip", good_entries())), input_shape=(3, 8, 8))
-    assert torch.equal(flat.x_val, folder.x_val)
+    assert torch.equal(flat.x_val, folder.x_val) and torch.equal(flat.x_test, folder.x_test)
 
 
 def test_hidden_files_and_macos_metadata_are_skipped(tmp_path):
     entries = {**good_entries(), "__MACOSX/cat/._0.png": b"junk", "cat/.DS_Store": b"junk"}
     d = load_image_files(make_zip(tmp_path / "mac.zip", entries), input_shape=(3, 8, 8))
-    assert len(d.x_train) + len(d.x_val) == 12
+    assert len(d.x_train) + len(d.x_val) + len(d.x_test) == 12
 
 
 def symlink_zip(path: Path) -> Path:
@@ -167,4 +170,5 @@ def test_a_zip_dataset_trains_end_to_end(tmp_path):
     assert status["state"] == "finished", status["message"]
     res = json.loads((run / "results.json").read_text())
     assert res["classes"] == ["cat", "dog"] and res["accuracy"] == 1.0  # two solid colours: trivially separable
-    assert np.array(res["confusion"]).sum() == 4
+    # 20 images: 2 held out for testing, then 4 of the other 18 (20%) for validation; the results are the test's
+    assert np.array(res["confusion"]).sum() == 2 and res["split"] == "test" and res["selected_on"] == "validation"

@@ -102,7 +102,8 @@ def test_many_tiny_images_are_refused_before_the_decoded_array_is_allocated(tmp_
 
 def test_the_decoded_limit_counts_images_times_the_input_shape(tmp_path):
     path = make_zip(tmp_path / "ds.zip", good_entries())  # 12 images
-    assert len(load_image_files(path, input_shape=(3, 8, 8), max_decoded=12 * 3 * 8 * 8).x_train) == 11
+    d = load_image_files(path, input_shape=(3, 8, 8), max_decoded=12 * 3 * 8 * 8)
+    assert len(d.x_train) + len(d.x_val) + len(d.x_test) == 12
     with pytest.raises(DataError, match="12 images of 3×8×8"):
         load_image_files(path, input_shape=(3, 8, 8), max_decoded=12 * 3 * 8 * 8 - 1)
 

@@ -112,16 +112,21 @@ def test_user_split_and_vectors_are_ratings_over_five():
     assert len(va) == 2 and len(tr) == 8 and sorted(tr.tolist() + va.tolist()) == list(range(10))
     assert R.split_users(10, 0.2, seed=1)[1].tolist() == va.tolist()
     t = R.table_from_bytes(RATINGS, MOVIES)
-    d = R.ratings_data(t, val_fraction=0.34, seed=0)  # 1 test user of 3
-    assert len(d.x_train) == 2 and len(d.x_val) == 1
-    users = d.info["train_users"] + d.info["val_users"]
-    assert sorted(users) == [1, 2, 3]
+    d = R.ratings_data(t, val_fraction=0.34, seed=0)  # 1 test user of 3, then 1 validation user of the other 2
+    assert len(d.x_train) == 1 and len(d.x_val) == 1 and len(d.x_test) == 1
+    users = d.info["train_users"] + d.info["val_users"] + d.info["test_users"]
+    assert sorted(users) == [1, 2, 3]  # disjoint, and every user once
+    u = d.info["test_users"][0]
+    np.testing.assert_allclose((d.x_test + d.y_test).numpy()[0] * 5, t.stars[t.user_ids.tolist().index(u)])
+    assert R.ratings_data(t, val_fraction=0.5, seed=1).info["test_users"] == d.info["test_users"]  # fixed
     for row, u in zip(d.x_train.numpy(), d.info["train_users"]):
         np.testing.assert_allclose(row * 5, t.stars[t.user_ids.tolist().index(u)])
     u = d.info["val_users"][0]
     np.testing.assert_allclose((d.x_val + d.y_val).numpy()[0] * 5, t.stars[t.user_ids.tolist().index(u)])
     with pytest.raises(DataError, match="at least 2 users"):
         R.split_users(1, 0.5, 0)
+    with pytest.raises(DataError, match="at least 3 users"):
+        R.ratings_data(R.table_from_bytes(b"userId,movieId,rating\n1,10,4\n2,10,3\n", None))
 
 
 def test_input_size_keeps_the_most_rated_movies():
@@ -137,7 +142,7 @@ def test_input_size_keeps_the_most_rated_movies():
 
 def test_bundled_sample_is_real_movielens_with_titles():
     d = load_data("movielens-sample", input_shape=(1000,), val_fraction=0.1, seed=0)
-    assert d.input_shape == (1000,) and len(d.x_train) + len(d.x_val) == 150
+    assert d.input_shape == (1000,) and len(d.x_train) + len(d.x_val) + len(d.x_test) == 150
     assert "Toy Story (1995)" in d.classes
     x = d.x_train.numpy()
     assert x.max() == 1.0 and set(np.unique(x * 2 * 5).round().astype(int)) <= set(range(11))
@@ -150,5 +155,5 @@ def test_movielens_small_has_its_published_counts():
     t = R.read_table(SMALL)
     assert t.n_ratings == 100_836 and len(t.user_ids) == 610
     d = R.ratings_data(t, val_fraction=0.1, seed=0)
-    assert len(d.x_val) == 61
+    assert len(d.x_test) == 61 and len(d.x_val) == 55  # 10% of 610 users for testing, then 10% of the 549 left
     assert d.info["held_out"] == sum(max(1, round(0.2 * n)) for n in (t.stars[np.isin(t.user_ids, d.info["val_users"])] > 0).sum(1))

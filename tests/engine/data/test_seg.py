@@ -40,7 +40,7 @@ def test_masks_label_ink_with_the_digit_and_everything_else_background():
     d = load_data("mnist-seg", input_shape=(1, 48, 48), limit=200)
     assert d.task == "segmentation" and d.classes == CLASSES and d.num_classes == 11
     assert d.x_train.shape == (200, 1, 48, 48) and d.y_train.shape == (200, 48, 48)
-    assert d.x_val.shape == (1000, 1, 48, 48) and d.y_train.dtype == torch.uint8
+    assert d.x_val.shape == (900, 1, 48, 48) and d.x_test.shape == (1000, 1, 48, 48) and d.y_train.dtype == torch.uint8
     x, m = d.x_train[:, 0], d.y_train
     assert torch.equal(m > 0, x >= INK)  # ink <=> a digit label (the brighter stroke wins an overlap)
     assert (m == 0).float().mean() > 0.7  # mostly background, as on a real page
@@ -56,4 +56,4 @@ def test_the_canvas_follows_the_graph_input_and_is_checked():
 
 def test_mnist_seg_from_the_full_idx_files(mnist_root):
     d = load_data("mnist-seg", mnist_root, input_shape=(1, 32, 32), limit=100)
-    assert len(d.x_train) == 100 and len(d.x_val) == 10000 and d.val_name == "test set"
+    assert len(d.x_train) == 100 and len(d.x_val) == 6000 and len(d.x_test) == 10000 and d.test_name == "test set"

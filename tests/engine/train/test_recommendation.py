@@ -54,7 +54,7 @@ def weights(run: Path, which: str = "last") -> dict[str, np.ndarray]:
 
 def test_one_cd1_step_is_the_seeds_update_in_numpy(tmp_path, ratings):
     g = graph(8, hidden=5)
-    run = train(g, cfg(ratings, batch_size=9, max_steps=1, lr=1.0), tmp_path / "run")
+    run = train(g, cfg(ratings, batch_size=8, max_steps=1, lr=1.0), tmp_path / "run")  # the 8 training users
     assert json.loads((run / "status.json").read_text())["state"] == "finished", (run / "log.txt").read_text()
     # the same data and initial weights the trainer had (seed 0)
     from engine.data import load_data
@@ -63,11 +63,12 @@ def test_one_cd1_step_is_the_seeds_update_in_numpy(tmp_path, ratings):
     init = build_module(g).rbm
     W, vb, hb = (t.detach().numpy().astype(np.float64) for t in (init.W, init.vb, init.hb))
     # the batch (epoch 0's order) and the uniforms the two Bernoulli draws use, in the trainer's order
-    perm = torch.randperm(9, generator=torch.Generator().manual_seed(0 * 1_000_003 + 0))
+    assert len(d.x_train) == 8  # 12 users: 1 for testing, 3 of the other 11 for validation
+    perm = torch.randperm(8, generator=torch.Generator().manual_seed(0 * 1_000_003 + 0))
     v0 = d.x_train[perm].numpy().astype(np.float64)
     gen = torch.Generator().manual_seed(0)
-    u_h = torch.rand(9, 5, generator=gen).numpy()
-    u_v = torch.rand(9, 8, generator=gen).numpy()
+    u_h = torch.rand(8, 5, generator=gen).numpy()
+    u_v = torch.rand(8, 8, generator=gen).numpy()
     sig = lambda x: 1 / (1 + np.exp(-x))
     # the seed: _h0 = sigmoid(v0 W + hb); h0 = relu(sign(_h0 - rand)); _v1 = sigmoid(h0 Wᵀ + vb); v1 likewise;
     # h1 = sigmoid(v1 W + hb); W += α (v0ᵀh0 - v1ᵀh1) / batch; vb += α mean(v0 - v1); hb += α mean(h0 - h1)
@@ -120,7 +121,7 @@ def test_the_trainer_refuses_what_cd_cannot_train(tmp_path, ratings):
     fails(graph(8, units="softmax"), cfg(ratings, persistent_cd=True), ["persistent_cd needs binary"])
     fails(graph(9), cfg(ratings), ["has 8 movies", "Set the Input shape to [8]"])
     fails(graph(8), cfg("mnist-sample"), ["trains on ratings", "holds images"])
-    fails(graph(8), cfg(ratings, batch_size=100), ["larger than the training set (9 users)"])
+    fails(graph(8), cfg(ratings, batch_size=100), ["larger than the training set (8 users)"])
 
 
 def test_the_bundled_sample_trains_and_the_error_falls(tmp_path):

@@ -34,13 +34,18 @@ def tiny_run(tmp_path_factory) -> RunDir:
     return RunDir(train(TINY, TINY_CFG, tmp_path_factory.mktemp("runs") / "tiny"))
 
 
+def res_acc(run: RunDir) -> float:
+    return run.results(examples=False)["accuracy"]
+
+
 def test_a_trained_run_reads_back_whole(tiny_run):
     run = tiny_run
     st = run.status()
     assert st["state"] == "finished" and st["step"] == 4 and st["total_steps"] == 4, st["message"]
     assert run.config() == TINY_CFG and run.graph() == load_graph(TINY) and run.meta()["name"] == "tiny"
     rows, offset = run.metrics()
-    assert [r["step"] for r in rows if r["kind"] == "step"] == [1, 2, 3, 4] and rows[-1]["kind"] == "epoch"
+    assert [r["step"] for r in rows if r["kind"] == "step"] == [1, 2, 3, 4] and rows[-2]["kind"] == "epoch"
+    assert rows[-1]["kind"] == "test" and rows[-1]["test_acc"] == res_acc(run)  # the test split, once, last
     assert offset == run.metrics_path.stat().st_size and run.metrics(offset) == ([], offset)
     res = run.results()
     assert sum(map(sum, res["confusion"])) == res["n"] > 0 and res["weights"] == "best"

@@ -48,8 +48,11 @@ def test_seed_cnn_one_epoch_full_mnist_reaches_98_percent(trained_mnist_run, mni
     assert offset == (run / "metrics.jsonl").stat().st_size
     epochs = [r for r in rows if r["kind"] == "epoch"]
     steps = [r for r in rows if r["kind"] == "step"]
-    assert len(epochs) == 1 and epochs[0]["step"] == 469 and epochs[0]["epoch"] == 1  # ceil(60000 / 128)
-    assert abs(epochs[0]["val_acc"] - acc) < 0.01  # epoch-end validation is the same test set
+    assert len(epochs) == 1 and epochs[0]["step"] == 422 and epochs[0]["epoch"] == 1  # ceil(54000 / 128)
+    # validation is 6,000 training digits (never the test set); it chose the weights the test then measured once
+    assert res["selected_on"] == "validation" and res["selection"]["val_acc"] == epochs[0]["val_acc"] >= 0.97
+    assert res["splits"]["train"] == 54000 and res["splits"]["validation"] == 6000 and res["splits"]["test"] == 10000
+    assert [r["kind"] for r in rows][-1] == "test" and rows[-1]["test_acc"] == res["accuracy"]
     assert [r["step"] for r in steps][:4] == [1, 50, 100, 150]  # step 1 is always logged: the divergence reference
     assert all(r["images_per_s"] > 0 and r["train_loss"] > 0 for r in steps)
     assert steps[-1]["train_acc"] > 0.95

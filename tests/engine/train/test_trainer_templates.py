@@ -45,8 +45,8 @@ def test_lstm_rows_template_reaches_90_percent_after_one_epoch_on_10k_digits(mni
     _, model = load_trained(run)  # torch re-measures the saved weights on the 10k test digits
     d = load_data("mnist", mnist_root)
     with torch.no_grad():
-        pred = torch.cat([model(to_float(d.x_val[i:i + 1000])).argmax(1) for i in range(0, 10_000, 1000)])
-    acc = (pred == d.y_val).float().mean().item()
+        pred = torch.cat([model(to_float(d.x_test[i:i + 1000])).argmax(1) for i in range(0, 10_000, 1000)])
+    acc = (pred == d.y_test).float().mean().item()
     assert abs(acc - res["accuracy"]) < 1e-4
     assert acc >= 0.90, f"LSTM rows after one epoch on 10k digits: {acc:.4f}"
 
@@ -61,8 +61,9 @@ def test_segmentation_template_beats_the_all_background_baseline(tmp_path):
     assert RunDir(run).status()["state"] == "finished", RunDir(run).status()["message"]
     res = RunDir(run).results()
     in_shape = tuple(next(n for n in g["nodes"] if n["op"] == "Input")["params"]["shape"])
-    d = load_data("mnist-seg", input_shape=in_shape, val_fraction=0.05, limit=1)  # the same 500 validation canvases
-    y = d.y_val.long()
+    d = load_data("mnist-seg", input_shape=in_shape, val_fraction=0.05, limit=1)  # the same 1,000 test canvases
+    y = d.y_test.long()
+    assert res["split"] == "test" and res["n"] == 1000 and res["selected_on"] == "validation"
     K = d.num_classes
 
     def miou(pred: torch.Tensor) -> float:  # plain numpy IoU over the whole split, classes that occur
@@ -74,13 +75,14 @@ def test_segmentation_template_beats_the_all_background_baseline(tmp_path):
     baseline = miou(torch.zeros_like(y))  # everything background
     _, model = load_trained(run)
     with torch.no_grad():
-        pred = torch.cat([model(to_float(d.x_val[i:i + 100])).argmax(1) for i in range(0, len(y), 100)])
+        pred = torch.cat([model(to_float(d.x_test[i:i + 100])).argmax(1) for i in range(0, len(y), 100)])
     ours = miou(pred)
     assert abs(ours - res["miou"]) < 1e-6
     assert ours >= 1.4 * baseline and ours >= baseline + 0.03, \
         f"mean IoU {ours:.3f} vs all-background {baseline:.3f}"
     assert res["iou"][0] > 0.9  # background itself is segmented well
     rows = RunDir(run).metrics()[0]
-    assert rows[-1]["kind"] == "epoch" and rows[-1]["val_miou"] == res["miou"]
+    assert rows[-1]["kind"] == "test" and rows[-1]["test_miou"] == res["miou"]  # once, at the end
+    assert rows[-2]["kind"] == "epoch" and rows[-2]["val_miou"] == res["selection"]["val_miou"]
     ex = res["examples"][0]
     assert ex["image"].shape == in_shape and ex["true_mask"].shape == ex["pred_mask"].shape == in_shape[1:]
