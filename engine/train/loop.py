@@ -88,7 +88,7 @@ class Run:
         inp = next((n.id for n in self.g.nodes if n.op == "Input"), None)
         in_shape = report.nodes[inp].shape if report.ok and inp else None
         data = load_data(cfg.data, cfg.data_root, input_shape=in_shape, val_fraction=cfg.val_fraction,
-                         seed=cfg.seed, limit=cfg.limit)
+                         seed=cfg.seed, limit=cfg.limit, task=self.g.task.kind if self.g.task else "classification")
         self.squeeze = self.check_fit(report, data)
         self.data = data.to(dev)
         self.K = data.num_classes
