@@ -28,6 +28,7 @@ from engine.train.checks import TrainError, check_fit, resolve_device, resolve_p
 from engine.train.config import TrainConfig
 from engine.train.evaluate import autocast, evaluate, write_results
 from engine.train.fingerprint import DesignChanged, design_changes, design_fingerprint
+from engine.train.headline import fmt_score
 from engine.train.health import divergence_warning
 from engine.train.log import MetricsLog
 from engine.train.optim import init_uniform, lr_factor, make_optimizer, make_scheduler
@@ -339,8 +340,8 @@ class Run:
             self.epoch_step = 0
         self.ep_sums = [0.0, 0.0, 0, 0, 0.0]
         self.checkpoint()
-        self.status("running", say=True, message=f"epoch {epoch_value}/{self.cfg.epochs} done: {self.data.val_name} {name} "
-                               f"{metric:.2%}", best_val_acc=self.best)
+        self.status("running", say=True, message=f"epoch {epoch_value}/{self.cfg.epochs} done: {self.data.val_name} "
+                               f"{fmt_score(name, metric)}", best_val_acc=self.best, best_metric=name)
         self.w[4] = time.perf_counter()
 
     def halt(self) -> str:

@@ -72,6 +72,9 @@ def test_detection_resume_is_exact(tmp_path):
     split = train("assets/templates/tiny_grid_detector.json", cfg, tmp_path / "b", should_stop=lambda s: s >= 3)
     assert RunDir(split).status()["state"] == "stopped"
     resume(split)
+    st = RunDir(split).status()  # the headline number is named: the run pickers say "best mAP@0.5 0.0xx"
+    assert st["best_metric"] == "mAP@0.5" and st["best_val_acc"] == max(
+        r["val_map50"] for r in RunDir(split).metrics()[0] if r.get("val_map50") is not None)
     a, b = load_trained(straight, "last")[1].state_dict(), load_trained(split, "last")[1].state_dict()
     for k in a:
         assert torch.allclose(a[k], b[k], rtol=0, atol=1e-6), k
