@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.templates import template_train  # noqa: E402
+from engine.train.config import TrainConfig  # noqa: E402
 from engine.train.rundir import RunDir  # noqa: E402
 from engine.train.trainer import train  # noqa: E402
 
@@ -45,7 +46,8 @@ def bench(task: str, args, out: Path) -> dict:
     cfg = {**template_train(template), "data": data, "data_root": args.data_root, "epochs": epochs,
            "device": args.device, "limit": args.limit, "max_steps": args.max_steps, "log_every": 50}
     cfg.update({k: v for k, v in (("batch_size", args.batch_size), ("lr", args.lr)) if v is not None})
-    print(f"{template}: " + ", ".join(f"{k} {cfg.get(k)}" for k in ("optimizer", "lr", "schedule", "batch_size",
+    shown = {**TrainConfig().to_dict(), **cfg}  # the app's defaults where the recipe says nothing
+    print(f"{template}: " + ", ".join(f"{k} {shown[k]}" for k in ("optimizer", "lr", "schedule", "batch_size",
                                                                      "epochs", "max_steps", "limit")), flush=True)
     t0 = time.perf_counter()
     run = train(ROOT / "assets" / "templates" / f"{template}.json", cfg, out / task)
