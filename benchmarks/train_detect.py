@@ -1,16 +1,18 @@
 """Benchmark: the box tasks' templates trained by the engine to the issue's targets on full MNIST.
 
     python benchmarks/train_detect.py [--data-root ../shared/data/mnist] [--task detect|locate|both]
-                                      [--epochs-detect 30] [--epochs-locate 15] [--limit N] [--device auto]
+                                      [--epochs-detect 30] [--epochs-locate 15] [--limit N] [--max-steps N]
+                                      [--batch-size B] [--lr LR] [--device auto]
 
 1. "Tiny grid detector" on mnist-detect (1-5 digits per 96×96 canvas, ~20k training canvases from the 60k
    digits, ~3.3k test canvases from the 10k test digits): target mAP@0.5 >= 0.95 on the test canvases.
 2. "Digit localiser" on mnist-locate (one digit per 56×56 canvas, 60k / 10k): target mean IoU >= 0.85 with
    >= 98% class accuracy.
-Both go through engine.train.trainer.train (one-cycle Adam, the app's defaults otherwise). Prints, per epoch, the
-validation numbers, then epochs, seconds, training images/s and the first epoch that met the target (or "not
-reached"). --limit N trains on the first N digits only, so the script finishes on a CPU (the targets are then
-usually not reached). Nothing is asserted: the figures are the result.
+Both go through engine.train.trainer.train with the template's training recipe (engine.templates.template_train;
+--batch-size / --lr override it; the app's defaults otherwise). Prints, per epoch, the validation numbers, then
+epochs, seconds, training images/s and the first epoch that met the target (or "not reached"). --limit N trains on
+the first N digits only and --max-steps N ends each run after N optimiser steps (validating there), so the script
+finishes on a CPU (the targets are then usually not reached). Nothing is asserted: the figures are the result.
 """
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from engine.templates import template_train  # noqa: E402
+from engine.train.config import TrainConfig  # noqa: E402
 from engine.train.rundir import RunDir  # noqa: E402
 from engine.train.trainer import train  # noqa: E402
 
@@ -39,8 +43,12 @@ TASKS = {
 def bench(task: str, args, out: Path) -> dict:
     template, data, met, target, keys = TASKS[task]
     epochs = args.epochs_detect if task == "detect" else args.epochs_locate
-    cfg = {"data": data, "data_root": args.data_root, "epochs": epochs, "batch_size": args.batch_size,
-           "lr": args.lr, "device": args.device, "limit": args.limit, "log_every": 50}
+    cfg = {**template_train(template), "data": data, "data_root": args.data_root, "epochs": epochs,
+           "device": args.device, "limit": args.limit, "max_steps": args.max_steps, "log_every": 50}
+    cfg.update({k: v for k, v in (("batch_size", args.batch_size), ("lr", args.lr)) if v is not None})
+    shown = {**TrainConfig().to_dict(), **cfg}  # the app's defaults where the recipe says nothing
+    print(f"{template}: " + ", ".join(f"{k} {shown[k]}" for k in ("optimizer", "lr", "schedule", "batch_size",
+                                                                     "epochs", "max_steps", "limit")), flush=True)
     t0 = time.perf_counter()
     run = train(ROOT / "assets" / "templates" / f"{template}.json", cfg, out / task)
     wall = time.perf_counter() - t0
@@ -68,8 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--task", choices=["detect", "locate", "both"], default="both")
     ap.add_argument("--epochs-detect", type=int, default=30)
     ap.add_argument("--epochs-locate", type=int, default=15)
-    ap.add_argument("--batch-size", type=int, default=128)
-    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--batch-size", type=int, default=None, help="default: the template's recipe (else 128)")
+    ap.add_argument("--lr", type=float, default=None, help="default: the template's recipe (else 2e-3)")
+    ap.add_argument("--max-steps", type=int, default=None, help="end each run after N steps (CPU)")
     ap.add_argument("--limit", type=int, default=None, help="train on the first N digits only (CPU)")
     ap.add_argument("--device", default="auto")
     args = ap.parse_args(argv)

@@ -75,6 +75,9 @@ TRAIN = {
     "ptb_lstm_medium": {"data": "ptb-sample", "epochs": 39, "batch_size": 20, "optimizer": "sgd", "lr": 1.0,
                         "momentum": 0.0, "schedule": "constant", "lr_decay": 0.8, "lr_decay_after": 6,
                         "clip_grad_norm": 5.0, "init_uniform": 0.05, "loss_sum_steps": True},
+    # measured on CPU (tests/engine/train/test_box_tasks.py): a short run at this lr and batch reaches a useful mAP
+    "tiny_grid_detector": {"data": "mnist-detect", "epochs": 30, "batch_size": 32, "optimizer": "adam",
+                           "lr": 5e-3, "schedule": "onecycle"},
 }
 _LEAF_NAMES = {"Conv2d": "conv", "ReLU": "relu", "MaxPool2d": "pool", "AvgPool2d": "pool", "Linear": "fc",
                "Dropout": "dropout", "AdaptiveAvgPool2d": "avgpool", "BatchNorm2d": "bn"}

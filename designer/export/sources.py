@@ -21,6 +21,7 @@ from engine.export import formats as X
 from engine.filenames import safe_filename
 from engine.train import runs as R
 from engine.train.config import TrainConfig
+from engine.train.headline import best_text
 from engine.train.rundir import RunDir
 
 FILES = {  # format -> (file suffix, mime type)
@@ -66,7 +67,8 @@ def sources(graph: dict) -> list[Source]:
         if run.weights("best") is None:  # best falls back to last: no checkpoint at all
             continue
         when = dt.datetime.fromtimestamp(r["created"]).strftime("%Y-%m-%d %H:%M")
-        acc = f", best validation {r['best_val_acc']:.1%}" if r.get("best_val_acc") is not None else ""
+        best = best_text(r)
+        acc = f", {best}" if best else ""
         try:
             g = run.graph().to_dict()
         except engine.GraphError:

@@ -31,14 +31,14 @@ def is_box_run(run: LoadedRun) -> bool:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the validation images…")
-def _images(run_path: str, input_shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor, str]:
+def _images(run_path: str, input_shape: tuple[int, ...], task: str) -> tuple[torch.Tensor, torch.Tensor, str]:
     """The run's validation images (floats in [0, 1]), their box labels, and where they came from."""
     try:
         cfg = RunDir(run_path).config()
     except (OSError, ValueError):
         cfg = TrainConfig()
     data = load_data(cfg.data, cfg.data_root, input_shape=input_shape, val_fraction=cfg.val_fraction,
-                     seed=cfg.seed, limit=cfg.limit)
+                     seed=cfg.seed, limit=cfg.limit, task=task)
     return to_float(data.x_val[:IMAGES]).cpu(), data.y_val[:IMAGES].cpu(), f"{data.name} ({data.val_name})"
 
 
@@ -51,7 +51,7 @@ def _truth(y: torch.Tensor) -> list[list[float]]:
 def render(run: LoadedRun) -> None:
     task = run.graph.task.kind
     try:
-        xs, ys, source = _images(str(run.path), run.input_shape)
+        xs, ys, source = _images(str(run.path), run.input_shape, run.graph.task.kind)
     except (DataError, OSError, RuntimeError, ValueError) as e:
         st.error(f"Could not load this run's validation images: {e}", icon=":material/error:")
         return

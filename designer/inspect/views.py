@@ -15,6 +15,7 @@ from designer.inspect.inputs import UPLOAD_TYPES, InputError, decode_upload, dig
 from designer.inspect.runs import LoadedRun, load_run, test_images, weights_stamp
 from designer.state import design_checked
 from engine.safeload import NotACheckpoint
+from engine.train.headline import best_text
 from engine.train.store import CheckpointMismatch
 from engine.visualise import Activations, Filters
 
@@ -36,7 +37,8 @@ def progress_bar(label: str):
 
 def _run_label(r: dict) -> str:
     when = dt.datetime.fromtimestamp(r["created"]).strftime("%Y-%m-%d %H:%M")
-    acc = f" · best val {r['best_val_acc']:.1%}" if isinstance(r.get("best_val_acc"), (int, float)) else ""
+    best = best_text(r)
+    acc = f" · {best}" if best else ""
     return f"{r['name']} · {when}{acc}" + (" · stopped" if r["status"] == "stopped" else "")
 
 

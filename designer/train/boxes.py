@@ -20,6 +20,29 @@ def is_box_run(rows: list[dict]) -> bool:
                for r in rows)
 
 
+def is_detector(rows: list[dict]) -> bool:
+    """A detection run's metrics (objectness loss from the first logged step, mAP from the first validation)."""
+    return any(r.get("val_map50") is not None or r.get("train_obj") is not None for r in rows)
+
+
+def headline_chart(runs: dict[str, list[dict]], epochs: float | None) -> go.Figure:
+    """The chart beside the loss: accuracy (train and validation), or for detectors, which have no accuracy,
+    validation mAP@0.5 per epoch, titled as such."""
+    if not runs or not all(is_detector(rows) for rows in runs.values()):
+        return plots.curves(runs, "acc", "Accuracy", percent=True, epochs=epochs)
+    fig = go.Figure()
+    for i, (label, rows) in enumerate(runs.items()):
+        val = [r for r in rows if r.get("val_map50") is not None]
+        fig.add_scatter(x=[r["epoch"] for r in val], y=[r["val_map50"] for r in val], mode="lines+markers",
+                        name=f"{label} · validation" if len(runs) > 1 else "validation",
+                        line=dict(color=plots.PALETTE[i % len(plots.PALETTE)], width=2, dash="dash"),
+                        marker=dict(size=8))
+    fig.update_layout(title="mAP@0.5 (validation)", xaxis_title="epoch", **plots.BASE_LAYOUT)
+    fig.update_yaxes(range=[0, 1.02])
+    plots._epoch_axis(fig, epochs)
+    return fig
+
+
 def loss_parts(runs: dict[str, list[dict]], epochs: float | None) -> go.Figure:
     """train_<part> per logged step (solid) and val_<part> per epoch (dashed) of obj / cls / box."""
     fig = go.Figure()

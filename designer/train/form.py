@@ -104,7 +104,9 @@ def render_form(graph: dict, can_start: bool) -> Submitted | None:
                                  format_func=SCHED_NAMES.get, key="tf_sched")
             wd = st.number_input("Weight decay", 0.0, 1.0, float(d["weight_decay"]), format="%.4g", key="tf_wd")
             aug = st.selectbox("Augmentation", AUGMENTS, index=AUGMENTS.index(d["augment"]), key="tf_aug",
-                               help="auto: none for digits, random crop + flip for CIFAR")
+                               help="auto: none for digits, random crop + flip for CIFAR. Localisation and "
+                                    "detection: none unless chosen; crop shifts and flip mirrors the boxes with "
+                                    "the image")
         with c_run:
             st.markdown("**:material/memory: Run**")
             dev = st.selectbox("Device", devices, index=devices.index(d["device"]) if d["device"] in devices else 0,

@@ -61,10 +61,16 @@ def _headline(rows: list[dict], status: dict, epochs: int | None) -> None:
         lr = _last(rows, "lr")
         c[4].metric("Learning rate", f"{lr:.2e}" if lr else "–", border=True)
         return
-    va = _last(rows, "val_acc")
-    c[2].metric("Validation accuracy", f"{va:.2%}" if va is not None else "–", border=True,
-                help="on the validation split (carved from the training examples; it picks the best weights), "
-                     "after each epoch. The test split is measured once, at the end.")
+    if boxes.is_detector(rows):
+        vm = _last(rows, "val_map50")
+        c[2].metric("Validation mAP@0.5", f"{vm:.3f}" if vm is not None else "–", border=True,
+                    help="on the validation split (carved from the training examples; it picks the best weights), after each "
+                         "epoch (torchmetrics MeanAveragePrecision). The test split is measured once, at the end.")
+    else:
+        va = _last(rows, "val_acc")
+        c[2].metric("Validation accuracy", f"{va:.2%}" if va is not None else "–", border=True,
+                    help="on the validation split (carved from the training examples; it picks the best weights), "
+                         "after each epoch. The test split is measured once, at the end.")
     ips = _last(rows, "images_per_s")
     c[3].metric("Images / s", f"{ips:,.0f}" if ips else "–", border=True)
     lr = _last(rows, "lr")
@@ -88,8 +94,7 @@ def _charts(runs: dict[str, list[dict]], epochs: float | None) -> None:
                            key="chart_speed", config=cfg)
         return
     left.plotly_chart(plots.curves(runs, "loss", "Loss", epochs=epochs), key="chart_loss", config=cfg)
-    right.plotly_chart(plots.curves(runs, "acc", "Accuracy", percent=True, epochs=epochs), key="chart_acc",
-                       config=cfg)
+    right.plotly_chart(boxes.headline_chart(runs, epochs), key="chart_acc", config=cfg)
     left.plotly_chart(plots.single(runs, "lr", "Learning rate", "lr", log=True, epochs=epochs), key="chart_lr",
                       config=cfg)
     right.plotly_chart(plots.single(runs, "images_per_s", "Throughput", "images / s", epochs=epochs),

@@ -10,6 +10,8 @@ never extracted), then:
 Refused, each message naming the file (and line): a malformed line, a box outside the image or without area, a
 class id not in the class list, an image without labels, labels without an image. Images are resized to the
 graph's Input (boxes scaled with them); labels become (N, M, 5) rows (class, x1, y1, x2, y2), class -1 padding.
+For a localisation graph (task="localisation") every image must hold exactly one box (refused otherwise, naming the
+image and its label file) and labels are (N, 5), as mnist-locate's.
 """
 from __future__ import annotations
 
@@ -42,16 +44,16 @@ def has_box_labels(path: Path) -> bool:
 
 
 def load_box_files(path: Path, input_shape: tuple[int, ...] | None = None, val_fraction: float = 0.1, seed: int = 0,
-                   max_bytes: int = MAX_BYTES) -> Data:
+                   max_bytes: int = MAX_BYTES, task: str = "detection") -> Data:
     shape = tuple(input_shape) if input_shape else DEFAULT_SHAPE
     if len(shape) != 3 or shape[0] not in (1, 3):
         raise DataError(f"detection images load as 1-channel (grey) or 3-channel (RGB) images C×H×W, but the graph's "
                         f"Input is {'×'.join(map(str, shape))}. Set the Input shape to [1, H, W] or [3, H, W].")
     exts = IMAGE_EXTS | LABEL_EXTS
     if path.is_dir():
-        return _load(path, scan_folder(path, max_bytes, exts, by_class=False), shape, val_fraction, seed)
+        return _load(path, scan_folder(path, max_bytes, exts, by_class=False), shape, val_fraction, seed, task)
     with open_zip(path) as zf:
-        return _load(path, scan_zip(zf, path, max_bytes, exts, by_class=False), shape, val_fraction, seed)
+        return _load(path, scan_zip(zf, path, max_bytes, exts, by_class=False), shape, val_fraction, seed, task)
 
 
 def _text(read, name: str) -> str:
@@ -64,7 +66,7 @@ def _text(read, name: str) -> str:
         raise DataError(f"'{name}' is not UTF-8 text.") from None
 
 
-def _load(path: Path, entries: list, shape, val_fraction: float, seed: int) -> Data:
+def _load(path: Path, entries: list, shape, val_fraction: float, seed: int, task: str = "detection") -> Data:
     files = {"/".join(parts): (name, read) for parts, name, read in entries}
     images = {k: v for k, v in files.items() if PurePosixPath(k).suffix.lower() in IMAGE_EXTS}
     if not images:
@@ -79,6 +81,8 @@ def _load(path: Path, entries: list, shape, val_fraction: float, seed: int) -> D
         classes, boxes = _yolo(files, images)
     C, H, W = shape
     keys = sorted(images)
+    if task == "localisation":
+        _one_box_each(keys, images, boxes, jsons[0] if jsons else None, files)
     x = np.zeros((len(keys), C, H, W), np.uint8)
     per: list[list] = []
     for n, k in enumerate(keys):
@@ -94,10 +98,29 @@ def _load(path: Path, entries: list, shape, val_fraction: float, seed: int) -> D
     for n, rows in enumerate(per):
         for m, (c, fx1, fy1, fx2, fy2) in enumerate(rows):
             y[n, m] = (c, fx1 * W, fy1 * H, fx2 * W, fy2 * H)
+    if task == "localisation":
+        y = y[:, 0]  # exactly one box each (checked above): (N, 5), as mnist-locate
     data = split_holdout(path.name, classes, torch.from_numpy(x), torch.from_numpy(y), val_fraction, seed,
                          info={"path": str(path), "files": len(keys), "format": "coco" if jsons else "yolo"})
-    data.task = "detection"
+    data.task = "localisation" if task == "localisation" else "detection"
     return data
+
+
+def _one_box_each(keys: list[str], images: dict, boxes: dict, coco: str | None, files: dict) -> None:
+    """A localisation set has one object per image: refuse the first image with none or several, naming it and
+    where its labels are."""
+    for k in keys:
+        n = len(boxes[k](1, 1))
+        if n != 1:
+            where = f"'{files[coco][0]}'" if coco else f"'{files[_label_of(k, files)][0]}'"
+            raise DataError(f"'{images[k][0]}' has {n} boxes in {where} but a localisation graph needs exactly one "
+                            f"object per image. Label one box for it (or remove the image), or set the graph's task "
+                            f"to detection for images with several objects.")
+
+
+def _label_of(image_key: str, files: dict) -> str:
+    """The YOLO label file an image uses (_yolo has checked that one exists)."""
+    return next(c for c in _label_for(image_key) if c in files)
 
 
 def _label_for(image_key: str) -> list[str]:

@@ -68,8 +68,9 @@ def load_data(source: str, root: str | os.PathLike | None = None, *, input_shape
         if not path.exists():
             raise DataError(f"unknown data source '{source}': not one of {', '.join(BUILTIN)} and no such file or "
                             f"folder. Received: data={source!r}.")
-        if has_box_labels(path):  # images with YOLO .txt labels or a COCO .json: detection
-            data = load_box_files(path, input_shape=input_shape, val_fraction=val_fraction, seed=seed)
+        if has_box_labels(path):  # images with YOLO .txt labels or a COCO .json: detection (or localisation)
+            data = load_box_files(path, input_shape=input_shape, val_fraction=val_fraction, seed=seed,
+                                  task="localisation" if task == "localisation" else "detection")
         else:
             data = load_image_files(path, input_shape=input_shape, val_fraction=val_fraction, seed=seed)
     if limit is not None:

@@ -29,6 +29,7 @@ from engine.train.config import TrainConfig
 from engine.train.diagnostics import start_diagnostics
 from engine.train.evaluate import autocast, evaluate, write_results
 from engine.train.fingerprint import DesignChanged, design_changes, design_fingerprint
+from engine.train.headline import fmt_score
 from engine.train.health import divergence_warning
 from engine.train.log import MetricsLog
 from engine.train.optim import init_uniform, lr_factor, make_optimizer, make_scheduler
@@ -90,7 +91,7 @@ class Run:
         inp = next((n.id for n in self.g.nodes if n.op == "Input"), None)
         in_shape = report.nodes[inp].shape if report.ok and inp else None
         data = load_data(cfg.data, cfg.data_root, input_shape=in_shape, val_fraction=cfg.val_fraction,
-                         seed=cfg.seed, limit=cfg.limit)
+                         seed=cfg.seed, limit=cfg.limit, task=self.g.task.kind if self.g.task else "classification")
         if cfg.shuffle_labels:
             data.y_train = shuffled_labels(data.y_train, cfg.seed)
         self.squeeze = self.check_fit(report, data)
@@ -349,8 +350,8 @@ class Run:
             self.epoch_step = 0
         self.ep_sums = [0.0, 0.0, 0, 0, 0.0]
         self.checkpoint()
-        self.status("running", say=True, message=f"epoch {epoch_value}/{self.cfg.epochs} done: {self.data.val_name} {name} "
-                               f"{metric:.2%}", best_val_acc=self.best)
+        self.status("running", say=True, message=f"epoch {epoch_value}/{self.cfg.epochs} done: {self.data.val_name} "
+                               f"{fmt_score(name, metric)}", best_val_acc=self.best, best_metric=name)
         self.w[4] = time.perf_counter()
 
     def halt(self) -> str:

@@ -1,7 +1,8 @@
 """What the two box tasks (localisation, detection) share on top of Run: one optimiser step from a loss with parts,
 the parts' running sums logged as train_<part> beside train_loss, the image size, and the results' shared fields.
 
-Augmentation is off for both: the on-device flips and crops of engine/train/augment move pixels but not boxes.
+Augmentation is off unless chosen (`augment`: crop | flip | crop+flip); then engine.detect.augment shifts and
+mirrors the boxes with the pixels (the classification crops and flips of engine/train/augment would not move them).
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import torch
 
 from engine.catalog.arith import fmt_shape
 from engine.data import Data, to_float
+from engine.detect.augment import augment_boxes
 from engine.train.checks import TrainError
 from engine.train.evaluate import autocast, selection_fields
 from engine.train.loop import Run
@@ -45,7 +47,6 @@ class BoxRun(Run):
 
     def setup(self) -> None:
         super().setup()
-        self.aug = "none"
         self.image_size = tuple(self.data.input_shape[1:])
         self.parts = torch.zeros(len(self.PARTS), device=self.device)
 
@@ -56,6 +57,13 @@ class BoxRun(Run):
     def batch(self, x: torch.Tensor) -> torch.Tensor:
         xb = to_float(x)
         return xb.contiguous(memory_format=torch.channels_last) if self.channels_last else xb
+
+    def train_batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The training examples idx as floats, augmented with their boxes when the run asks for it."""
+        xb, yb = to_float(self.data.x_train[idx]), self.data.y_train[idx]
+        if self.aug != "none":
+            xb, yb = augment_boxes(xb, yb, self.aug, self.gen)
+        return (xb.contiguous(memory_format=torch.channels_last) if self.channels_last else xb), yb
 
     def optimise(self, loss: torch.Tensor) -> None:
         """Run.train_step's optimiser step, schedule, counters and first-NaN bookkeeping."""

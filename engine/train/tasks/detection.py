@@ -57,7 +57,7 @@ class DetectionRun(BoxRun):
         return detection_loss(out, yb, self.image_size)
 
     def train_step(self, idx: torch.Tensor) -> None:
-        xb, yb = self.batch(self.data.x_train[idx]), self.data.y_train[idx]
+        xb, yb = self.train_batch(idx)
         parts = self.loss(self.forward(xb), yb)
         self.optimise(parts["loss"])
         self.count(parts, len(yb))

@@ -47,7 +47,7 @@ class LocalisationRun(BoxRun):
         return localisation_loss(logits, box, yb, self.image_size, label_smoothing=self.cfg.label_smoothing)
 
     def train_step(self, idx: torch.Tensor) -> None:
-        xb, yb = self.batch(self.data.x_train[idx]), self.data.y_train[idx]
+        xb, yb = self.train_batch(idx)
         out = self.forward(xb)
         parts = self.loss(out, yb)
         self.optimise(parts["loss"])

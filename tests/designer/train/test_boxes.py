@@ -3,7 +3,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from designer.train.boxes import PRED_COLOUR, TRUE_COLOUR, box_metrics, boxes_figure, is_box_run, loss_parts, pr_curve
+from designer.train.boxes import (
+    PRED_COLOUR,
+    TRUE_COLOUR,
+    box_metrics,
+    boxes_figure,
+    headline_chart,
+    is_box_run,
+    is_detector,
+    loss_parts,
+    pr_curve,
+)
 
 CLASSES = [str(i) for i in range(10)]
 
@@ -33,3 +43,17 @@ def test_live_figures_and_pr_curve():
     res = {"classes": ["a", "b"], "pr_recall": [0, 0.5, 1], "pr_precision": [[1, 1, 0.5], None], "ap_50": [0.8, None]}
     fig = pr_curve(res)
     assert [t.name for t in fig.data] == ["a (AP 0.80)"]
+
+
+def test_a_detector_has_a_map_chart_where_classifiers_have_accuracy():
+    det = [{"kind": "step", "step": 1, "epoch": 0.5, "train_loss": 2.0, "train_obj": 1.0},
+           {"kind": "epoch", "step": 2, "epoch": 1, "val_map50": 0.4}, {"kind": "epoch", "step": 4, "epoch": 2,
+                                                                         "val_map50": 0.6}]
+    fig = headline_chart({"run": det}, epochs=2)
+    assert fig.layout.title.text == "mAP@0.5 (validation)"
+    assert [(t.name, list(t.x), list(t.y)) for t in fig.data] == [("validation", [1, 2], [0.4, 0.6])]
+    cls = [{"kind": "step", "step": 1, "epoch": 0.5, "train_loss": 2.0, "train_acc": 0.5},
+           {"kind": "epoch", "step": 2, "epoch": 1, "val_acc": 0.9}]
+    assert headline_chart({"run": cls}, epochs=2).layout.title.text == "Accuracy"
+    assert headline_chart({"a": det, "b": cls}, epochs=2).layout.title.text == "Accuracy"  # overlaid: the common one
+    assert is_detector(det) and not is_detector(cls)

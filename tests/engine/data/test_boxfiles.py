@@ -121,3 +121,50 @@ def test_class_folders_still_load_as_classification(tmp_path):
     d = load_data(str(write(tmp_path / "cls", {"a/1.png": png(), "a/2.png": png(), "b/3.png": png()})),
                   input_shape=(1, 8, 8), val_fraction=0.34)
     assert d.task == "classification" and d.classes == ["a", "b"]
+
+
+def one_box_set(**extra):
+    files = {"images/a.png": png(), "labels/a.txt": "0 0.5 0.5 0.5 0.5\n", "images/b.png": png(),
+             "labels/b.txt": "1 0.25 0.25 0.1 0.2\n", "c.png": png(), "c.txt": "1 0.9 0.5 0.2 1.0\n",
+             "classes.txt": "cat\ndog\n"}
+    files.update(extra)
+    return files
+
+
+def test_a_localisation_graph_gets_one_box_per_image(tmp_path):
+    d = load_data(str(write(tmp_path / "ds", one_box_set())), input_shape=(3, 40, 80), val_fraction=0.34,
+                  task="localisation")
+    assert d.task == "localisation" and d.y_train.shape[1:] == (5,) and d.y_val.shape[1:] == (5,)
+    rows = sorted(map(tuple, np.concatenate([d.y_train.numpy(), d.y_val.numpy()]).tolist()))
+    assert rows == [(0, 20, 10, 60, 30), (1, 16, 6, 24, 14), (1, 64, 0, 80, 40)]  # as the detection set's
+    coco = load_data(coco_set(tmp_path, coco_doc()), input_shape=(1, 20, 40), val_fraction=0.5, task="localisation")
+    assert coco.task == "localisation" and sorted(map(tuple, np.concatenate(
+        [coco.y_train.numpy(), coco.y_val.numpy()]).tolist())) == [(0, 10, 5, 40, 20), (1, 0, 0, 20, 10)]
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"labels/b.txt": ""}, r"'images/b.png' has 0 boxes in 'labels/b.txt' but a localisation graph needs exactly "
+                           r"one object per image.*or set the graph's task to detection"),
+    ({"c.txt": "1 0.9 0.5 0.2 1.0\n0 0.2 0.2 0.1 0.1\n"}, r"'c.png' has 2 boxes in 'c.txt'"),
+])
+def test_localisation_refuses_images_without_exactly_one_box(tmp_path, extra, message):
+    with pytest.raises(DataError, match=message):
+        load_data(str(write(tmp_path / "ds", one_box_set(**extra))), input_shape=(1, 32, 32), task="localisation")
+    doc = coco_doc()
+    doc["annotations"].append({"image_id": 2, "category_id": 7, "bbox": [0, 0, 5, 5]})
+    with pytest.raises(DataError, match=r"'img/b.png' has 2 boxes in 'ann.json'"):
+        load_data(coco_set(tmp_path, doc), input_shape=(1, 20, 40), task="localisation")
+
+
+def test_the_digit_localiser_accepts_a_one_box_upload(tmp_path):
+    import engine
+    from engine.templates import load_template
+    from engine.train.tasks.localisation import check_localiser
+
+    files = {f"{i}.png": png(56, 56) for i in range(4)}
+    files.update({f"{i}.txt": f"{i} 0.5 0.5 0.3 0.4\n" for i in range(4)})
+    files["classes.txt"] = "\n".join(map(str, range(10)))
+    d = load_data(str(write(tmp_path / "digits", files)), input_shape=(1, 56, 56), val_fraction=0.25,
+                  task="localisation")
+    g = load_template("digit_localiser")
+    check_localiser(g, engine.check(g), d)  # raises TrainError if the data did not fit the localiser

@@ -10,7 +10,7 @@ from engine.data import load_data, to_float
 from engine.detect.grid import localise, postprocess
 from engine.detect.metrics import localisation_metrics, mean_average_precision
 from engine.detect.targets import ground_truth
-from engine.templates import load_template
+from engine.templates import load_template, template_train
 from engine.train.checks import TrainError
 from engine.train.rundir import RunDir
 from engine.train.runs import load_trained
@@ -67,11 +67,14 @@ FAST = dict(epochs=1, batch_size=16, device="cpu", log_every=1)
 @pytest.mark.slow
 def test_detection_resume_is_exact(tmp_path):
     cfg = dict(data="mnist-detect", limit=90, max_steps=4, **FAST)  # 30 canvases, 2 steps per epoch
-    cfg["epochs"] = 2
+    cfg.update(epochs=2, augment="crop+flip")  # box-aware augmentation: its draws resume exactly too
     straight = train("assets/templates/tiny_grid_detector.json", cfg, tmp_path / "a")
     split = train("assets/templates/tiny_grid_detector.json", cfg, tmp_path / "b", should_stop=lambda s: s >= 3)
     assert RunDir(split).status()["state"] == "stopped"
     resume(split)
+    st = RunDir(split).status()  # the headline number is named: the run pickers say "best mAP@0.5 0.0xx"
+    assert st["best_metric"] == "mAP@0.5" and st["best_val_acc"] == max(
+        r["val_map50"] for r in RunDir(split).metrics()[0] if r.get("val_map50") is not None)
     a, b = load_trained(straight, "last")[1].state_dict(), load_trained(split, "last")[1].state_dict()
     for k in a:
         assert torch.allclose(a[k], b[k], rtol=0, atol=1e-6), k
@@ -83,22 +86,32 @@ def test_detection_resume_is_exact(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_short_detector_run_beats_the_untrained_network(tmp_path):
+def test_a_short_detector_run_beats_the_untrained_network(tmp_path, mnist_root):
+    """The template's own recipe (Adam 5e-3, one-cycle, batch 32) for 100 steps on full-MNIST canvases (3.2k
+    images, under a minute on an idle 2-core CPU) against the same network untrained, both on the 3.3k test
+    canvases made from the 10k MNIST test digits. The same run as `python benchmarks/train_detect.py --task detect
+    --limit 9600 --max-steps 100 --epochs-detect 1 --device cpu`."""
+    recipe = template_train("tiny_grid_detector")
+    cfg = {**recipe, "data_root": str(mnist_root), "limit": 9600, "epochs": 1, "max_steps": 100,
+           "device": "cpu", "log_every": 50}  # 9.6k digits -> ~3.2k canvases: one epoch of 100 steps
     g = load_template("tiny_grid_detector")
-    run = train(g, dict(data="mnist-detect", limit=1500, max_steps=60, lr=5e-3, **{**FAST, "batch_size": 32,
-                                                                                 "epochs": 3}), tmp_path / "r")
+    run = train(g, cfg, tmp_path / "r")
     res = RunDir(run).results(examples=False)
-    data = load_data("mnist-detect", limit=10)
-    torch.manual_seed(0)  # the trainer's initial weights: the baseline is the same network before training
+    data = load_data("mnist-detect", mnist_root, limit=32)
+    torch.manual_seed(0)  # the trainer seeds its initial weights with cfg.seed (0): the same network
     model = engine.build_module(g).eval()
+    preds = []
     with torch.no_grad():
-        preds = postprocess(model(to_float(data.x_test)), (96, 96), score_threshold=0.01)  # results' split: test
+        for i in range(0, len(data.x_test), 512):
+            preds += postprocess(model(to_float(data.x_test[i:i + 512])), (96, 96), score_threshold=0.01)
     base = mean_average_precision(preds, ground_truth(data.y_test), 10)["map_50"]
-    assert res["split"] == "test" and res["selected_on"] == "validation" and res["n"] == len(data.y_test)
-    print(f"mAP@0.5 after 60 steps: {res['map_50']:.3f}; untrained: {base:.4f}")
-    # measured here: 0.015 against 0.0000 (60 steps on ~500 canvases; the template needs epochs, not steps, to
-    # reach the benchmark's 0.95)
-    assert base < 0.001 and res["map_50"] > 0.008 and res["map_50"] > 20 * base
+    print(f"mAP@0.5 on {len(data.x_test)} test canvases after {RunDir(run).status()['step']} steps: "
+          f"{res['map_50']:.3f}; the same network untrained: {base:.5f}")
+    assert res["split"] == "test" and res["selected_on"] == "validation"
+    assert len(data.x_test) == res["n"] > 3000  # the same full test canvases
+    # measured here: 0.164 against 0.00003 (the untrained network's few chance hits); 200 steps were not
+    # measurable on this shared CPU (3 images/s under load), the template needs epochs for the benchmark's 0.95
+    assert base < 0.001 and res["map_50"] > 0.12 and res["map_50"] > 100 * base
 
 
 @pytest.mark.slow
