@@ -89,6 +89,13 @@ def coco_doc(**over):
     return doc
 
 
+def one_box_coco_doc() -> dict:
+    """coco_doc with its background image given a box: every image holds exactly one (a localisation set)."""
+    doc = coco_doc()
+    doc["annotations"].append({"image_id": 4, "category_id": 7, "bbox": [20, 10, 10, 10]})
+    return doc
+
+
 def coco_set(tmp_path, doc):
     return str(write(tmp_path / "coco", {"a.png": png(), "img/b.png": png(), "c.png": png(),
                                          "ann.json": json.dumps(doc)}))
@@ -135,11 +142,13 @@ def test_a_localisation_graph_gets_one_box_per_image(tmp_path):
     d = load_data(str(write(tmp_path / "ds", one_box_set())), input_shape=(3, 40, 80), val_fraction=0.34,
                   task="localisation")
     assert d.task == "localisation" and d.y_train.shape[1:] == (5,) and d.y_val.shape[1:] == (5,)
-    rows = sorted(map(tuple, np.concatenate([d.y_train.numpy(), d.y_val.numpy()]).tolist()))
+    rows = sorted(map(tuple, np.concatenate([d.y_train.numpy(), d.y_val.numpy(), d.y_test.numpy()]).tolist()))
     assert rows == [(0, 20, 10, 60, 30), (1, 16, 6, 24, 14), (1, 64, 0, 80, 40)]  # as the detection set's
-    coco = load_data(coco_set(tmp_path, coco_doc()), input_shape=(1, 20, 40), val_fraction=0.5, task="localisation")
+    coco = load_data(coco_set(tmp_path, one_box_coco_doc()), input_shape=(1, 20, 40), val_fraction=0.5,
+                     task="localisation")
     assert coco.task == "localisation" and sorted(map(tuple, np.concatenate(
-        [coco.y_train.numpy(), coco.y_val.numpy()]).tolist())) == [(0, 10, 5, 40, 20), (1, 0, 0, 20, 10)]
+        [coco.y_train.numpy(), coco.y_val.numpy(), coco.y_test.numpy()]).tolist())) == [
+        (0, 10, 5, 40, 20), (1, 0, 0, 20, 10), (1, 20, 10, 30, 20)]
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -150,7 +159,7 @@ def test_a_localisation_graph_gets_one_box_per_image(tmp_path):
 def test_localisation_refuses_images_without_exactly_one_box(tmp_path, extra, message):
     with pytest.raises(DataError, match=message):
         load_data(str(write(tmp_path / "ds", one_box_set(**extra))), input_shape=(1, 32, 32), task="localisation")
-    doc = coco_doc()
+    doc = one_box_coco_doc()
     doc["annotations"].append({"image_id": 2, "category_id": 7, "bbox": [0, 0, 5, 5]})
     with pytest.raises(DataError, match=r"'img/b.png' has 2 boxes in 'ann.json'"):
         load_data(coco_set(tmp_path, doc), input_shape=(1, 20, 40), task="localisation")
