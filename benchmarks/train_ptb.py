@@ -14,8 +14,8 @@ only) and seconds of each, and the ratio engine / hand. Targets: small ≤ 115 t
 recipe: 13 small, 39 medium); on a CPU run at least 1; --max-steps N stops both after N steps.
 
 MNIST rows (--mnist-rows): the lstm_rows template (28 steps of 28 pixels, LSTM 128, FC 10) through the engine,
-RMSprop lr 1e-3 batch 128 (the seed tutorial's settings), until the test accuracy reaches 98% or --epochs pass;
-prints the test accuracy after each epoch, and the epochs and seconds it took to reach 98%.
+RMSprop lr 1e-3 batch 128 (the seed tutorial's settings) for --epochs (default 10); prints the validation accuracy
+after each epoch, then the test accuracy of the weights validation chose, and the seconds it took.
 """
 from __future__ import annotations
 
@@ -165,13 +165,12 @@ def mnist_rows(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         rd = RunDir(train(load_template("lstm_rows"), cfg, Path(tmp) / "rows"))
         rows = [r for r in rd.metrics()[0] if r["kind"] == "epoch"]
-    for r in rows:
-        print(f"epoch {r['epoch']}: test accuracy {r['val_acc']:.2%}  ({r['elapsed']:.0f} s of training)")
-    hit = next((r for r in rows if r["val_acc"] >= 0.98), None)
-    if hit:
-        print(f"reached 98% test accuracy after {hit['epoch']} epoch(s), {hit['elapsed']:.0f} s")
-    else:
-        print(f"98% not reached in {epochs} epochs")
+        res = rd.results(examples=False)
+    for r in rows:  # validation: carved from the training digits; it picks the weights the test is run on
+        print(f"epoch {r['epoch']}: validation accuracy {r['val_acc']:.2%}  ({r['elapsed']:.0f} s of training)")
+    print(f"test accuracy (the 10,000 MNIST test digits, once, on the weights of epoch {res.get('epoch')}): "
+          f"{res['accuracy']:.2%} after {len(rows)} epoch(s); target >= 98%: "
+          f"{'reached' if res['accuracy'] >= 0.98 else 'not reached'}")
     print(f"total {time.perf_counter() - t0:.0f} s")
 
 
