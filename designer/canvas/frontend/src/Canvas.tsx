@@ -6,6 +6,7 @@ import {
   Background, BackgroundVariant, Controls, MiniMap, Panel, ReactFlow, useReactFlow, type Edge,
 } from "@xyflow/react";
 import { Icon } from "./icons";
+import { CommandContext } from "./ModuleParts";
 import { OpNode, type OpFlowNode, type OpNodeData } from "./OpNode";
 import { Palette } from "./Palette";
 import type { CanvasData, Sender } from "./types";
@@ -60,6 +61,7 @@ export function Canvas({ data, send }: { data: CanvasData; send: Sender }) {
       <Palette groups={data.palette} onPick={edits.onPick} />
       <div className="cv-flow" ref={pane} onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "copy"; }}
         onDrop={edits.onDrop} data-testid="cv-flow">
+        <CommandContext.Provider value={sendCommand}>
         <ReactFlow<OpFlowNode, Edge>
           nodes={flow.nodes}
           edges={flow.edges}
@@ -104,6 +106,7 @@ export function Canvas({ data, send }: { data: CanvasData; send: Sender }) {
             </span>
           </Panel>
         </ReactFlow>
+        </CommandContext.Provider>
       </div>
     </div>
   );

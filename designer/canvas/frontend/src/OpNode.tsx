@@ -5,6 +5,8 @@ import { memo, useState } from "react";
 import { ErrorNote } from "./ErrorNote";
 import { Handle, Position, type NodeProps, type Node } from "@xyflow/react";
 import type { Port } from "./model";
+import { ModuleToggle, ModuleInner } from "./ModuleParts";
+import type { InnerView } from "./types";
 
 export interface OpNodeData extends Record<string, unknown> {
   op: string;
@@ -18,6 +20,9 @@ export interface OpNodeData extends Record<string, unknown> {
   output: boolean;
   ports: Port[];
   hasOutput: boolean;
+  module: string | null; // a module instance's module name
+  expanded: boolean; // drawn expanded: its inner layers beside the card
+  inner: InnerView[] | null;
 }
 
 export type OpFlowNode = Node<OpNodeData, "op">;
@@ -36,7 +41,7 @@ function OpNodeView({ id, data, selected }: NodeProps<OpFlowNode>) {
   const [hover, setHover] = useState(false);
   return (
     <div
-      className={`cv-node cv-${state}${selected ? " cv-selected" : ""}`}
+      className={`cv-node cv-${state}${selected ? " cv-selected" : ""}${data.module ? " cv-instance" : ""}`}
       style={{ ["--cat" as string]: colour }}
       data-testid={`cv-node-${id}`}
       data-state={state}
@@ -59,6 +64,7 @@ function OpNodeView({ id, data, selected }: NodeProps<OpFlowNode>) {
       <div className="cv-head">
         <span className="cv-op">{op}</span>
         <span className="cv-id" title={id}>{id}</span>
+        {data.module ? <ModuleToggle id={id} expanded={data.expanded} /> : null}
       </div>
       {summary ? <div className="cv-summary">{summary}</div> : null}
       <div className="cv-stats">
@@ -69,6 +75,7 @@ function OpNodeView({ id, data, selected }: NodeProps<OpFlowNode>) {
         {shape && nParams > 0 ? <span className="cv-params">{formatCount(nParams)} params</span> : null}
       </div>
       {error ? <ErrorNote id={id} error={error} open={hover} /> : null}
+      {data.module && data.expanded && data.inner ? <ModuleInner id={id} module={data.module} inner={data.inner} /> : null}
       {data.hasOutput ? (
         <Handle id="out" type="source" position={Position.Bottom} className="cv-port cv-port-out"
           data-testid={`cv-port-${id}-out`} />
