@@ -89,13 +89,15 @@ def render_instance(ds: DesignSession, report: Report, node_id: str) -> None:
     if nr is not None and nr.shape:
         st.markdown(f"→ **`{'×'.join(map(str, nr.shape))}`**  \n{nr.params:,} parameters · {nr.macs:,} MACs")
     expanded = bool((node.get("ui") or {}).get("expanded"))
-    c1, c2, c3 = st.columns(3)
-    c1.button("Collapse" if expanded else "Expand", key=f"mod_exp_{rev}_{node_id}", width="stretch",
+    st.button("Collapse" if expanded else "Expand", key=f"mod_exp_{rev}_{node_id}", width="stretch",
+              icon=":material/unfold_less:" if expanded else ":material/unfold_more:",
               on_click=ds.set_expanded, args=(node_id, not expanded),
-              help="Show the module's layers on its card, or only its output shape and parameters.")
-    c2.button("Detach", key=f"mod_detach_{rev}_{node_id}", on_click=ds.detach, args=(node_id,), width="stretch",
+              help="Show the module's layers beside its card, or only its output shape and parameters.")
+    st.button("Detach", key=f"mod_detach_{rev}_{node_id}", on_click=ds.detach, args=(node_id,), width="stretch",
+              icon=":material/call_split:",
               help="Give this instance its own copy of the definition: editing it no longer changes the others.")
-    c3.button("Inline", key=f"mod_inline_{rev}_{node_id}", on_click=ds.inline, args=(node_id,), width="stretch",
+    st.button("Inline", key=f"mod_inline_{rev}_{node_id}", on_click=ds.inline, args=(node_id,), width="stretch",
+              icon=":material/unfold_more_double:",
               help="Replace this instance by its layers on the canvas.")
     args = d.get("args") or {}
     if args:

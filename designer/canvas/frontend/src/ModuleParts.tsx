@@ -29,12 +29,14 @@ export function ModuleInner({ id, module, inner }: { id: string; module: string;
       <div className="cv-inner-head">{module}</div>
       {inner.map((m) => (
         <div key={m.id} className={`cv-inner-row${m.error ? " cv-inner-error" : ""}`}
-          data-testid={`cv-inner-${id}-${m.id}`} data-state={m.error ? "error" : "ok"} title={m.error ?? undefined}>
-          <span className="cv-inner-id">{m.id}</span>
-          <span className="cv-inner-op">{m.op}</span>
-          <span className="cv-inner-shape" data-testid={`cv-inner-shape-${id}-${m.id}`}>{m.shape ?? (m.error ? "error" : "—")}</span>
-          {m.n_params > 0 ? <span className="cv-inner-params">{formatCount(m.n_params)}</span> : null}
-          {m.summary ? <div className="cv-inner-summary">{m.summary}</div> : null}
+          data-testid={`cv-inner-${id}-${m.id}`} data-state={m.error ? "error" : "ok"}
+          title={m.error ?? (m.summary || undefined)}>
+          <div><span className="cv-inner-id">{m.id}</span> <span className="cv-inner-op">{m.op}</span></div>
+          <div>
+            <span className="cv-inner-shape" data-testid={`cv-inner-shape-${id}-${m.id}`}>
+              {m.shape ?? (m.error ? "error" : "—")}</span>
+            {m.n_params > 0 ? <span className="cv-inner-params"> · {formatCount(m.n_params)} params</span> : null}
+          </div>
         </div>
       ))}
     </NodeToolbar>
