@@ -5,6 +5,7 @@ import streamlit as st
 from designer.canvas import canvas
 from designer.design.convert import canvas_data
 from designer.design.form import render_properties
+from designer.design.module_panel import render_instance, render_make_module
 from designer.design.session import DesignSession
 from designer.design.summary import error_items, human_bytes, summary_rows, totals
 from designer.sidebar import design_line
@@ -110,7 +111,11 @@ def design_page() -> None:
         else:
             st.success(f"{verdict(report)['text']}.", icon=":material/check_circle:")
         st.divider()
-        if ds.selected:
+        if ds.multi:
+            render_make_module(ds)
+        elif ds.selected and ds.selected_instance:
+            render_instance(ds, report, ds.selected)
+        elif ds.selected:
             render_properties(ds, report, ds.selected)
         else:
             st.markdown("#### Properties")

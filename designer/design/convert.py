@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from designer.design.modules import module_ops, module_summary
+from designer.design.modules import instance_view, module_ops, module_summary
 from designer.design.palette import op_spec, op_table, palette
 from engine.catalog.arith import fmt_shape
 from engine.layout import SIZES, layout_positions
@@ -57,13 +57,13 @@ def param_summary(op: str, params: dict[str, Any]) -> str:
 
 def node_views(g: dict[str, Any], report: Report) -> list[dict[str, Any]]:
     """One entry per node: the graph fields, its position (laid out when the file has none) and its check."""
-    missing = [n for n in g.get("nodes", []) if not n.get("ui")]
+    missing = [n for n in g.get("nodes", []) if "x" not in (n.get("ui") or {})]
     laid = layout_positions(g["nodes"]) if missing else {}
     outputs = set(g.get("outputs", []))
     views = []
     for n in g.get("nodes", []):
         ui = n.get("ui") or {}
-        x, y = (ui.get("x", 0.0), ui.get("y", 0.0)) if ui else laid[n["id"]]
+        x, y = (ui.get("x", 0.0), ui.get("y", 0.0)) if "x" in ui else laid[n["id"]]
         nr = report.nodes.get(n["id"])
         views.append({
             "id": n["id"], "op": n["op"], "params": n.get("params", {}), "inputs": n.get("inputs", []),
@@ -71,6 +71,7 @@ def node_views(g: dict[str, Any], report: Report) -> list[dict[str, Any]]:
             or param_summary(n["op"], n.get("params", {})),
             "shape": fmt_shape(nr.shape) if nr and nr.shape else None, "n_params": nr.params if nr else 0,
             "error": nr.error if nr else None, "blocked": bool(nr and nr.blocked), "output": n["id"] in outputs,
+            **instance_view(g, n, report, param_summary),  # a module instance: its module, expanded or not, its inner layers
         })
     return views
 

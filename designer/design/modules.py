@@ -6,6 +6,7 @@ the error naming the inner node come from engine.check like any node's.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 MODULE_CATEGORY = "Module"
@@ -27,3 +28,30 @@ def module_summary(g: dict[str, Any], op: str, params: dict[str, Any]) -> str | 
     if op not in (g.get("modules") or {}):
         return None
     return " · ".join(["module"] + [f"{k} {v}" for k, v in params.items()])
+
+
+def instance_view(g: dict[str, Any], node: dict[str, Any], report: Any,
+                  summarise: Callable[[str, dict[str, Any]], str]) -> dict[str, Any]:
+    """What an instance card adds to a node view: its module, whether it is drawn expanded, and when it is, one
+    row per inner layer (id, op, summary, output shape, params, its own error) from the flat check
+    (`report.flat`, flat ids '<instance>.<inner>'); `summarise(op, params)` words a layer's key params (convert's
+    param_summary, passed in: convert imports this module). {} for a node that is not an instance."""
+    d = (g.get("modules") or {}).get(node["op"])
+    if not isinstance(d, dict):
+        return {}
+    expanded = bool((node.get("ui") or {}).get("expanded"))
+    out: dict[str, Any] = {"module": node["op"], "expanded": expanded}
+    if not expanded:
+        return out
+    flat = getattr(report, "flat", None)
+    rows = []
+    for m in d.get("nodes", []):
+        if not isinstance(m, dict) or not isinstance(m.get("id"), str):
+            continue
+        fr = flat.nodes.get(f"{node['id']}.{m['id']}") if flat is not None else None
+        shape = "×".join(map(str, fr.shape)) if fr is not None and fr.shape else None
+        rows.append({"id": m["id"], "op": m.get("op", "?"), "summary": summarise(m.get("op", ""), m.get("params", {})),
+                     "shape": shape, "n_params": fr.params if fr is not None else 0,
+                     "error": fr.error if fr is not None else None})
+    out["inner"] = rows
+    return out

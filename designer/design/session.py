@@ -18,7 +18,7 @@ from typing import Any
 
 from designer.design.checked import Checked, checked
 from designer.design.history import History
-from engine import edit
+from engine import edit, module_edit
 from engine.layout import auto_layout, layout_positions
 
 Graph = dict[str, Any]
@@ -35,6 +35,7 @@ class DesignSession:
         state.setdefault("design_select_nonce", 0)  # bumped when Python moves the canvas selection
         state.setdefault("design_ack", None)  # {mount, seq} of the last canvas message adopted
         state.setdefault("design_notice", None)  # one message for the page to show once (e.g. a refused edit)
+        state.setdefault("design_multi", [])  # the canvas's selection when it is several cards (Make module)
 
     # ---- reading ----
     @property
@@ -58,6 +59,20 @@ class DesignSession:
     def selected(self) -> str | None:
         sel = self.state["design_selected"]
         return sel if sel in {n["id"] for n in self.graph["nodes"]} else None
+
+    @property
+    def selected_instance(self) -> bool:
+        """Is the selected node a module instance?"""
+        sel = self.selected
+        return sel is not None and any(n["id"] == sel and n["op"] in (self.graph.get("modules") or {})
+                                       for n in self.graph["nodes"])
+
+    @property
+    def multi(self) -> list[str]:
+        """The selected cards when several are selected (what "Make module" takes), else []."""
+        ids = {n["id"] for n in self.graph["nodes"]}
+        sel = [i for i in self.state["design_multi"] if i in ids]
+        return sel if len(sel) > 1 else []
 
     def notice(self) -> str | None:
         """The pending message for the user, once."""
@@ -107,6 +122,8 @@ class DesignSession:
         sel = msg.get("selected")
         if sel is None or any(n["id"] == sel for n in self.graph["nodes"]):
             self.state["design_selected"] = sel
+        many = msg.get("selected_ids")
+        self.state["design_multi"] = [i for i in many if isinstance(i, str)] if isinstance(many, list) else []
         return changed
 
     def run_command(self, cmd: Any) -> bool:
@@ -120,6 +137,8 @@ class DesignSession:
             return self.redo()
         if kind == "layout":
             return self.commit(auto_layout(self.graph))
+        if kind == "expand":
+            return self.set_expanded(str(cmd.get("id")), bool(cmd.get("expanded")))
         if kind == "add_block":
             try:
                 return self.add_block(str(cmd.get("name")), float(cmd.get("x", 0)), float(cmd.get("y", 0)),
@@ -213,3 +232,44 @@ class DesignSession:
         if changed:
             self.select(out_id)
         return changed
+
+    # ---- modules (engine.module_edit): each one undoable step; a refused edit becomes the notice ----
+    def _module_edit(self, fn: Callable[..., Graph], *args: Any) -> Graph | None:
+        try:
+            return fn(self.graph, *args)
+        except module_edit.ModuleEditError as e:
+            self.state["design_notice"] = f"{e}"
+            return None
+
+    def make_module(self, ids: list[str], name: str) -> bool:
+        """The selected cards become a module `name` and one instance of it in their place (selected)."""
+        new = self._module_edit(module_edit.make_module, list(ids), name.strip())
+        if new is None or not self.commit(new):
+            return False
+        self.state["design_multi"] = []
+        self.select(next(n["id"] for n in new["nodes"] if n["op"] == name.strip()))
+        return True
+
+    def detach(self, instance_id: str) -> bool:
+        """The instance gets its own copy of its definition (editing it no longer changes the others)."""
+        new = self._module_edit(module_edit.detach, instance_id)
+        return new is not None and self.commit(new)
+
+    def inline(self, instance_id: str) -> bool:
+        """The instance is replaced by its inner layers (ids '<instance>_<inner>')."""
+        new = self._module_edit(module_edit.inline, instance_id)
+        if new is None or not self.commit(new):
+            return False
+        if self.state["design_selected"] == instance_id:
+            self.select(None)
+        return True
+
+    def set_expanded(self, instance_id: str, expanded: bool) -> bool:
+        """Draw the instance expanded (its inner layers on the card) or collapsed; ui state, undoable."""
+        new = self._module_edit(module_edit.set_expanded, instance_id, expanded)
+        return new is not None and self.commit(new)
+
+    def set_inner_params(self, module: str, inner_id: str, params: dict[str, Any]) -> bool:
+        """Set params of one layer inside a definition: every instance of it changes."""
+        new = self._module_edit(module_edit.set_inner_params, module, inner_id, params)
+        return new is not None and self.commit(new)

@@ -7,6 +7,7 @@ import {
 } from "@xyflow/react";
 import { HealthContext, HealthLegend } from "./Health";
 import { Icon } from "./icons";
+import { CommandContext } from "./ModuleParts";
 import { OpNode, type OpFlowNode, type OpNodeData } from "./OpNode";
 import { Palette } from "./Palette";
 import type { CanvasData, Sender } from "./types";
@@ -62,6 +63,7 @@ export function Canvas({ data, send }: { data: CanvasData; send: Sender }) {
       <Palette groups={data.palette} onPick={edits.onPick} />
       <div className="cv-flow" ref={pane} onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "copy"; }}
         onDrop={edits.onDrop} data-testid="cv-flow">
+        <CommandContext.Provider value={sendCommand}>
         <ReactFlow<OpFlowNode, Edge>
           nodes={flow.nodes}
           edges={flow.edges}
@@ -107,6 +109,7 @@ export function Canvas({ data, send }: { data: CanvasData; send: Sender }) {
           </Panel>
           <Panel position="bottom-center"><HealthLegend /></Panel>
         </ReactFlow>
+        </CommandContext.Provider>
       </div>
     </div>
     </HealthContext.Provider>

@@ -6,6 +6,8 @@ import { ErrorNote } from "./ErrorNote";
 import { Handle, Position, type NodeProps, type Node } from "@xyflow/react";
 import type { Port } from "./model";
 import { HealthBadge } from "./Health";
+import { ModuleToggle, ModuleInner } from "./ModuleParts";
+import type { InnerView } from "./types";
 
 export interface OpNodeData extends Record<string, unknown> {
   op: string;
@@ -19,6 +21,9 @@ export interface OpNodeData extends Record<string, unknown> {
   output: boolean;
   ports: Port[];
   hasOutput: boolean;
+  module: string | null; // a module instance's module name
+  expanded: boolean; // drawn expanded: its inner layers beside the card
+  inner: InnerView[] | null;
 }
 
 export type OpFlowNode = Node<OpNodeData, "op">;
@@ -37,7 +42,7 @@ function OpNodeView({ id, data, selected }: NodeProps<OpFlowNode>) {
   const [hover, setHover] = useState(false);
   return (
     <div
-      className={`cv-node cv-${state}${selected ? " cv-selected" : ""}`}
+      className={`cv-node cv-${state}${selected ? " cv-selected" : ""}${data.module ? " cv-instance" : ""}`}
       style={{ ["--cat" as string]: colour }}
       data-testid={`cv-node-${id}`}
       data-state={state}
@@ -60,6 +65,7 @@ function OpNodeView({ id, data, selected }: NodeProps<OpFlowNode>) {
       <div className="cv-head">
         <span className="cv-op">{op}</span>
         <span className="cv-id" title={id}>{id}</span>
+        {data.module ? <ModuleToggle id={id} expanded={data.expanded} /> : null}
       </div>
       {summary ? <div className="cv-summary">{summary}</div> : null}
       <div className="cv-stats">
@@ -71,6 +77,7 @@ function OpNodeView({ id, data, selected }: NodeProps<OpFlowNode>) {
       </div>
       <HealthBadge id={id} />
       {error ? <ErrorNote id={id} error={error} open={hover} /> : null}
+      {data.module && data.expanded && data.inner ? <ModuleInner id={id} module={data.module} inner={data.inner} /> : null}
       {data.hasOutput ? (
         <Handle id="out" type="source" position={Position.Bottom} className="cv-port cv-port-out"
           data-testid={`cv-port-${id}-out`} />

@@ -19,10 +19,10 @@ export function sameWiring(v: NodeView, g: GNode): boolean {
 
 export function sameData(a: OpNodeData, b: OpNodeData): boolean {
   for (const k of Object.keys(a) as (keyof OpNodeData)[]) {
-    if (k === "ports") continue;
+    if (k === "ports" || k === "inner") continue;
     if (a[k] !== b[k]) return false;
   }
-  return JSON.stringify(a.ports) === JSON.stringify(b.ports);
+  return JSON.stringify(a.ports) === JSON.stringify(b.ports) && JSON.stringify(a.inner) === JSON.stringify(b.inner);
 }
 
 /** What a node's card shows. A node whose wiring Python has not checked yet is "pending": no error, not blocked. */
@@ -32,6 +32,7 @@ export function nodeData(g: GNode, v: NodeView | undefined, info: OpInfo | undef
     op: g.op, colour: info?.colour ?? "#6b7280", summary: v?.summary ?? "", shape: v?.shape ?? null,
     nParams: v?.n_params ?? 0, error: pending ? null : v?.error ?? null, blocked: !pending && !!v?.blocked,
     pending, output: !!v?.output, ports: portsFor(g, info), hasOutput: true,
+    module: v?.module ?? null, expanded: !!v?.expanded, inner: v?.inner ?? null,
   };
 }
 

@@ -22,6 +22,19 @@ export interface NodeView extends GNode {
   error: string | null; // the engine's message when this node is in error
   blocked: boolean; // an upstream node is in error, so this one's shape is unknown
   output: boolean; // one of the network's outputs
+  module?: string; // a module instance: its module's name (designer/design/modules.py instance_view)
+  expanded?: boolean; // a module instance drawn expanded: its inner layers beside the card
+  inner?: InnerView[]; // when expanded: one row per layer of its definition, checked inside this instance
+}
+
+/** One layer inside an expanded module instance, as the flat check found it. */
+export interface InnerView {
+  id: string; // the layer's id inside the module
+  op: string;
+  summary: string;
+  shape: string | null;
+  n_params: number;
+  error: string | null;
 }
 
 export interface OpInfo {
@@ -113,11 +126,13 @@ export interface CanvasState {
   seq: number;
   nodes: GNode[];
   selected: string | null;
+  selected_ids: string[]; // every selected card when several are ("Make module" takes them)
 }
 
 export type CanvasCommand =
   | { kind: "undo" | "redo" | "layout"; nonce: number }
-  | { kind: "add_block"; name: string; x: number; y: number; after: string | null; nonce: number };
+  | { kind: "add_block"; name: string; x: number; y: number; after: string | null; nonce: number }
+  | { kind: "expand"; id: string; expanded: boolean; nonce: number };
 
 /** How the canvas talks to Python: the "canvas" state value and the "command" trigger. */
 export interface Sender {

@@ -57,7 +57,7 @@ export function useGraphSync(data: CanvasData, send: Sender, selection: Selectio
 
   const push = useCallback(() => {
     sendRef.current.state({ rev: baseRev.current, mount, seq: seq.current, nodes: graphRef.current,
-      selected: selection.id });
+      selected: selection.id, selected_ids: selection.many });
   }, [sendRef, mount, selection]);
 
   const commit = useCallback((next: GNode[], select?: string | null) => {

@@ -32,6 +32,18 @@ export class SelectionStore {
     return f;
   }
 
+  /** Every selected card when several are (else empty): what Python was last told. */
+  many: string[] = [];
+
+  /** React Flow's cards now have `ids` selected. True when Python must be told a new multi-selection (two or
+   * more cards, or no longer several), unless a pending redraw is about to replace it. */
+  adoptMany(ids: string[]): boolean {
+    const many = ids.length > 1 ? ids : [];
+    if (this.forced !== undefined || many.join("\n") === this.many.join("\n")) return false;
+    this.many = many;
+    return true;
+  }
+
   /** React Flow's cards now have `one` selected (null: none or several). True when Python must be told: the
    * selection changed and is not one a pending redraw is about to replace. */
   adopt(one: string | null): boolean {
@@ -68,6 +80,8 @@ export function useSelection(data: CanvasData): SelectionStore {
 /** Tells Python (through `report`) when the user's selection of cards changes. */
 export function useSelectionReport(nodes: OpFlowNode[], store: SelectionStore, report: () => void): void {
   useEffect(() => {
-    if (store.adopt(soleSelected(nodes))) report();
+    const one = store.adopt(soleSelected(nodes));
+    const many = store.adoptMany(nodes.filter((n) => n.selected).map((n) => n.id));
+    if (one || many) report();
   }, [nodes, store, report]);
 }
