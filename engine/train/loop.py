@@ -376,7 +376,7 @@ class Run:
         seg = {"test_miou": res["miou"]} if "miou" in res else {}
         self.log.write({"kind": "test", "step": self.step, "weights_epoch": meta.get("epoch"),
                         "split": res["split"], "test_loss": res["loss"], "test_acc": res["accuracy"], **seg,
-                        "elapsed": round(self.now(), 3)})
+                        "elapsed": round(self.now(), 3), **({"diverged": True} if self.warning else {})})
         self.status("finished", say=True, message=f"finished: {self.data.val_name} {name} {value:.2%} ({which} weights, epoch "
                                 f"{meta.get('epoch')}) after {self.step} steps in {self.now():.0f} s.",
                     best_val_acc=self.best)

@@ -107,7 +107,7 @@ def test_a_short_detector_run_beats_the_untrained_network(tmp_path, mnist_root):
     base = mean_average_precision(preds, ground_truth(data.y_test), 10)["map_50"]
     print(f"mAP@0.5 on {len(data.x_test)} test canvases after {RunDir(run).status()['step']} steps: "
           f"{res['map_50']:.3f}; the same network untrained: {base:.5f}")
-    assert res["split"] == "test" and res["selected_on"] == "validation"
+    assert res["split"] == data.test_name and res["selected_on"] == "validation"
     assert len(data.x_test) == res["n"] > 3000  # the same full test canvases
     # measured here: 0.164 against 0.00003 (the untrained network's few chance hits); 200 steps were not
     # measurable on this shared CPU (3 images/s under load), the template needs epochs for the benchmark's 0.95

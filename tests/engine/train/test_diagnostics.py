@@ -115,7 +115,7 @@ def test_every_task_records_diagnostics(tmp_path, task):
     elif task == "detection":
         g, cfg = "assets/templates/tiny_grid_detector.json", TrainConfig(data="mnist-detect", batch_size=16, limit=90)
     else:
-        g, cfg = "assets/templates/rbm_recommender.json", TrainConfig(data="movielens-sample")
+        g, cfg = "assets/templates/rbm_recommender.json", TrainConfig(data="movielens-sample", batch_size=32)
     run = train(g, TrainConfig(**{**cfg.to_dict(), "epochs": 1, "max_steps": 2, "diag_every": 1}), tmp_path / "r")
     st = json.loads((run / "status.json").read_text())
     assert st["state"] == "finished", st["message"]
