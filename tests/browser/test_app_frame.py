@@ -29,9 +29,9 @@ def test_app_opens_on_seed_template_and_pages_navigate(page):
     expect(sidebar(page)).to_contain_text("3,274,634 parameters")
     expect(sidebar(page)).to_contain_text("Device: CPU")
     nav = page.locator("[data-testid=stSidebarNav]")
-    expect(nav.locator("[data-testid=stIconMaterial]")).to_have_count(4)  # icons from a font, not emoji
+    expect(nav.locator("[data-testid=stIconMaterial]")).to_have_count(5)  # icons from a font, not emoji
     expect(page.locator("[data-testid=stAppDeployButton]")).to_have_count(0)
-    for title in ("Train", "Inspect", "Export", "Design"):
+    for title in ("Train", "Inspect", "Export", "Diff", "Design"):
         open_page(page, title)
         expect(page.locator("[data-testid=stException]")).to_have_count(0)
         screenshot_whole(page, f"page_{title.lower()}")
