@@ -76,7 +76,7 @@ def test_rapid_edits_on_a_big_graph_are_all_kept_and_undoable(page, app_server):
     expect(node(page, "conv1")).to_have_attribute("data-state", "error")  # missing its input
     for nid in ("batc1", "relu1", "conv2", "relu2"):  # no card shows a shape from an earlier edit
         expect(node(page, nid)).to_have_attribute("data-state", "blocked")
-    expect(page.locator("[data-testid=cv-status]")).to_have_text("1 node in error")
+    expect(page.locator("[data-testid=cv-status]")).to_have_text("1 problem")  # the verdict the panel says too
 
     # undo steps back through the burst: the last rewire, then the cut before it; redo forward again
     old = rev(page)
