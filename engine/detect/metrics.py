@@ -3,7 +3,6 @@ pycocotools backend), never written here: mAP@0.5, mAP@0.5:0.95, AP per class an
 from __future__ import annotations
 
 import torch
-from torchmetrics.detection import MeanAveragePrecision
 
 
 def mean_average_precision(preds: list[dict], targets: list[dict], num_classes: int,
@@ -11,6 +10,10 @@ def mean_average_precision(preds: list[dict], targets: list[dict], num_classes: 
     """preds: dicts of boxes (n, 4) xyxy, scores, labels; targets: dicts of boxes, labels (one per image).
     -> map_50, map (0.5:0.95); with curves=True also ap_50 and ap per class (None for a class with no ground
     truth) and the precision at 101 recall points per class at IoU 0.5 (the PR curve)."""
+    # imported here: the app's pages import this module (through engine.train.tasks) in Streamlit's session
+    # threads, and torchmetrics imported by two threads at once can come out half-initialised (seen in CI)
+    from torchmetrics.detection import MeanAveragePrecision
+
     m = MeanAveragePrecision(box_format="xyxy", iou_type="bbox", class_metrics=curves, extended_summary=curves)
     cpu = lambda d: {k: v.detach().cpu() for k, v in d.items()}
     m.update([cpu(p) for p in preds], [cpu(t) for t in targets])

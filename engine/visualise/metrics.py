@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torchmetrics.functional.image import structural_similarity_index_measure
 from torchvision.transforms.functional import gaussian_blur
 
 from engine.visualise.stats import Interval, prediction_interval
@@ -55,6 +54,10 @@ def psnr(x: torch.Tensor, ref: torch.Tensor, data_range: float = 1.0) -> float:
 def ssim(x: torch.Tensor, ref: torch.Tensor, data_range: float = 1.0, sigma: float = 1.5) -> float:
     """Structural similarity (Wang et al. 2004) of two (C, H, W) or (H, W) images: torchmetrics' implementation
     (Gaussian window of σ 1.5, 11 px, reflect-padded borders), mean over channels and positions."""
+    # imported here, not at the top: the Inspect page imports this module in Streamlit's session threads, and two
+    # sessions importing torchmetrics at once can see it half-initialised (KeyError: 'torchmetrics', seen in CI)
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
     x, ref = x.double(), ref.double()
     if x.dim() == 2:
         x, ref = x[None], ref[None]
