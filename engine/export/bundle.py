@@ -48,13 +48,14 @@ TASK_TEMPLATES = {"recommendation": (HERE / "bundle_rbm_train_template.py", HERE
 BOX_TASKS = ("localisation", "detection")  # their train.py imports box_loss.py (engine.detect's losses, verbatim)
 TRAIN_KEYS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "nesterov", "weight_decay", "schedule",
               "clip_grad_norm", "label_smoothing", "seed", "augment", "log_every", "cd_k", "persistent_cd",
-              "lr_decay", "lr_decay_after", "init_uniform", "loss_sum_steps")
-TEXT_SAMPLE = (20_000, 5_000)  # tokens of train and validation text a language model's bundle ships
+              "lr_decay", "lr_decay_after", "init_uniform", "loss_sum_steps", "val_fraction")
+TEXT_SAMPLE = (20_000, 5_000)  # tokens of train and validation (and test) text a language model's bundle ships
 
 
 @dataclasses.dataclass
 class Sample:
-    """What the bundle ships of the data: uint8 images (N, C, H, W) and labels, train and validation."""
+    """What the bundle ships of the data: uint8 images (N, C, H, W) and labels of train and validation, and of the
+    test split when the run's data has one (train.py scores it once, at the end, on the weights validation chose)."""
 
     x_train: torch.Tensor
     y_train: torch.Tensor
@@ -63,6 +64,15 @@ class Sample:
     name: str = "data"
     classes: list[str] = dataclasses.field(default_factory=list)
     augment: str = "none"  # what augment="auto" meant for this data
+    x_test: torch.Tensor | None = None
+    y_test: torch.Tensor | None = None
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """data_sample.safetensors' contents."""
+        out = {"x_train": self.x_train, "y_train": self.y_train, "x_val": self.x_val, "y_val": self.y_val}
+        if self.x_test is not None and self.y_test is not None and len(self.x_test):
+            out |= {"x_test": self.x_test, "y_test": self.y_test}
+        return out
 
 
 def sample_of(data: Any, n_train: int = 2000, n_val: int = 500) -> Sample:
@@ -71,10 +81,15 @@ def sample_of(data: Any, n_train: int = 2000, n_val: int = 500) -> Sample:
     if getattr(data, "task", None) == "language_model":
         empty = torch.zeros(0, dtype=torch.int64)
         return Sample(data.train[:TEXT_SAMPLE[0]].cpu().contiguous(), empty, data.valid[:TEXT_SAMPLE[1]].cpu()
-                      .contiguous(), empty, name=data.name, classes=list(data.vocab))
+                      .contiguous(), empty, name=data.name, classes=list(data.vocab),
+                      x_test=data.test[:TEXT_SAMPLE[1]].cpu().contiguous(), y_test=empty)
+    x_test, y_test = getattr(data, "x_test", None), getattr(data, "y_test", None)
+    has_test = x_test is not None and y_test is not None
     return Sample(data.x_train[:n_train].cpu().contiguous(), data.y_train[:n_train].cpu().contiguous(),
                   data.x_val[:n_val].cpu().contiguous(), data.y_val[:n_val].cpu().contiguous(),
-                  name=data.name, classes=list(data.classes), augment=getattr(data, "augment", "none"))
+                  name=data.name, classes=list(data.classes), augment=getattr(data, "augment", "none"),
+                  x_test=x_test[:n_val].cpu().contiguous() if has_test else None,
+                  y_test=y_test[:n_val].cpu().contiguous() if has_test else None)
 
 
 def build_bundle(graph: Any, out_path: str | os.PathLike, *, state_dict: dict[str, torch.Tensor] | None = None,
@@ -151,8 +166,7 @@ def bundle_files(g: Graph, report: Any, state_dict: dict[str, torch.Tensor] | No
                                          "data": (train_config or {}).get("data", sample.name if sample else None),
                                          "classes": sample.classes if sample else None})
     if sample is not None:
-        files["data_sample.safetensors"] = st_save({"x_train": sample.x_train, "y_train": sample.y_train,
-                                                    "x_val": sample.x_val, "y_val": sample.y_val})
+        files["data_sample.safetensors"] = st_save(sample.tensors())
     files["README.md"] = _readme(g, report, sample, len(input_ids), state_dict is not None).encode()
     manifest = {"name": g.name, "format": "convas-bundle", "version": 1, "torch": torch.__version__.split("+")[0],
                 "params": report.total_params, "input_shapes": [list(report.nodes[i].shape) for i in input_ids],
@@ -203,8 +217,9 @@ def _json(obj: Any) -> bytes:
 
 def _readme(g: Graph, report: Any, sample: Sample | None, n_inputs: int, trained: bool) -> str:
     weights = "trained weights from a Convas run" if trained else "freshly initialised (untrained) weights"
+    test = f" / {len(sample.x_test)} test" if sample is not None and sample.x_test is not None else ""
     data = (f"a sample of the run's data ({sample.name}: {len(sample.x_train)} train / {len(sample.x_val)} "
-            f"validation examples)" if sample else "no data (pass --data-root to train.py)")
+            f"validation{test} examples)" if sample else "no data (pass --data-root to train.py)")
     lines = [
         f"# {g.name} (exported from Convas)",
         "",
@@ -227,6 +242,10 @@ def _readme(g: Graph, report: Any, sample: Sample | None, n_inputs: int, trained
         if g.task is not None and g.task.kind == "language_model" else
         "Inputs are float pixels in [0, 1] (uint8 / 255), no mean/std normalisation.",
         f"This bundle ships {data}.",
+        "",
+        "train.py splits as Convas does: validation (carved from the training examples by the seed, "
+        "val_fraction of them) picks the best epoch's weights, which it writes; the test split is scored once, at "
+        "the end, on those weights.",
     ]
     if n_inputs > 1:
         lines.append("The model takes several inputs; train.py trains single-input models only.")

@@ -9,7 +9,8 @@ The losses are Convas's, in box_loss.py (copied verbatim from the app's engine.d
 object; localisation = cross-entropy + GIoU and L1 on the one box. Labels: detection (N, M, 5) rows of (class, x1,
 y1, x2, y2) in pixels, class -1 = padding; localisation (N, 5). Pixels go to the model as uint8 / 255, as Convas
 fed them. It prints the training loss and its parts every --log-every steps and the validation loss each epoch,
-and writes the weights to --out. One process (GPU if there is one); needs torch, torchvision and safetensors;
+keeps the weights of the epoch with the lowest validation loss and writes them to --out; the sample's test split,
+when it has one, is scored once, at the end, on those weights. One process (GPU if there is one); needs torch, torchvision and safetensors;
 nothing here imports Convas.
 """
 from __future__ import annotations
@@ -117,6 +118,7 @@ def train(args: argparse.Namespace) -> dict:
     data = load_file(str(HERE / "data_sample.safetensors"))
     x_train, y_train = data["x_train"].to(dev), data["y_train"].float().to(dev)
     x_val, y_val = data["x_val"], data["y_val"].float()
+    x_test, y_test = data.get("x_test"), data["y_test"].float() if "y_test" in data else None
     torch.manual_seed(args.seed)
     model = Net()
     if args.init:
@@ -126,7 +128,7 @@ def train(args: argparse.Namespace) -> dict:
     n = len(x_train)
     per_epoch = max(1, math.ceil(n / args.batch_size))
     total = per_epoch * args.epochs if not args.max_steps else min(per_epoch * args.epochs, args.max_steps)
-    step, history, window = 0, [], {}
+    step, history, window, best = 0, [], {}, None
     result: dict = {"task": args.task, "train_loss": history}
     for epoch in range(1, args.epochs + 1):
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(args.seed * 1_000_003 + epoch - 1))
@@ -156,8 +158,19 @@ def train(args: argparse.Namespace) -> dict:
         val = evaluate(model, args.task, x_val, y_val, args, dev)
         result.update({"epoch": epoch, "steps": step, **{f"val_{k}": v for k, v in val.items()}})
         print(f"epoch {epoch}: validation " + "  ".join(f"{k} {v:.4f}" for k, v in val.items()), flush=True)
+        if best is None or val["loss"] < best["loss"]:
+            best = {"loss": val["loss"], "epoch": epoch,
+                    "state": {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}}
         if step >= total:
             break
+    if best is not None:  # the weights validation chose are the ones written and tested
+        model.load_state_dict(best["state"])
+        result["selected_epoch"] = best["epoch"]
+        print(f"kept the weights of epoch {best['epoch']} (lowest validation loss)", flush=True)
+    if x_test is not None and len(x_test):
+        test = evaluate(model, args.task, x_test, y_test, args, dev)
+        result.update({f"test_{k}": v for k, v in test.items()})
+        print("test, once, on those weights: " + "  ".join(f"{k} {v:.4f}" for k, v in test.items()), flush=True)
     save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, args.out)
     print(f"wrote {args.out}")
     return result

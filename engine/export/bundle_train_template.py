@@ -10,6 +10,10 @@ t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]: MNIST or Fashion-MNIST
 the run's data shipped in this bundle (data_sample.safetensors). Pixels go to the model as uint8 / 255, exactly as
 Convas fed them. Settings come from train_config.json (the run's); flags override them.
 
+Splits, as Convas makes them: validation is --val-fraction of the training examples (the same ones Convas held
+out for the same --seed); it picks the epoch whose weights are kept and written. The test split (the t10k files,
+ptb.test, or the sample's test examples) is scored once, at the end, on those weights, never during training.
+
 Distributed: the batch size in train_config.json is the global batch; each of the N processes takes batch/N
 examples of a shard chosen by rank from one permutation every process draws with the same seed, and DDP averages
 the gradients, so N processes follow the same optimisation as one. Backend nccl on GPUs, gloo on CPU.
@@ -60,6 +64,8 @@ def load_settings(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--label-smoothing", type=float, default=train.get("label_smoothing", 0.0))
     ap.add_argument("--augment", default=train.get("augment", "none"), choices=["none", "crop", "flip", "crop+flip"])
     ap.add_argument("--seed", type=int, default=train.get("seed", 0))
+    ap.add_argument("--val-fraction", type=float, default=train.get("val_fraction", 0.1),
+                    help="of the training examples held out for validation with --data-root (as Convas did)")
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: no limit)")
     ap.add_argument("--lr-decay", type=float, default=train.get("lr_decay", 1.0),
                     help="multiply the lr by this once per epoch after --lr-decay-after epochs")
@@ -135,20 +141,36 @@ def find_idx(root: Path, stem: str) -> Path:
                      f"--data-root to train on the bundled sample. Received: --data-root {root}.")
 
 
-def load_data(args: argparse.Namespace) -> tuple[torch.Tensor, ...]:
-    """(x_train uint8 N×C×H×W, y_train, x_val, y_val) from --data-root or the bundled sample."""
+def carve(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(kept, held) indices: `fraction` of range(n) held out for validation, chosen by `seed` exactly as Convas
+    chooses them (engine.data.base._carve), so a run and its retraining validate on the same examples."""
+    if not 0.0 < fraction < 1.0:
+        raise SystemExit(f"--val-fraction must be between 0 and 1 (exclusive). Received: {fraction}.")
+    n_held = max(1, int(round(n * fraction)))
+    if n - n_held < 1:
+        raise SystemExit(f"{n} training examples are too few to hold out {fraction:.0%} for validation.")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return perm[n_held:], perm[:n_held]
+
+
+def load_data(args: argparse.Namespace) -> tuple:
+    """(x_train uint8 N×C×H×W, y_train, x_val, y_val, x_test, y_test, source) from --data-root or the bundled
+    sample; x_test and y_test are None when the sample has no test split."""
     if args.data_root:
         root = Path(args.data_root).expanduser()
         parts = []
         for split in ("train", "test"):
             images, labels = (read_idx(find_idx(root, s)) for s in IDX[split])
             parts += [images.unsqueeze(1) if images.ndim == 3 else images, labels.long()]
+        tr, va = carve(len(parts[0]), args.val_fraction, args.seed)
+        parts = [parts[0][tr], parts[1][tr], parts[0][va], parts[1][va], parts[2], parts[3]]
         source = f"idx files in {root}"
     else:
         from safetensors.torch import load_file
 
         z = load_file(str(HERE / "data_sample.safetensors"))
-        parts = [z["x_train"], z["y_train"].long(), z["x_val"], z["y_val"].long()]
+        parts = [z["x_train"], z["y_train"].long(), z["x_val"], z["y_val"].long(), z.get("x_test"),
+                 z["y_test"].long() if "y_test" in z else None]
         source = "the bundled sample"
     if args.input_shape and tuple(parts[0].shape[1:]) != args.input_shape:
         raise SystemExit(f"the data's images are {'x'.join(map(str, parts[0].shape[1:]))} but the model takes "
@@ -176,6 +198,11 @@ def augment(x: torch.Tensor, y: torch.Tensor, kind: str, gen: torch.Generator) -
             yp = F.pad(y, (pad, pad, pad, pad))
             y = torch.stack([yp[i, r:r + H, c:c + W] for i, (r, c) in enumerate(zip(*off))])
     return x, y
+
+
+def keep(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of the weights, on the CPU (the best epoch's, kept while training goes on)."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
 # ---- model, optimiser, schedule ------------------------------------------------------------------------------
@@ -248,20 +275,34 @@ def shard(n: int, batch: int, steps: int, gen: torch.Generator) -> list[torch.Te
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, rank: int, world: int,
-             dev: torch.device, batch: int = 1000) -> tuple[float, float]:
+             dev: torch.device, batch: int = 1000, classes: int = 0) -> dict[str, float]:
+    """Mean loss and accuracy (per pixel for masks); for masks also the mean IoU over the classes present in the
+    truth or the prediction (engine.train.evaluate.mean_iou), which is what Convas picks a segmenter's weights by."""
     model.eval()
     idx = torch.arange(len(x))[rank::world]
     tot_loss = tot_right = tot_n = 0.0
+    K = classes if y.ndim == 3 and classes else 0
+    cm = torch.zeros(K * K, dtype=torch.float64, device=dev)
     for i in range(0, len(idx), batch):
         j = idx[i:i + batch]
         xb, yb = x[j].to(dev).float().div_(255.0), y[j].to(dev)
-        loss, right, n = loss_and_correct(model(xb), yb)
+        out = model(xb)
+        loss, right, n = loss_and_correct(out, yb)
         tot_loss += float(loss) * n
         tot_right += int(right)
         tot_n += n
-    tot_loss, tot_right, tot_n = all_sum([tot_loss, tot_right, tot_n], dev)
+        if K:
+            cm += torch.bincount((yb * K + out.argmax(1)).flatten(), minlength=K * K).double()
+    tot_loss, tot_right, tot_n, *cells = all_sum([tot_loss, tot_right, tot_n, *cm.tolist()], dev)
     model.train()
-    return tot_loss / max(1.0, tot_n), tot_right / max(1.0, tot_n)
+    res = {"loss": tot_loss / max(1.0, tot_n), "acc": tot_right / max(1.0, tot_n)}
+    if K:
+        m = torch.tensor(cells, dtype=torch.float64).view(K, K)
+        tp = m.diag()
+        union = m.sum(0) + m.sum(1) - tp
+        ious = (tp / union)[union > 0]
+        res["miou"] = float(ious.mean()) if len(ious) else 0.0
+    return res
 
 
 # ---- language models ------------------------------------------------------------------------------------------
@@ -318,12 +359,15 @@ def train_lm(args: argparse.Namespace) -> dict:
             raise SystemExit("train_config.json has no vocabulary ('classes'); --data-root needs it.")
         root = Path(args.data_root).expanduser()
         train_ids, val_ids = (read_text_ids(root, s, args.classes) for s in ("train", "valid"))
+        test_path = [root / n for n in ("ptb.test.txt.gz", "ptb.test.txt") if (root / n).is_file()]
+        test_ids = read_text_ids(root, "test", args.classes) if test_path else None
         source = f"text files in {root}"
     else:
         from safetensors.torch import load_file
 
         z = load_file(str(HERE / "data_sample.safetensors"))
         train_ids, val_ids, source = z["x_train"].long(), z["x_val"].long(), "the bundled sample"
+        test_ids = z["x_test"].long() if "x_test" in z else None
     T, B = args.input_shape[0], args.batch_size
     tr, va = batchify(train_ids, B).to(dev), batchify(val_ids, B).to(dev)
     spe = (tr.shape[1] - 1) // T
@@ -337,9 +381,13 @@ def train_lm(args: argparse.Namespace) -> dict:
                 p.uniform_(-args.init_uniform, args.init_uniform)
     opt = make_optimizer(args, model.parameters())
     total = args.epochs * spe if not args.max_steps else min(args.epochs * spe, args.max_steps)
-    print(f"training on {source}: {train_ids.numel():,} train / {val_ids.numel():,} validation words on {dev}, "
-          f"{total} steps of {B} streams × {T} words")
-    step, t0, result = 0, time.perf_counter(), {}
+    te = batchify(test_ids, B).to(dev) if test_ids is not None else None
+    if te is not None and (te.shape[1] - 1) // T < 1:
+        te = None  # shorter than one window: nothing to score
+    test_n = f" / {test_ids.numel():,} test" if te is not None else ""
+    print(f"training on {source}: {train_ids.numel():,} train / {val_ids.numel():,} validation{test_n} words on "
+          f"{dev}, {total} steps of {B} streams × {T} words")
+    step, t0, result, best = 0, time.perf_counter(), {}, None
     for epoch in range(1, args.epochs + 1):
         if hasattr(model, "reset_state"):
             model.reset_state()
@@ -365,8 +413,18 @@ def train_lm(args: argparse.Namespace) -> dict:
         val_loss = evaluate_lm(model, va, T)
         result = {"epoch": epoch, "step": step, "val_loss": val_loss, "val_ppl": math.exp(min(val_loss, 700))}
         print(f"epoch {epoch}: val loss {val_loss:.4f}  val perplexity {result['val_ppl']:.2f}")
+        if best is None or val_loss < best["result"]["val_loss"]:  # lower perplexity is better
+            best = {"result": result, "state": keep(model)}
         if step >= total:
             break
+    if best is not None:  # the weights validation chose are the ones written and tested
+        model.load_state_dict(best["state"])
+        result = dict(best["result"])
+        print(f"kept the weights of epoch {result['epoch']} (best validation perplexity)")
+    if te is not None:
+        test_loss = evaluate_lm(model, te, T)
+        result |= {"test_loss": test_loss, "test_ppl": math.exp(min(test_loss, 700))}
+        print(f"test, once, on those weights: loss {test_loss:.4f}  perplexity {result['test_ppl']:.2f}")
     from safetensors.torch import save_file
 
     save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, args.out)
@@ -379,7 +437,7 @@ def train(args: argparse.Namespace) -> dict:
         return train_lm(args)
     rank, world, dev = setup(args.device)
     say = print if rank == 0 else (lambda *a, **k: None)
-    x_tr, y_tr, x_va, y_va, source = load_data(args)
+    x_tr, y_tr, x_va, y_va, x_te, y_te, source = load_data(args)
     if dev.type == "cuda":  # uint8 images are small: hold them on the GPU, batches are then an index away
         x_tr, y_tr, x_va, y_va = (t.to(dev) for t in (x_tr, y_tr, x_va, y_va))
     model = build_model(args, dev)
@@ -390,12 +448,13 @@ def train(args: argparse.Namespace) -> dict:
     total = args.epochs * spe
     if args.max_steps:
         total = min(total, args.max_steps)
-    say(f"training on {source}: {len(x_tr)} train / {len(x_va)} val examples, {world} process(es) on {dev}, "
+    test_n = f" / {len(x_te)} test" if x_te is not None else ""
+    say(f"training on {source}: {len(x_tr)} train / {len(x_va)} val{test_n} examples, {world} process(es) on {dev}, "
         f"{total} steps of global batch {args.batch_size}")
     gen = torch.Generator().manual_seed(args.seed)
     aug_gen = torch.Generator().manual_seed(args.seed * 1000 + rank)
     pixels = math.prod(y_tr.shape[1:])  # targets per example: 1, or H×W for segmentation
-    step, t0, result = 0, time.perf_counter(), {}
+    step, t0, result, best = 0, time.perf_counter(), {}, None
     for epoch in range(1, args.epochs + 1):
         for batch in shard(len(x_tr), args.batch_size, spe, gen):
             if step >= total:
@@ -421,11 +480,23 @@ def train(args: argparse.Namespace) -> dict:
                 rate = step * args.batch_size / (time.perf_counter() - t0)
                 say(f"epoch {epoch} step {step}/{total}  loss {lsum / nsum:.4f}  acc {rsum / nsum:.3f}  "
                     f"lr {opt.param_groups[0]['lr']:.2e}  {rate:,.0f} img/s")
-        val_loss, val_acc = evaluate(model, x_va, y_va, rank, world, dev)
-        result = {"epoch": epoch, "step": step, "val_loss": val_loss, "val_acc": val_acc}
-        say(f"epoch {epoch}: val loss {val_loss:.4f}  val acc {val_acc:.4f}")
+        val = evaluate(model, x_va, y_va, rank, world, dev, classes=args.num_classes or 0)
+        result = {"epoch": epoch, "step": step, **{f"val_{k}": v for k, v in val.items()}}
+        say(f"epoch {epoch}: " + "  ".join(f"val {k} {v:.4f}" for k, v in val.items()))
+        score = val.get("miou", val["acc"])  # what Convas picks the weights by: mean IoU for masks, else accuracy
+        if best is None or score > best["score"]:
+            best = {"score": score, "result": result, "state": keep(model)}
         if step >= total:
             break
+    if best is not None:  # the weights validation chose are the ones written and tested
+        model.load_state_dict(best["state"])
+        result = dict(best["result"])
+        say(f"kept the weights of epoch {result['epoch']} (best validation "
+            f"{'mean IoU' if 'val_miou' in result else 'accuracy'})")
+    if x_te is not None:
+        test = evaluate(model, x_te, y_te, rank, world, dev, classes=args.num_classes or 0)
+        result |= {f"test_{k}": v for k, v in test.items()}
+        say("test, once, on those weights: " + "  ".join(f"{k} {v:.4f}" for k, v in test.items()))
     if rank == 0:
         from safetensors.torch import save_file
 

@@ -77,6 +77,8 @@ def test_the_bundles_train_py_trains_the_box_model(tmp_path, template):
     print(f"{template}: train loss first 4 steps {first:.3f}, last 4 {last:.3f}")
     assert last < 0.8 * first, p.stdout  # it learns: the loss of the shipped sample falls
     assert "epoch" in p.stdout and "validation loss" in p.stdout
+    assert "kept the weights of epoch" in p.stdout  # the epoch of the lowest validation loss
+    assert p.stdout.count("test, once, on those weights: loss") == 1  # the sample's held-out test boxes, at the end
     sys.path.insert(0, str(folder))
     try:
         net = import_file(folder / "model.py").Net()

@@ -183,7 +183,56 @@ def test_train_py_reads_mnist_idx_files_from_data_root(mnist_bundle, mnist_root)
     r = run([sys.executable, "-I", "train.py", "--data-root", str(mnist_root), "--max-steps", "2",
              "--out", "idx.safetensors"], cwd=mnist_bundle)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert f"idx files in {mnist_root}: 60000 train / 10000 val examples" in r.stdout
+    # validation carved from the 60,000 training digits as Convas carves it; the 10,000 test digits kept for the end
+    assert f"idx files in {mnist_root}: 54000 train / 6000 val / 10000 test examples" in r.stdout
+    assert "test, once, on those weights: loss" in r.stdout
+
+
+def _template_module(bundle: Path):
+    """The bundle's train.py imported as a module (it imports only torch: the engine is never on its path)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bundle_train", bundle / "train.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_train_py_validates_on_the_digits_convas_held_out(mnist_bundle, mnist_root, seed):
+    """With --data-root, train.py's validation split is the run's (same examples for the same seed), and its test
+    split is the official one: a retrained model is not tuned on the test digits."""
+    mod = _template_module(mnist_bundle)
+    args = mod.load_settings(["--data-root", str(mnist_root), "--seed", str(seed)])
+    x_tr, y_tr, x_va, y_va, x_te, y_te, _ = mod.load_data(args)
+    ref = load_data("mnist", mnist_root, val_fraction=0.1, seed=seed)
+    assert torch.equal(x_va, ref.x_val) and torch.equal(y_va, ref.y_val.long())
+    assert torch.equal(x_tr, ref.x_train) and torch.equal(x_te, ref.x_test)
+
+
+@pytest.mark.slow  # runs the bundle's scripts in fresh processes
+def test_train_py_keeps_the_best_validation_epoch_and_tests_it_once(tmp_path, mnist_sample):
+    """Three epochs on the sample: the weights written are those of the epoch with the best validation accuracy
+    (re-scored here), and the sample's test digits are scored once, after training."""
+    import re
+
+    config = {"epochs": 3, "batch_size": 64, "optimizer": "sgd", "lr": 0.5, "momentum": 0.9, "schedule": "constant",
+              "seed": 1, "augment": "none", "log_every": 100}
+    d = unzip(build_bundle(tpl("lenet5"), tmp_path / "l.zip", train_config=config, sample=mnist_sample), tmp_path)
+    r = run([sys.executable, "-I", "train.py", "--out", "best.safetensors"], cwd=d)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    accs = [float(a) for a in re.findall(r"epoch \d+: val loss [\d.]+  val acc ([\d.]+)", r.stdout)]
+    assert len(accs) == 3
+    best = max(range(3), key=lambda i: (accs[i], -i)) + 1  # the first epoch reaching the best accuracy
+    assert f"kept the weights of epoch {best} (best validation accuracy)" in r.stdout
+    assert r.stdout.count("test, once, on those weights") == 1
+    assert r.stdout.index("kept the weights") < r.stdout.index("test, once, on those weights")
+    net = engine.build_module(engine.load_graph(tpl("lenet5")))
+    net.load_state_dict(load_file(str(d / "best.safetensors")))
+    net.eval()
+    with torch.no_grad():
+        pred = net(mnist_sample.x_val.float() / 255).argmax(1)
+    assert abs(float((pred == mnist_sample.y_val).float().mean()) - accs[best - 1]) < 1e-4
 
 
 @pytest.mark.slow  # runs the bundle's scripts in fresh processes

@@ -60,4 +60,7 @@ def test_bundle_of_a_language_model_run_reproduces_the_app_and_retrains(tmp_path
                     folder)
     assert retrained.returncode == 0, retrained.stdout + retrained.stderr
     assert "val perplexity" in retrained.stdout and "words/s" in retrained.stdout
+    # the run's test text ships too: scored once, after training, on the weights validation kept
+    assert "kept the weights of epoch 1 (best validation perplexity)" in retrained.stdout
+    assert retrained.stdout.count("test, once, on those weights: loss") == 1
     assert (folder / "retrained.safetensors").is_file()
