@@ -222,7 +222,8 @@ _TRANSPOSE = "only ShuffleNet's channel shuffle"
 # why a refused call has no op, for the calls users meet most; a label with " with " already says why
 REASONS = {"nn.MultiheadAttention": "no attention op", "Tensor.permute": _PERMUTE, "torch.permute": _PERMUTE,
            "Tensor.expand": "no op copies across the batch", ATTR_LABEL: "a learned tensor outside a layer",
-           "torch.transpose": _TRANSPOSE, "Tensor.transpose": _TRANSPOSE}
+           "torch.transpose": _TRANSPOSE, "Tensor.transpose": _TRANSPOSE,
+           "F.pad(mode='constant', value=-inf)": "a −inf pad is read only as the padding of a max pool right after it"}
 _MAX_LISTED = 8  # a refusal lists the most frequent calls; the rest are counted
 _MAX_LABEL = 100
 

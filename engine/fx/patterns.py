@@ -109,7 +109,7 @@ def _same_max_pool(pad: fx.Node, facts: dict, root: nn.Module) -> None:
     if same == ((top, bottom), (left, right)):
         padding: Any = "same"
     elif top == bottom and left == right and top <= k[0] // 2 and left <= k[1] // 2:
-        padding = [top, left]  # the pool's own padding is −inf too: the same windows
+        padding = top if top == left else [top, left]  # the pool's own padding is −inf too: the same windows
     else:
         def refuse(c: Call) -> Emit:
             raise Unsupported(f"a −inf pad {(left, right, top, bottom)} before a max pool that is neither its 'same' "

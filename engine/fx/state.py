@@ -104,15 +104,24 @@ def mark_stateful(gm: fx.GraphModule, kept: list[fx.Node], root: nn.Module) -> N
             paths.setdefault(found[0], set()).update(found[1])
     for rnn, path in paths.items():
         state_only = all(u in path for n in path for u in n.users)  # the state feeds nothing but what is kept
-        if state_only and rnn.args[1:] in ((), (None,)) and not rnn.kwargs:
-            for n in path:
-                n.meta[STATE] = True
-            rnn.meta[REWRITE] = _stateful
+        if rnn.args[1:] not in ((), (None,)) or rnn.kwargs:
+            continue  # fed a state of its own: refused as a call with extra arguments
+        if not state_only:
+            rnn.meta[REWRITE] = _state_also_used
+            continue
+        for n in path:
+            n.meta[STATE] = True
+        rnn.meta[REWRITE] = _stateful
 
 
 class _StatefulCall(Call):
     def only_input(self) -> fx.Node:
         return self.tensor(self.node.args[0])  # the second argument is the state, None at the first call
+
+
+def _state_also_used(c: Call) -> Emit:
+    raise Unsupported(f"{c.label} whose final state is kept for the next call and also used in this one (keep "
+                      f"the state only, as a stateful layer does, and compute the output from the sequence)")
 
 
 def _stateful(c: Call) -> Emit:

@@ -56,6 +56,22 @@ def test_every_template_round_trips_through_exported_code(name):
     assert a == b
 
 
+@pytest.mark.parametrize("name", ["ptb_lstm_small", "ptb_lstm_medium", "rbm_recommender"])
+def test_token_id_stateful_and_rbm_templates_read_back_with_every_param(name):
+    """Input dtype int64, the LSTM's stateful=True, the RBM's hidden size: what a design means, not only its shapes."""
+    g = engine.load_graph(TEMPLATES[name])
+    back = import_model(exported(g), input_shape(g))
+    a, b = engine.check(g).normalised, engine.check(back).normalised
+    assert [(n.op, a[n.id]) for n in g.nodes] == [(n.op, b[n.id]) for n in back.nodes]
+
+
+def test_same_padded_max_pool_template_reads_back_its_same_padding():
+    g = engine.load_graph(TEMPLATES["mnist_rmsprop_cnn"])
+    back = engine.check(import_model(exported(g), input_shape(g)))
+    # pools 1 and 2 see even sizes: 'same' pads nothing there and the code cannot tell it from padding 0
+    assert [back.normalised[n]["padding"] for n in back.order if n.startswith("pool")] == [(0, 0), (0, 0), "same"]
+
+
 def test_resnet18_arrives_with_its_8_basic_blocks_and_round_trips_exactly():
     g = import_model("torchvision:resnet18", (3, 224, 224), modules=True)
     ops = [n.op for n in g.nodes]
