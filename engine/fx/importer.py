@@ -123,8 +123,9 @@ def token_vocab(gm: fx.GraphModule, root: nn.Module) -> list[int | None]:
     return out
 
 
-def _inputs(shapes: list[tuple[int, ...]], vocab: list[int | None], gen: torch.Generator | None = None) -> list:
+def _inputs(shapes: list[tuple[int, ...]], vocab: list[int | None] | None, gen: torch.Generator | None = None) -> list:
     """A batch for each input: token ids (int64) below the vocabulary, or floats; empty when `gen` is None."""
+    vocab = vocab or [None] * len(shapes)
     if gen is None:
         return [torch.empty((TRACE_BATCH,) + s, dtype=torch.float32 if v is None else torch.int64)
                 for s, v in zip(shapes, vocab)]
@@ -132,7 +133,7 @@ def _inputs(shapes: list[tuple[int, ...]], vocab: list[int | None], gen: torch.G
             else torch.randint(0, v, (TRACE_BATCH,) + s, generator=gen) for s, v in zip(shapes, vocab)]
 
 
-def _record_fake(gm: fx.GraphModule, shapes: list[tuple[int, ...]], vocab: list[int | None]) -> dict | None:
+def _record_fake(gm: fx.GraphModule, shapes: list[tuple[int, ...]], vocab: list[int | None] | None = None) -> dict | None:
     """Shapes without arithmetic: run on fake tensors (VGG-16 at 224 in 0.1 s instead of seconds of convolutions).
     None when fake tensors cannot run this model; the caller then runs it for real."""
     try:
@@ -146,14 +147,15 @@ def _record_fake(gm: fx.GraphModule, shapes: list[tuple[int, ...]], vocab: list[
         return None
 
 
-def _record_real(gm: fx.GraphModule, shapes: list[tuple[int, ...]], vocab: list[int | None], name: str) -> dict:
+def _record_real(gm: fx.GraphModule, shapes: list[tuple[int, ...]], vocab: list[int | None] | None, name: str) -> dict:
     gen = torch.Generator().manual_seed(0)
     recorder = _Recorder(gm)
     try:
         with torch.no_grad():
             recorder.run(*_inputs(shapes, vocab, gen))
     except Exception as e:  # noqa: BLE001
-        shown = ", ".join(fmt_shape(s) + ("" if v is None else f" (token ids below {v})") for s, v in zip(shapes, vocab))
+        shown = ", ".join(fmt_shape(s) + ("" if v is None else f" (token ids below {v})")
+                          for s, v in zip(shapes, vocab or [None] * len(shapes)))
         reason = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise ImportModelError(f"{name} does not run on an input of shape {shown}: {type(e).__name__}: {reason}. "
                                "Pass the input_shape the model expects (without the batch).") from e

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import engine
-from engine.fx.importer import ImportModelError, import_model
+from engine.fx.importer import import_model
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATES = {p.stem: p for p in sorted((ROOT / "assets" / "templates").glob("*.json")) if p.name != "index.json"}

@@ -216,3 +216,13 @@ def test_hand_written_rbm_imports_as_the_rbm_op_and_computes_the_same():
 def test_sigmoid_of_a_matmul_without_a_visible_bias_is_no_rbm_and_is_refused_as_before():
     with pytest.raises(ImportModelError, match="a tensor attribute used directly"):
         import_model(Recommender(visible_bias=False), (30,))
+
+
+@pytest.mark.parametrize("model, shape", [(WordModel(), (12,)), (Recommender(), (30,)), (PadThenPool(), (3, 7, 7))])
+def test_real_run_fallback_gives_the_same_graph(monkeypatch, model, shape):
+    """Without fake tensors the model runs for real: token ids are then random ids below the smallest vocabulary."""
+    import engine.fx.importer as fx_import
+
+    fast = import_model(model, shape)
+    monkeypatch.setattr(fx_import, "_record_fake", lambda gm, shapes, vocab=None: None)
+    assert import_model(model, shape).to_dict() == fast.to_dict()
