@@ -198,7 +198,7 @@ class Builder:
                 ui["comment"] = SOURCE_PREFIX + e.source
             elif last and module is not None:
                 ui["comment"] = SOURCE_PREFIX + node.target
-            if group:
+            if group and group != e.source:  # a block that became this one op (an RBM module) is no module
                 ui["group"] = group
             if ui:
                 d["ui"] = ui

@@ -213,6 +213,11 @@ def test_hand_written_rbm_imports_as_the_rbm_op_and_computes_the_same():
         torch.testing.assert_close(net(x), src(x))
 
 
+def test_an_rbm_block_imported_with_modules_is_the_rbm_op_not_a_module_around_it():
+    g = import_model(Recommender(), (30,), modules=True)
+    assert [n.op for n in g.nodes] == ["Input", "RBM"] and not g.modules
+
+
 def test_sigmoid_of_a_matmul_without_a_visible_bias_is_no_rbm_and_is_refused_as_before():
     with pytest.raises(ImportModelError, match="a tensor attribute used directly"):
         import_model(Recommender(visible_bias=False), (30,))
