@@ -8,7 +8,9 @@ builder walks the trace):
   does what the pool's own padding would), and is refused naming the pads otherwise;
 - a restricted Boltzmann machine's forward: `torch.sigmoid(v @ self.W + self.hb)` where the module owning W (M×H)
   and hb (H) has exactly one more learned tensor, its visible bias (M), and nothing else. It becomes RBM(hidden=H)
-  with that module as its source. (Only binary visible units: the softmax RBM's one-hot encoding is not traced.)
+  with that module as its source. Softmax visible units: v @ W reads the one-hot star levels of v (W has 5 rows per
+  movie); whatever calls compute them from v, they are run once on probe ratings (every half star, 0 = not rated)
+  and must give exactly the catalog RBM's encoding (torch computes the oracle: engine.catalog.rbm_module.RBM).
 """
 from __future__ import annotations
 
@@ -21,7 +23,9 @@ import torch.fx as fx
 import torch.nn as nn
 import torch.nn.functional as F
 
+from engine.catalog import rbm_module
 from engine.catalog.arith import resolve_padding
+from engine.catalog.rbm import LEVELS
 from engine.fx.convert import REWRITE, Alias, Call, Emit, TensorFact, Unsupported, converter_for
 
 
@@ -156,22 +160,89 @@ def _rbm(sig: fx.Node, facts: dict, root: nn.Module) -> None:
     if not _is_call(mm, _MATMULS, "matmul", root) or len(mm.args) != 2 or _only_user(mm) is not add \
             or _attr(hb) is None or _attr(mm.args[1]) is None:
         return
-    x, w = mm.args
+    units, w = mm.args
     owner = w.target.rpartition(".")[0]
     if hb.target.rpartition(".")[0] != owner or w.target == hb.target:
         return
-    xs, ws, hs = _shape(facts, x), _shape(facts, w), _shape(facts, hb)
-    if xs is None or ws is None or hs is None or len(xs) != 2 or len(ws) != 2 or ws[0] != xs[1] or hs != ws[1:]:
+    us, ws, hs = _shape(facts, units), _shape(facts, w), _shape(facts, hb)
+    if us is None or ws is None or hs is None or len(us) != 2 or len(ws) != 2 or ws[0] != us[1] or hs != ws[1:]:
         return
+    x, encoding = units, []
+    if units.op != "placeholder":  # the units may be the one-hot star levels of the ratings (softmax units)
+        found = _star_levels(units, facts, ws[0])
+        if found is not None:
+            x, encoding = found
     module = root.get_submodule(owner)
     learned = dict(module.named_parameters())
     names = {w.target.rpartition(".")[2], hb.target.rpartition(".")[2]}
     visible = [n for n, p in learned.items() if n not in names and tuple(p.shape) == (ws[0],)]
     if len(learned) != 3 or not names <= set(learned) or len(visible) != 1:
         return  # not an RBM's three learned tensors (W, visible bias, hidden bias) and nothing else
-    hidden = ws[1]
-    add.meta[REWRITE] = mm.meta[REWRITE] = lambda c: Alias(x)
-    sig.meta[REWRITE] = lambda c: Emit("RBM", {"hidden": hidden}, [x], keep=("hidden",), source=owner)
+    hidden, kind = ws[1], "softmax" if encoding else "binary"
+    for n in [add, mm] + encoding:
+        n.meta[REWRITE] = lambda c: Alias(x)
+    sig.meta[REWRITE] = lambda c: Emit("RBM", {"hidden": hidden, "visible_units": kind}, [x], keep=("hidden",),
+                                       source=owner)
+
+
+def _ancestors(node: fx.Node) -> set[fx.Node]:
+    seen, todo = set(), [node]
+    while todo:
+        n = todo.pop()
+        if n not in seen:
+            seen.add(n)
+            todo.extend(n.all_input_nodes)
+    return seen
+
+
+def _star_levels(units: fx.Node, facts: dict, width: int) -> tuple[fx.Node, list[fx.Node]] | None:
+    """(v, the calls from v to `units`) when those calls compute the catalog RBM's softmax encoding of v."""
+    if width % LEVELS:
+        return None
+    above = _ancestors(units)
+    order = {n: i for i, n in enumerate(units.graph.nodes)}
+    for v in sorted(above - {units}, key=lambda n: -order[n]):  # the nearest first
+        if _shape(facts, v) is None or _shape(facts, v)[1:] != (width // LEVELS,):
+            continue
+        chain = [n for n in units.graph.nodes if n in above - _ancestors(v)]
+        inside = set(chain)
+        if not chain or any(n.op not in ("call_function", "call_method", "get_attr") for n in chain) \
+                or any(u not in inside for n in chain if n is not units for u in n.users):
+            continue
+        probe = _probe_ratings(width // LEVELS)
+        with torch.no_grad():
+            expected = rbm_module.RBM(width // LEVELS, 1, softmax=True, levels=LEVELS).encode(probe)
+            got = _run(chain, v, probe)
+        if isinstance(got, torch.Tensor) and got.shape == expected.shape and torch.equal(got, expected):
+            return v, [n for n in chain if isinstance(facts.get(n), TensorFact)]
+    return None
+
+
+def _run(chain: list[fx.Node], v: fx.Node, probe: torch.Tensor) -> Any:
+    """The value of chain[-1] when v is `probe` (None when a call fails on it)."""
+    env: dict[fx.Node, Any] = {v: probe}
+    try:
+        for n in chain:
+            args = fx.node.map_arg(n.args, env.__getitem__)
+            kwargs = fx.node.map_arg(n.kwargs, env.__getitem__)
+            if n.op == "get_attr":  # a constant (torch.arange(1, 6) traced as a tensor), never a learned one
+                value = operator.attrgetter(n.target)(n.graph.owning_module)
+                if isinstance(value, nn.Parameter):
+                    return None
+                env[n] = value
+            else:
+                env[n] = n.target(*args, **kwargs) if n.op == "call_function" else \
+                    getattr(args[0], n.target)(*args[1:], **kwargs)
+    except Exception:  # noqa: BLE001 - calls that do not run on the probe are not this encoding
+        return None
+    return env[chain[-1]]
+
+
+def _probe_ratings(movies: int) -> torch.Tensor:
+    """Every half star (and 0, not rated) at every movie, plus random ratings: (2·LEVELS + 3, movies)."""
+    n = 2 * LEVELS + 1
+    steps = ((torch.arange(n)[:, None] + torch.arange(movies)[None, :]) % n).float() / (2 * LEVELS)
+    return torch.cat([steps, torch.rand(2, movies, generator=torch.Generator().manual_seed(0))])
 
 
 __all__ = ["apply"]

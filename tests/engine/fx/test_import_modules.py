@@ -65,6 +65,15 @@ def test_token_id_stateful_and_rbm_templates_read_back_with_every_param(name):
     assert [(n.op, a[n.id]) for n in g.nodes] == [(n.op, b[n.id]) for n in back.nodes]
 
 
+def test_softmax_rbm_reads_back_from_its_exported_code():
+    d = json.loads(TEMPLATES["rbm_recommender"].read_text())
+    d["nodes"][1]["params"]["visible_units"] = "softmax"  # the template's RBM with star-level units
+    g = engine.load_graph(d)
+    back = import_model(exported(g), input_shape(g))
+    a, b = engine.check(g).normalised, engine.check(back).normalised
+    assert [(n.op, a[n.id]) for n in g.nodes] == [(n.op, b[n.id]) for n in back.nodes]
+
+
 def test_same_padded_max_pool_template_reads_back_its_same_padding():
     g = engine.load_graph(TEMPLATES["mnist_rmsprop_cnn"])
     back = engine.check(import_model(exported(g), input_shape(g)))

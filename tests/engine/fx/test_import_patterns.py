@@ -213,6 +213,41 @@ def test_hand_written_rbm_imports_as_the_rbm_op_and_computes_the_same():
         torch.testing.assert_close(net(x), src(x))
 
 
+class StarLevelRBM(nn.Module):
+    """Softmax visible units written another way than the catalog's: a comparison with 1..5 for one_hot."""
+
+    def __init__(self, movies=12, hidden=4, rounding=torch.ceil):
+        super().__init__()
+        self.W = nn.Parameter(torch.randn(movies * 5, hidden) * 0.1)
+        self.b_v = nn.Parameter(torch.randn(movies * 5) * 0.1)
+        self.b_h = nn.Parameter(torch.randn(hidden) * 0.1)
+        self.rounding = rounding
+
+    def forward(self, v):
+        stars = self.rounding(v * 5 - 1e-4).clamp(0, 5)
+        units = (stars.unsqueeze(-1) == torch.arange(1, 6)).float().flatten(1)
+        return torch.sigmoid(units @ self.W + self.b_h)
+
+
+def test_hand_written_softmax_rbm_imports_as_the_softmax_rbm_and_computes_the_same():
+    src = StarLevelRBM()
+    g = import_model(src, (12,))
+    assert [n.op for n in g.nodes] == ["Input", "RBM"]
+    assert params(g, "RBM") == [{"hidden": 4, "visible_units": "softmax"}]
+    net = engine.build_module(g).eval()
+    with torch.no_grad():
+        rbm = next(m for m in net.modules() if type(m).__name__ == "RBM")
+        for mine, theirs in ((rbm.W, src.W), (rbm.vb, src.b_v), (rbm.hb, src.b_h)):
+            mine.copy_(theirs)
+        x = torch.randint(0, 11, (3, 12)) / 10  # half stars, 0 = not rated
+        torch.testing.assert_close(net(x), src(x))
+
+
+def test_an_encoding_that_is_not_the_star_levels_is_no_softmax_rbm():
+    with pytest.raises(ImportModelError, match="unsupported ops"):  # floor: 3.5 stars would be level 3, not 4
+        import_model(StarLevelRBM(rounding=torch.floor), (12,))
+
+
 def test_an_rbm_block_imported_with_modules_is_the_rbm_op_not_a_module_around_it():
     g = import_model(Recommender(), (30,), modules=True)
     assert [n.op for n in g.nodes] == ["Input", "RBM"] and not g.modules
