@@ -104,7 +104,7 @@ class _Recorder(fx.Interpreter):
         return result
 
 
-_TOKEN_PASS = {"view", "reshape", "flatten", "squeeze", "unsqueeze", "contiguous"}  # calls that keep token ids ids
+_TOKEN_PASS = {"view", "reshape", "flatten", "squeeze", "unsqueeze", "contiguous"}  # calls that pass token ids on unchanged
 
 
 def token_vocab(gm: fx.GraphModule, root: nn.Module) -> list[int | None]:

@@ -60,9 +60,11 @@ def test_every_template_round_trips_through_exported_code(name):
 def test_token_id_stateful_and_rbm_templates_read_back_with_every_param(name):
     """Input dtype int64, the LSTM's stateful=True, the RBM's hidden size: what a design means, not only its shapes."""
     g = engine.load_graph(TEMPLATES[name])
-    back = import_model(exported(g), input_shape(g))
+    model = exported(g)
+    back = import_model(model, input_shape(g))
     a, b = engine.check(g).normalised, engine.check(back).normalised
     assert [(n.op, a[n.id]) for n in g.nodes] == [(n.op, b[n.id]) for n in back.nodes]
+    assert getattr(model, "carried", {}) == {}  # tracing stored the state there; the import put it back
 
 
 def test_softmax_rbm_reads_back_from_its_exported_code():
