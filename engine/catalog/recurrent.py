@@ -133,6 +133,16 @@ def _check_embedding(p: dict) -> None:
                          f"Received: padding_idx={p['padding_idx']}, num_embeddings={p['num_embeddings']}.")
 
 
+def _embedding_fx(c):
+    m = c.module
+    for name, off in (("max_norm", None), ("scale_grad_by_freq", False), ("sparse", False)):
+        if getattr(m, name) != off:  # a renormalised lookup or another gradient than the op's
+            raise c.unsupported(f"{c.label}({name}={getattr(m, name)!r})")
+    return c.emit("Embedding", {"num_embeddings": m.num_embeddings, "embedding_dim": m.embedding_dim,
+                                "padding_idx": m.padding_idx}, [c.only_input()],
+                  keep=("num_embeddings", "embedding_dim"))
+
+
 register_op(OpSpec(
     name="Embedding", category="Recurrent",
     doc="A learned vector per token id: T ids (int64) → T×D. Feed it from an Input with dtype int64.",
@@ -143,5 +153,5 @@ register_op(OpSpec(
                   min=0, max=10_000_000, optional=True)],
     infer=embedding_infer, init=embedding_init, forward=lambda c: f"self.{c.attr}({c.args[0]})",
     count_params=lambda p, ins, out: p["num_embeddings"] * p["embedding_dim"], check_params=_check_embedding,
-    id_prefix="embed", token_ids="lookup",
+    id_prefix="embed", token_ids="lookup", fx=(from_module(nn.Embedding, convert=_embedding_fx),),
 ))

@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 import torch.fx as fx
 import torch.nn as nn
 
@@ -31,6 +32,7 @@ from engine.fx.convert import (
     converter_for,
     has_tensor,
 )
+from engine.fx.state import STATE
 
 SOURCE_PREFIX = "source: "  # ui.comment of a node made from a module call: "source: layer1.0.conv1"
 MISSING = object()
@@ -97,7 +99,10 @@ class Builder:
         inputs = 0
         for node in self.gm.graph.nodes:
             if node.op == "placeholder":
-                gid = self._add({"op": "Input", "params": {"shape": list(self.shapes[inputs])}}, node.name)
+                params: dict[str, Any] = {"shape": list(self.shapes[inputs])}
+                if getattr(self.facts.get(node), "dtype", None) == torch.int64:
+                    params["dtype"] = "int64"  # token ids (engine.fx.importer.token_vocab)
+                gid = self._add({"op": "Input", "params": params}, node.name)
                 self.expected[gid] = self.shapes[inputs]
                 self.env[node] = gid
                 inputs += 1
@@ -112,6 +117,9 @@ class Builder:
     def _call(self, node: fx.Node) -> None:
         if node in self.absorbed:
             self.env[node] = self.env.get(self.absorbed[node], MISSING)
+            return
+        if node.meta.get(STATE):  # the state a stateful recurrent layer keeps: that layer's own business
+            self.env[node] = MISSING
             return
         module = self.root.get_submodule(node.target) if node.op == "call_module" else None
         label = call_label(node, module)
@@ -190,7 +198,7 @@ class Builder:
                 ui["comment"] = SOURCE_PREFIX + e.source
             elif last and module is not None:
                 ui["comment"] = SOURCE_PREFIX + node.target
-            if group:
+            if group and group != e.source:  # a block that became this one op (an RBM module) is no module
                 ui["group"] = group
             if ui:
                 d["ui"] = ui

@@ -26,7 +26,7 @@ import torch.nn as nn
 from engine.catalog.arith import fmt_shape
 from engine.codegen import Namespace
 from engine.errors import GraphError
-from engine.fx import rewrites
+from engine.fx import patterns, rewrites, state
 from engine.fx.blocks import as_modules
 from engine.fx.builder import ATTR_LABEL, SOURCE_PREFIX, Builder
 from engine.fx.convert import TensorFact
@@ -104,7 +104,36 @@ class _Recorder(fx.Interpreter):
         return result
 
 
-def _record_fake(gm: fx.GraphModule, shapes: list[tuple[int, ...]]) -> dict | None:
+_TOKEN_PASS = {"view", "reshape", "flatten", "squeeze", "unsqueeze", "contiguous"}  # calls that pass token ids on unchanged
+
+
+def token_vocab(gm: fx.GraphModule, root: nn.Module) -> list[int | None]:
+    """Per input: the smallest vocabulary of the nn.Embedding layers it feeds (directly or through reshapes) when it
+    is token ids, else None. Token ids are traced as int64 ids below that size: an Embedding refuses floats."""
+    out: list[int | None] = []
+    for p in (n for n in gm.graph.nodes if n.op == "placeholder"):
+        sizes, todo = [], list(p.users)
+        while todo:
+            u = todo.pop()
+            if u.op == "call_module" and isinstance(root.get_submodule(u.target), nn.Embedding):
+                sizes.append(root.get_submodule(u.target).num_embeddings)
+            elif u.op == "call_method" and u.target in _TOKEN_PASS:
+                todo.extend(u.users)
+        out.append(min(sizes) if sizes else None)
+    return out
+
+
+def _inputs(shapes: list[tuple[int, ...]], vocab: list[int | None] | None, gen: torch.Generator | None = None) -> list:
+    """A batch for each input: token ids (int64) below the vocabulary, or floats; empty when `gen` is None."""
+    vocab = vocab or [None] * len(shapes)
+    if gen is None:
+        return [torch.empty((TRACE_BATCH,) + s, dtype=torch.float32 if v is None else torch.int64)
+                for s, v in zip(shapes, vocab)]
+    return [torch.randn((TRACE_BATCH,) + s, generator=gen) if v is None
+            else torch.randint(0, v, (TRACE_BATCH,) + s, generator=gen) for s, v in zip(shapes, vocab)]
+
+
+def _record_fake(gm: fx.GraphModule, shapes: list[tuple[int, ...]], vocab: list[int | None] | None = None) -> dict | None:
     """Shapes without arithmetic: run on fake tensors (VGG-16 at 224 in 0.1 s instead of seconds of convolutions).
     None when fake tensors cannot run this model; the caller then runs it for real."""
     try:
@@ -112,44 +141,48 @@ def _record_fake(gm: fx.GraphModule, shapes: list[tuple[int, ...]]) -> dict | No
 
         recorder = _Recorder(gm)
         with torch.no_grad(), FakeTensorMode(allow_non_fake_inputs=True):
-            recorder.run(*(torch.empty((TRACE_BATCH,) + s) for s in shapes))
+            recorder.run(*_inputs(shapes, vocab))
         return recorder.facts
     except Exception:  # noqa: BLE001 - any failure here only means "use real tensors"
         return None
 
 
-def _record_real(gm: fx.GraphModule, shapes: list[tuple[int, ...]], name: str) -> dict:
+def _record_real(gm: fx.GraphModule, shapes: list[tuple[int, ...]], vocab: list[int | None] | None, name: str) -> dict:
     gen = torch.Generator().manual_seed(0)
     recorder = _Recorder(gm)
     try:
         with torch.no_grad():
-            recorder.run(*(torch.randn((TRACE_BATCH,) + s, generator=gen) for s in shapes))
+            recorder.run(*_inputs(shapes, vocab, gen))
     except Exception as e:  # noqa: BLE001
-        shown = ", ".join(fmt_shape(s) for s in shapes)
+        shown = ", ".join(fmt_shape(s) + ("" if v is None else f" (token ids below {v})")
+                          for s, v in zip(shapes, vocab or [None] * len(shapes)))
         reason = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise ImportModelError(f"{name} does not run on an input of shape {shown}: {type(e).__name__}: {reason}. "
                                "Pass the input_shape the model expects (without the batch).") from e
     return recorder.facts
 
 
-def _trace(module: nn.Module, name: str, input_shape: Any) -> tuple[fx.GraphModule, dict, list[tuple[int, ...]]]:
-    """Trace and run once in eval mode; every submodule's train/eval mode is restored afterwards."""
+def _trace(module: nn.Module, name: str, input_shape: Any) -> tuple[fx.GraphModule, dict, list[tuple[int, ...]],
+                                                                   list[fx.Node]]:
+    """Trace and run once in eval mode; every submodule's train/eval mode (and every attribute the forward sets)
+    is restored afterwards. Also returns the nodes whose values the forward kept on the model (engine.fx.state)."""
     modes = {m: m.training for m in module.modules()}
     module.eval()
     try:
         try:
-            gm = fx.symbolic_trace(module)
+            gm, kept = state.trace(module)
         except Exception as e:  # noqa: BLE001 - any tracing failure is the same answer for the user
             raise ImportModelError(f"cannot trace {name} with torch.fx: {type(e).__name__}: {e}. Only models whose "
                                    "control flow does not depend on tensor values can be imported.") from e
         shapes = _input_shapes(input_shape, sum(1 for n in gm.graph.nodes if n.op == "placeholder"))
-        facts = _record_fake(gm, shapes)
+        vocab = token_vocab(gm, module)
+        facts = _record_fake(gm, shapes, vocab)
         if facts is None:
-            facts = _record_real(gm, shapes, name)
+            facts = _record_real(gm, shapes, vocab, name)
     finally:
         for m, training in modes.items():
             m.training = training
-    return gm, facts, shapes
+    return gm, facts, shapes, kept
 
 
 def import_model(source: Any, input_shape: Any = (3, 224, 224), name: str | None = None,
@@ -162,8 +195,10 @@ def import_model(source: Any, input_shape: Any = (3, 224, 224), name: str | None
     after its class (engine.fx.blocks). Raises ImportModelError naming every unsupported op at once.
     """
     module, label = load_source(source)
-    gm, facts, shapes = _trace(module, label, input_shape)
+    gm, facts, shapes, kept = _trace(module, label, input_shape)
     rewrites.apply(gm, facts, module)
+    patterns.apply(gm, facts, module)
+    state.mark_stateful(gm, kept, module)
     b = Builder(module, gm, facts, shapes)
     b.run()
     if b.refused:
@@ -189,7 +224,8 @@ _TRANSPOSE = "only ShuffleNet's channel shuffle"
 # why a refused call has no op, for the calls users meet most; a label with " with " already says why
 REASONS = {"nn.MultiheadAttention": "no attention op", "Tensor.permute": _PERMUTE, "torch.permute": _PERMUTE,
            "Tensor.expand": "no op copies across the batch", ATTR_LABEL: "a learned tensor outside a layer",
-           "torch.transpose": _TRANSPOSE, "Tensor.transpose": _TRANSPOSE}
+           "torch.transpose": _TRANSPOSE, "Tensor.transpose": _TRANSPOSE,
+           "F.pad(mode='constant', value=-inf)": "a −inf pad is read only as the padding of a max pool right after it"}
 _MAX_LISTED = 8  # a refusal lists the most frequent calls; the rest are counted
 _MAX_LABEL = 100
 

@@ -406,5 +406,5 @@ def test_fake_tensor_and_real_runs_give_the_same_graph(monkeypatch, model, shape
 
     assert fx_import._record_fake(torch.fx.symbolic_trace(model.eval()), [shape]) is not None
     fast = import_model(model, shape)
-    monkeypatch.setattr(fx_import, "_record_fake", lambda gm, shapes: None)
+    monkeypatch.setattr(fx_import, "_record_fake", lambda gm, shapes, vocab=None: None)
     assert import_model(model, shape).to_dict() == fast.to_dict()
