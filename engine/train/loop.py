@@ -131,6 +131,7 @@ class Run:
         self.warning: str | None = None
         self.elapsed = 0.0
         self.ep_sums = [0.0, 0.0, 0, 0, 0.0]  # loss*n, correct, examples, pixels, seconds of the current epoch
+        self.epoch_mem: int | None = None  # the device memory peak of the current epoch's windows so far
 
     def check_fit(self, report, data) -> bool:
         """Raise TrainError when the graph cannot train on data (checks.check_fit); True when images must drop
@@ -201,8 +202,17 @@ class Run:
                      epoch=getattr(self, "epoch", 0), total_steps=getattr(self, "planned", None),
                      data=self.cfg.data, **extra)
 
-    def device_mem(self) -> int | None:
-        return torch.cuda.max_memory_allocated(self.device) if self.device.type == "cuda" else None
+    def device_mem(self, epoch: bool = False) -> int | None:
+        """Peak bytes on the GPU since the last metrics row (None on a CPU): each logged window's own peak, so a
+        row shows what that stretch needed. epoch=True: the peak of the whole epoch, its evaluation included."""
+        if self.device.type != "cuda":
+            return None
+        peak = torch.cuda.max_memory_allocated(self.device)
+        torch.cuda.reset_peak_memory_stats(self.device)
+        self.epoch_mem = max(peak, self.epoch_mem or 0)
+        if epoch:
+            peak, self.epoch_mem = self.epoch_mem, None
+        return peak
 
     def evaluate(self, keep: bool = False) -> dict:
         return evaluate(self.model, self.data.x_val, self.data.y_val, self.K, batch=self.eval_bs, amp=self.amp,
@@ -366,7 +376,7 @@ class Run:
         epoch_value = round(self.epoch + self.epoch_step / self.spe, 4) if partial else self.epoch + 1
         row = {"kind": "epoch", "step": self.step, "epoch": epoch_value,
                **self.train_fields(s[0], s[1], s[2], s[3], s[2] / s[4] if s[4] else None),
-               "elapsed": round(self.now(), 3), "device_mem": self.device_mem(), **self.val_fields(ev)}
+               "elapsed": round(self.now(), 3), "device_mem": self.device_mem(epoch=True), **self.val_fields(ev)}
         if self.warning:
             row["diverged"] = True
         self.log.write(row)
