@@ -74,8 +74,11 @@ class Run:
     """One training session of a run directory (fresh or resumed): classification and segmentation.
 
     A task that trains differently subclasses Run in its own module under engine/train/tasks/ and overrides the
-    hooks it needs (check_fit, epoch_order, train_step, evaluate, val_fields, score, finish); tasks.runner_for(task)
-    picks the class."""
+    hooks it needs (check_fit, epoch_order, train_step, evaluate, val_fields, score, finish; train_fields for the
+    training figures of a metrics row, keep_best/epoch_summary/best_status for what the best is and how the status
+    says it, checkpoint_state/load_checkpoint_state or optimiser_state/load_optimiser_state for what a checkpoint
+    holds besides the weights); tasks.runner_for(task) picks the class. The bookkeeping around them (logged
+    windows, epoch rows, best weights, checkpoints, stop, resume) is written once, here."""
 
     def __init__(self, g: Graph, cfg: TrainConfig, run: RunDir, stop: Stop):
         self.g, self.cfg, self.dir, self.stop = g, cfg, run, stop
@@ -117,6 +120,10 @@ class Run:
         self.perm_gen = torch.Generator(device=dev)  # batch order, reseeded every epoch
         self.aug = resolve_augment(cfg.augment, data.augment)
         self.eval_bs = min(1024, max(2 * bs, 256))
+        self.start_progress()
+
+    def start_progress(self) -> None:
+        """The counters of a fresh run (restore puts a checkpoint's back); every task's setup ends with them."""
         self.step = self.epoch = self.epoch_step = 0
         self.best: float | None = None
         self.design = design_fingerprint(self.g)  # in every checkpoint: a resume refuses a changed design
@@ -124,6 +131,7 @@ class Run:
         self.warning: str | None = None
         self.elapsed = 0.0
         self.ep_sums = [0.0, 0.0, 0, 0, 0.0]  # loss*n, correct, examples, pixels, seconds of the current epoch
+        self.epoch_mem: int | None = None  # the device memory peak of the current epoch's windows so far
 
     def check_fit(self, report, data) -> bool:
         """Raise TrainError when the graph cannot train on data (checks.check_fit); True when images must drop
@@ -143,13 +151,12 @@ class Run:
         if changed:  # same tensors, another network (ReLU -> Tanh, a dropout p): refused too
             raise DesignChanged(st["step"], changed)
         self.model.load_state_dict(tensors)
-        self.opt.load_state_dict(st["optimizer"])
-        self.sched.load_state_dict(st["scheduler"])
-        if self.sched.base_lrs[0] != self.cfg.lr:  # config.json's lr was changed to resume (e.g. after a NaN)
-            self.sched.base_lrs = [self.cfg.lr] * len(self.opt.param_groups)
-            for group in self.opt.param_groups:
-                group["initial_lr"] = self.cfg.lr
-                group["lr"] = self.cfg.lr * lr_factor(self.cfg.schedule, self.sched.last_epoch, self.planned)
+        self.load_checkpoint_state(st)
+        return self.step
+
+    def load_checkpoint_state(self, st: dict) -> None:
+        """Put back what checkpoint_state() saved (a task's Run that adds to it puts its own back too)."""
+        self.load_optimiser_state(st)
         torch.set_rng_state(st["rng_cpu"])
         if self.device.type == "cuda" and st.get("rng_cuda") is not None:
             torch.cuda.set_rng_state(st["rng_cuda"], self.device)
@@ -157,19 +164,32 @@ class Run:
         self.step, self.epoch, self.epoch_step = st["step"], st["epoch"], st["epoch_step"]
         self.best, self.elapsed, self.ep_sums = st["best"], st["elapsed"], list(st["ep_sums"])
         self.start_loss, self.warning = st.get("start_loss"), st.get("warning")
-        return self.step
+
+    def load_optimiser_state(self, st: dict) -> None:
+        self.opt.load_state_dict(st["optimizer"])
+        self.sched.load_state_dict(st["scheduler"])
+        if self.sched.base_lrs[0] != self.cfg.lr:  # config.json's lr was changed to resume (e.g. after a NaN)
+            self.sched.base_lrs = [self.cfg.lr] * len(self.opt.param_groups)
+            for group in self.opt.param_groups:
+                group["initial_lr"] = self.cfg.lr
+                group["lr"] = self.cfg.lr * lr_factor(self.cfg.schedule, self.sched.last_epoch, self.planned)
 
     def checkpoint(self) -> None:
         self.dir.save_last(self.model, self.checkpoint_state())
 
     def checkpoint_state(self) -> dict:
         """Everything but the weights that an exact resume needs (a task's Run adds its own to it)."""
-        return {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
+        return {**self.optimiser_state(),
                  "rng_cpu": torch.get_rng_state(), "gen": self.gen.get_state(),
                  "rng_cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
                  "step": self.step, "epoch": self.epoch, "epoch_step": self.epoch_step, "best": self.best,
                  "elapsed": self.now(), "ep_sums": list(self.ep_sums), "design": self.design,
                  "start_loss": self.start_loss, "warning": self.warning}
+
+    def optimiser_state(self) -> dict:
+        """The optimiser's and the schedule's state; a task that moves the weights its own way overrides this and
+        load_optimiser_state."""
+        return {"optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict()}
 
     # ---- helpers ------------------------------------------------------------------------------------------
     def now(self) -> float:
@@ -182,8 +202,17 @@ class Run:
                      epoch=getattr(self, "epoch", 0), total_steps=getattr(self, "planned", None),
                      data=self.cfg.data, **extra)
 
-    def device_mem(self) -> int | None:
-        return torch.cuda.max_memory_allocated(self.device) if self.device.type == "cuda" else None
+    def device_mem(self, epoch: bool = False) -> int | None:
+        """Peak bytes on the GPU since the last metrics row (None on a CPU): each logged window's own peak, so a
+        row shows what that stretch needed. epoch=True: the peak of the whole epoch, its evaluation included."""
+        if self.device.type != "cuda":
+            return None
+        peak = torch.cuda.max_memory_allocated(self.device)
+        torch.cuda.reset_peak_memory_stats(self.device)
+        self.epoch_mem = max(peak, self.epoch_mem or 0)
+        if epoch:
+            peak, self.epoch_mem = self.epoch_mem, None
+        return peak
 
     def evaluate(self, keep: bool = False) -> dict:
         return evaluate(self.model, self.data.x_val, self.data.y_val, self.K, batch=self.eval_bs, amp=self.amp,
@@ -194,6 +223,12 @@ class Run:
         if "val_miou" in ev:
             out["val_miou"] = ev["val_miou"]
         return out
+
+    def train_fields(self, loss_sum: float, correct: float, n: int, pixels: int, per_s: float | None) -> dict:
+        """A metrics row's training fields from the sums over its stretch (a logged window's or an epoch's): the
+        loss summed over n examples, correct pixels (or examples) of `pixels`, and examples per second."""
+        return {"train_loss": loss_sum / n if n else None, "train_acc": correct / pixels if pixels else None,
+                "lr": getattr(self, "lr", self.cfg.lr), "images_per_s": per_s}
 
     # ---- the loop -----------------------------------------------------------------------------------------
     def run(self, resume_step: int | None) -> str:
@@ -260,8 +295,19 @@ class Run:
             out = self.model(xb)
         out = out.float()
         loss = F.cross_entropy(out, yb, label_smoothing=cfg.label_smoothing)
+        self.optimise(loss)
+        n = yb.shape[0]
+        self.w[0] += loss.detach() * n
+        self.w[1] += (out.argmax(1) == yb).sum()
+        self.w[2] += n
+        self.w[3] += yb.numel()
+
+    def optimise(self, loss: torch.Tensor, objective: torch.Tensor | None = None) -> None:
+        """One optimiser step on `objective` (the loss itself unless the task minimises a multiple of it), the
+        schedule's step, the counters, and the first step whose (logged) loss is not finite."""
+        cfg = self.cfg
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss if objective is None else objective).backward()
         if cfg.clip_grad_norm:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_grad_norm, foreach=True)
         self.lr = self.opt.param_groups[0]["lr"]
@@ -273,11 +319,6 @@ class Run:
         first_bad = ~torch.isfinite(ld) & (self.bad_step < 0)  # remember the first bad step without a sync
         self.bad_step = torch.where(first_bad, self.step, self.bad_step)
         self.bad_loss = torch.where(first_bad, ld, self.bad_loss)
-        n = yb.shape[0]
-        self.w[0] += ld * n
-        self.w[1] += (out.argmax(1) == yb).sum()
-        self.w[2] += n
-        self.w[3] += yb.numel()
 
     def check_finite(self, bad_step: int, bad_loss: float) -> None:
         if bad_step < 0:
@@ -302,8 +343,7 @@ class Run:
         self.check_finite(int(bad_step), bad_loss)
         dt = max(time.perf_counter() - w[4], 1e-9)
         row = {"kind": "step", "step": self.step, "epoch": round(self.epoch + self.epoch_step / self.spe, 4),
-               "train_loss": loss_sum / w[2] if w[2] else None, "train_acc": correct / w[3] if w[3] else None,
-               "lr": getattr(self, "lr", self.cfg.lr), "images_per_s": w[2] / dt if w[2] else None,
+               **self.train_fields(loss_sum, correct, w[2], w[3], w[2] / dt if w[2] else None),
                "elapsed": round(self.now(), 3), "device_mem": self.device_mem(), **(val or {})}
         self.watch_loss(row)
         self.log.write(row)
@@ -333,39 +373,58 @@ class Run:
         self.log_window()
         ev = self.evaluate()
         s = self.ep_sums
-        name, metric = self.score(ev)
         epoch_value = round(self.epoch + self.epoch_step / self.spe, 4) if partial else self.epoch + 1
         row = {"kind": "epoch", "step": self.step, "epoch": epoch_value,
-               "train_loss": s[0] / s[2] if s[2] else None, "train_acc": s[1] / s[3] if s[3] else None,
-               "lr": getattr(self, "lr", self.cfg.lr), "images_per_s": s[2] / s[4] if s[4] else None,
-               "elapsed": round(self.now(), 3), "device_mem": self.device_mem(), **self.val_fields(ev)}
+               **self.train_fields(s[0], s[1], s[2], s[3], s[2] / s[4] if s[4] else None),
+               "elapsed": round(self.now(), 3), "device_mem": self.device_mem(epoch=True), **self.val_fields(ev)}
         if self.warning:
             row["diverged"] = True
         self.log.write(row)
-        if self.best is None or metric > self.best:
-            self.best = metric
+        if self.keep_best(ev):
             self.dir.save_best(self.model, {"epoch": epoch_value, "step": self.step, **self.val_fields(ev)})
         if not partial:
             self.epoch += 1
             self.epoch_step = 0
         self.ep_sums = [0.0, 0.0, 0, 0, 0.0]
         self.checkpoint()
-        self.status("running", say=True, message=f"epoch {epoch_value}/{self.cfg.epochs} done: {self.data.val_name} "
-                               f"{fmt_score(name, metric)}", best_val_acc=self.best, best_metric=name)
+        summary, fields = self.epoch_summary(ev)
+        self.status("running", say=True, message=f"epoch {epoch_value}/{self.cfg.epochs} done: {summary}", **fields)
         self.w[4] = time.perf_counter()
+
+    def keep_best(self, ev: dict) -> bool:
+        """Take ev's score as the best when it beats the best so far (the best weights are then saved)."""
+        metric = self.score(ev)[1]
+        if self.best is None or metric > self.best:
+            self.best = metric
+            return True
+        return False
+
+    def epoch_summary(self, ev: dict) -> tuple[str, dict]:
+        """What the status says after "epoch e/E done: ", and the fields status.json keeps with it."""
+        name, metric = self.score(ev)
+        return f"{self.data.val_name} {fmt_score(name, metric)}", {**self.best_status(), "best_metric": name}
+
+    def best_status(self) -> dict:
+        """The best validation figure so far as status.json names it (engine.train.headline reads it)."""
+        return {"best_val_acc": self.best}
 
     def halt(self) -> str:
         self.log_window()
         self.checkpoint()
         self.status("stopped", say=True, message=f"stopped at step {self.step}/{self.planned} (epoch {self.epoch + 1}); the "
-                               f"checkpoint is saved: resume to continue.", best_val_acc=self.best)
+                               f"checkpoint is saved: resume to continue.", **self.best_status())
         return "stopped"
+
+    def chosen_weights(self) -> tuple[str, dict]:
+        """Load the weights validation chose into the model (the best, else the last checkpoint's): "best" or
+        "last", and their metadata (epoch, step, validation figures)."""
+        best = self.dir.weights("best")  # falls back to the last checkpoint
+        meta = load_weights_into(self.model, best) if best else {}
+        return ("best" if best == self.dir.best_path else "last"), meta
 
     def finish(self) -> None:
         self.status("running", "computing the results")
-        best = self.dir.weights("best")  # falls back to the last checkpoint
-        meta = load_weights_into(self.model, best) if best else {}
-        which = "best" if best == self.dir.best_path else "last"
+        which, meta = self.chosen_weights()
         selected_on = self.data.val_name
         self.data = self.data.test_view()  # the test split, seen once, now, on the weights validation chose
         res = write_results(self.dir, self.model, self.data, batch=self.eval_bs, amp=self.amp, squeeze=self.squeeze,
@@ -379,4 +438,4 @@ class Run:
                         "elapsed": round(self.now(), 3), **({"diverged": True} if self.warning else {})})
         self.status("finished", say=True, message=f"finished: {self.data.val_name} {name} {value:.2%} ({which} weights, epoch "
                                 f"{meta.get('epoch')}) after {self.step} steps in {self.now():.0f} s.",
-                    best_val_acc=self.best)
+                    **self.best_status())

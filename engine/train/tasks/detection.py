@@ -17,7 +17,6 @@ from engine.detect.loss import detection_loss
 from engine.detect.metrics import mean_average_precision
 from engine.detect.targets import ground_truth
 from engine.train.checks import TrainError
-from engine.train.store import load_weights_into
 from engine.train.tasks.boxes import N_EXAMPLES, BoxRun, check_input
 
 MAP_SCORE = 0.01  # candidates scored below this are dropped before mAP (COCO practice: keep nearly everything)
@@ -45,6 +44,7 @@ def grid_of(g, report, data: Data) -> tuple[int, int]:
 
 class DetectionRun(BoxRun):
     PARTS = ("obj", "cls", "box")
+    COMPUTING = "computing the results (mAP)"
 
     def check_fit(self, report, data: Data) -> bool:
         S_h, S_w = self.grid = grid_of(self.g, report, data)
@@ -56,52 +56,24 @@ class DetectionRun(BoxRun):
     def loss(self, out, yb) -> dict[str, torch.Tensor]:
         return detection_loss(out, yb, self.image_size)
 
-    def train_step(self, idx: torch.Tensor) -> None:
-        xb, yb = self.train_batch(idx)
-        parts = self.loss(self.forward(xb), yb)
-        self.optimise(parts["loss"])
-        self.count(parts, len(yb))
+    def decode(self, out) -> list[dict]:
+        return postprocess(out, self.image_size, score_threshold=MAP_SCORE)
 
-    @torch.no_grad()
-    def evaluate(self, keep: bool = False) -> dict:
-        was = self.model.training
-        self.model.eval()
-        x, y = self.data.x_val, self.data.y_val
-        sums = torch.zeros(4, device=self.device, dtype=torch.float64)
-        preds = []
-        for i in range(0, len(x), self.eval_bs):
-            out = self.forward(self.batch(x[i:i + self.eval_bs]))
-            yb = y[i:i + self.eval_bs]
-            parts = self.loss(out, yb)
-            sums += torch.stack([parts[k].detach() for k in ("loss", *self.PARTS)]).double() * len(yb)
-            preds += postprocess(out, self.image_size, score_threshold=MAP_SCORE)
-        self.model.train(was)
+    def measure(self, decoded: list, y: torch.Tensor, keep: bool) -> dict:
+        preds = [p for batch in decoded for p in batch]
         m = mean_average_precision(preds, ground_truth(y), self.K, curves=keep)
-        loss, lo, lc, lb = (sums / len(y)).tolist()
-        res = {"val_loss": loss, "val_obj": lo, "val_cls": lc, "val_box": lb, "val_map50": m["map_50"],
-               "val_map": m["map"]}
+        res = {"val_map50": m["map_50"], "val_map": m["map"]}
         if keep:
             res.update(metrics=m, preds=preds)
         return res
 
-    def val_fields(self, ev: dict) -> dict:
-        return {k: ev[k] for k in ("val_loss", "val_obj", "val_cls", "val_box", "val_map50", "val_map")}
-
     def score(self, ev: dict) -> tuple[str, float]:
         return "mAP@0.5", ev["val_map50"]
 
-    def finish(self) -> None:
-        self.status("running", "computing the results (mAP)")
-        best = self.dir.weights("best")
-        meta = load_weights_into(self.model, best) if best else {}
-        which = "best" if best == self.dir.best_path else "last"
-        self.selected = (self.data.val_name, meta)
-        self.data = self.data.test_view()  # the test split, seen once, now, on the weights validation chose
-        ev = self.evaluate(keep=True)
-        d, m = self.data, ev["metrics"]
-        res = {**self.results_head(d, which, meta.get("epoch")), "loss": ev["val_loss"], "map_50": m["map_50"],
-               "map": m["map"], "ap_50": m["ap_50"], "ap": m["ap"], "pr_recall": m["pr_recall"],
-               "pr_precision": m["pr_precision"], "grid": list(self.grid)}
+    def results(self, ev: dict, d: Data) -> tuple[dict, object, str]:
+        m = ev["metrics"]
+        res = {"loss": ev["val_loss"], "map_50": m["map_50"], "map": m["map"], "ap_50": m["ap_50"], "ap": m["ap"],
+               "pr_recall": m["pr_recall"], "pr_precision": m["pr_precision"], "grid": list(self.grid)}
         n = min(N_EXAMPLES, len(d.y_val))
         examples = []
         for r in range(n):
@@ -113,7 +85,4 @@ class DetectionRun(BoxRun):
                                                                              p["scores"][keep].tolist(),
                                                                              p["boxes"][keep].tolist())]})
         res["examples"] = examples
-        self.dir.write_results(res, {"images": d.x_val[:n].cpu().numpy()})
-        self.status("finished", say=True, message=f"finished: {d.val_name} mAP@0.5 {m['map_50']:.3f}, mAP@0.5:0.95 "
-                    f"{m['map']:.3f} ({which} weights, epoch {meta.get('epoch')}) after {self.step} steps in "
-                    f"{self.now():.0f} s.", best_val_acc=self.best)
+        return res, d.x_val[:n].cpu().numpy(), f"mAP@0.5 {m['map_50']:.3f}, mAP@0.5:0.95 {m['map']:.3f}"

@@ -11,7 +11,6 @@ checkpoint also holds the carried state, so a run resumed mid-epoch continues ex
 from __future__ import annotations
 
 import math
-import time
 
 import torch
 import torch.nn.functional as F
@@ -22,10 +21,8 @@ from engine.data.text import batchify, need_batches, num_windows, window
 from engine.shapes import check
 from engine.train.checks import TrainError, resolve_device, resolve_precision
 from engine.train.evaluate import autocast
-from engine.train.fingerprint import design_fingerprint
 from engine.train.loop import Run
 from engine.train.optim import init_uniform, make_optimizer, make_scheduler
-from engine.train.store import load_weights_into
 
 TASK = "language_model"
 
@@ -114,28 +111,19 @@ class LanguageModelRun(Run):
         self.sched = make_scheduler(self.opt, cfg.schedule, self.planned, self.spe, cfg.lr_decay, cfg.lr_decay_after)
         self.gen = torch.Generator(device=dev).manual_seed(cfg.seed)  # unused by the task; the checkpoint keeps it
         self.aug = "none"
-        self.step = self.epoch = self.epoch_step = 0
-        self.best: float | None = None
-        self.design = design_fingerprint(g)  # as in Run: a resume refuses a changed design
-        self.start_loss: float | None = None  # the first step's loss, the reference for divergence
-        self.warning: str | None = None
-        self.elapsed = 0.0
-        self.ep_sums = [0.0, 0.0, 0, 0, 0.0]  # loss*tokens, -, tokens, -, seconds of the current epoch
+        self.start_progress()  # ep_sums: loss*tokens, -, tokens, -, seconds of the current epoch
 
     # ---- state ------------------------------------------------------------------------------------------------
-    def checkpoint(self) -> None:
-        """Run.checkpoint's state plus the carried recurrent state (as lists of tensors: weights_only loads them)."""
+    def checkpoint_state(self) -> dict:
+        """Run's state plus the carried recurrent state (as lists of tensors: weights_only loads them)."""
         carried = {k: list(v) if isinstance(v, tuple) else [v] for k, v in get_carried(self.model).items()}
-        self.dir.save_last(self.model, {**self.checkpoint_state(), "lm": {"carried": carried}})
+        return {**super().checkpoint_state(), "lm": {"carried": carried}}
 
-    def restore(self) -> int | None:
-        step = super().restore()
-        if step is not None:
-            st = self.dir.load_last_state()[1]
-            carried = st.get("lm", {}).get("carried", {})
-            set_carried(self.model, {k: tuple(t.to(self.device) for t in v) if len(v) > 1 else v[0].to(self.device)
-                                     for k, v in carried.items()})
-        return step
+    def load_checkpoint_state(self, st: dict) -> None:
+        super().load_checkpoint_state(st)
+        carried = st.get("lm", {}).get("carried", {})
+        set_carried(self.model, {k: tuple(t.to(self.device) for t in v) if len(v) > 1 else v[0].to(self.device)
+                                 for k, v in carried.items()})
 
     # ---- the hooks ------------------------------------------------------------------------------------------
     def epoch_order(self) -> torch.Tensor:
@@ -151,23 +139,11 @@ class LanguageModelRun(Run):
             out = self.model(x)
         out = out.float()
         loss = F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))  # mean per token: what is logged
-        self.opt.zero_grad(set_to_none=True)
         # the PTB recipe (Zaremba et al.; the TF tutorial's sequence_loss summed over time) minimises the sum over
         # the window's T steps: T × the per-token mean, so its lr 1.0 and clip 5 mean what they meant there
-        (loss * y.shape[1] if cfg.loss_sum_steps else loss).backward()
-        if cfg.clip_grad_norm:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_grad_norm, foreach=True)
-        self.lr = self.opt.param_groups[0]["lr"]
-        self.opt.step()
-        self.sched.step()
-        self.step += 1
-        self.epoch_step += 1
-        ld = loss.detach()
-        first_bad = ~torch.isfinite(ld) & (self.bad_step < 0)
-        self.bad_step = torch.where(first_bad, self.step, self.bad_step)
-        self.bad_loss = torch.where(first_bad, ld, self.bad_loss)
+        self.optimise(loss, loss * y.shape[1] if cfg.loss_sum_steps else None)
         n = y.numel()
-        self.w[0] += ld * n
+        self.w[0] += loss.detach() * n
         self.w[2] += n
 
     def evaluate(self, keep: bool = False, split: str = "valid") -> dict:
@@ -180,62 +156,28 @@ class LanguageModelRun(Run):
     def score(self, ev: dict) -> tuple[str, float]:
         return "perplexity", -ev["val_ppl"]  # lower perplexity is better
 
-    def log_window(self, val: dict | None = None) -> None:
-        w = self.w
-        if w[2] == 0 and val is None:
-            return
-        loss_sum, bad_step, bad_loss = torch.stack(
-            [w[0].double(), self.bad_step.double(), self.bad_loss.double()]).tolist()
-        self.check_finite(int(bad_step), bad_loss)
-        dt = max(time.perf_counter() - w[4], 1e-9)
-        train_loss = loss_sum / w[2] if w[2] else None
-        row = {"kind": "step", "step": self.step, "epoch": round(self.epoch + self.epoch_step / self.spe, 4),
-               "train_loss": train_loss, "train_ppl": perplexity(train_loss) if train_loss is not None else None,
-               "lr": getattr(self, "lr", self.cfg.lr), "words_per_s": w[2] / dt if w[2] else None,
-               "elapsed": round(self.now(), 3), "device_mem": self.device_mem(), **(val or {})}
-        self.watch_loss(row)  # a loss climbing far above its start warns, as in every other task
-        self.log.write(row)
-        self.ep_sums[0] += loss_sum
-        self.ep_sums[2] += w[2]
-        self.w = [torch.zeros_like(w[0]), torch.zeros_like(w[1]), 0, 0, time.perf_counter()]
-        self.status("running", f"training: epoch {self.epoch + 1}/{self.cfg.epochs}, step {self.step}/"
-                               f"{self.planned}")
+    def train_fields(self, loss_sum: float, correct: float, n: int, pixels: int, per_s: float | None) -> dict:
+        """Perplexity beside the loss, and words (tokens) per second."""
+        train_loss = loss_sum / n if n else None
+        return {"train_loss": train_loss, "train_ppl": perplexity(train_loss) if train_loss is not None else None,
+                "lr": getattr(self, "lr", self.cfg.lr), "words_per_s": per_s}
 
-    def end_epoch(self, partial: bool) -> None:
-        self.log_window()
-        ev = self.evaluate()
-        s = self.ep_sums
-        epoch_value = round(self.epoch + self.epoch_step / self.spe, 4) if partial else self.epoch + 1
-        train_loss = s[0] / s[2] if s[2] else None
-        row = {"kind": "epoch", "step": self.step, "epoch": epoch_value, "train_loss": train_loss,
-               "train_ppl": perplexity(train_loss) if train_loss is not None else None,
-               "lr": getattr(self, "lr", self.cfg.lr), "words_per_s": s[2] / s[4] if s[4] else None,
-               "elapsed": round(self.now(), 3), "device_mem": self.device_mem(), **self.val_fields(ev)}
-        self.log.write(row)
+    def keep_best(self, ev: dict) -> bool:
+        """The best is the lowest validation perplexity itself (status.json's best_val_ppl, the checkpoints)."""
         if self.best is None or ev["val_ppl"] < self.best:
             self.best = ev["val_ppl"]
-            self.dir.save_best(self.model, {"epoch": epoch_value, "step": self.step, **self.val_fields(ev)})
-        if not partial:
-            self.epoch += 1
-            self.epoch_step = 0
-        self.ep_sums = [0.0, 0.0, 0, 0, 0.0]
-        self.checkpoint()
-        self.status("running", say=True, message=f"epoch {epoch_value}/{self.cfg.epochs} done: validation perplexity "
-                                                 f"{ppl_text(ev['val_ppl'])}", best_val_ppl=self.best)
-        self.w[4] = time.perf_counter()
+            return True
+        return False
 
-    def halt(self) -> str:
-        self.log_window()
-        self.checkpoint()
-        self.status("stopped", say=True, message=f"stopped at step {self.step}/{self.planned} (epoch {self.epoch + 1}); "
-                                                 f"the checkpoint is saved: resume to continue.", best_val_ppl=self.best)
-        return "stopped"
+    def epoch_summary(self, ev: dict) -> tuple[str, dict]:
+        return f"validation perplexity {ppl_text(ev['val_ppl'])}", self.best_status()
+
+    def best_status(self) -> dict:
+        return {"best_val_ppl": self.best}
 
     def finish(self) -> None:
         self.status("running", "computing the results")
-        best = self.dir.weights("best")
-        meta = load_weights_into(self.model, best) if best else {}
-        which = "best" if best == self.dir.best_path else "last"
+        which, meta = self.chosen_weights()
         val = self.evaluate(split="valid")
         test = self.evaluate(split="test")
         res = {"task": TASK, "data": self.data.name, "split": "test", "weights": which, "epoch": meta.get("epoch"),
@@ -248,4 +190,4 @@ class LanguageModelRun(Run):
         self.status("finished", say=True, message=f"finished: test perplexity {ppl_text(test['val_ppl'])} (validation "
                                                   f"{ppl_text(val['val_ppl'])}; {which} weights, epoch {meta.get('epoch')}) "
                                                   f"after {self.step} steps in {self.now():.0f} s.",
-                    best_val_ppl=self.best)
+                    **self.best_status())

@@ -15,7 +15,6 @@ from engine.detect.loss import localisation_loss
 from engine.detect.metrics import localisation_metrics, paired_iou
 from engine.detect.targets import decode_box
 from engine.train.checks import TrainError
-from engine.train.store import load_weights_into
 from engine.train.tasks.boxes import N_EXAMPLES, BoxRun, check_input
 
 
@@ -46,61 +45,34 @@ class LocalisationRun(BoxRun):
         logits, box = out
         return localisation_loss(logits, box, yb, self.image_size, label_smoothing=self.cfg.label_smoothing)
 
-    def train_step(self, idx: torch.Tensor) -> None:
-        xb, yb = self.train_batch(idx)
-        out = self.forward(xb)
-        parts = self.loss(out, yb)
-        self.optimise(parts["loss"])
-        n = len(yb)
-        self.count(parts, n)
+    def count(self, out, parts: dict[str, torch.Tensor], yb: torch.Tensor) -> None:
+        """The loss parts, and the class accuracy as train_acc."""
+        super().count(out, parts, yb)
         self.w[1] += (out[0].detach().argmax(1) == yb[:, 0].long()).sum()
-        self.w[3] += n
+        self.w[3] += len(yb)
 
-    @torch.no_grad()
-    def evaluate(self, keep: bool = False) -> dict:
-        was = self.model.training
-        self.model.eval()
-        x, y = self.data.x_val, self.data.y_val
-        sums = torch.zeros(3, device=self.device, dtype=torch.float64)
-        cls, prob, boxes = [], [], []
-        for i in range(0, len(x), self.eval_bs):
-            logits, box = out = self.forward(self.batch(x[i:i + self.eval_bs]))
-            yb = y[i:i + self.eval_bs]
-            parts = self.loss(out, yb)
-            sums += torch.stack([parts["loss"].detach(), parts["cls"], parts["box"]]).double() * len(yb)
-            p, c = logits.float().softmax(1).max(1)
-            cls.append(c)
-            prob.append(p)
-            boxes.append(decode_box(box.float().sigmoid(), self.image_size))
-        self.model.train(was)
-        cls, prob, boxes = torch.cat(cls), torch.cat(prob), torch.cat(boxes)
+    def decode(self, out) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The predicted class, its probability and the box in pixels."""
+        logits, box = out
+        p, c = logits.float().softmax(1).max(1)
+        return c, p, decode_box(box.float().sigmoid(), self.image_size)
+
+    def measure(self, decoded: list, y: torch.Tensor, keep: bool) -> dict:
+        cls, prob, boxes = (torch.cat(t) for t in zip(*decoded))
         m = localisation_metrics(cls, boxes, y)
-        loss, lc, lb = (sums / len(y)).tolist()
-        res = {"val_loss": loss, "val_cls": lc, "val_box": lb, "val_acc": m["accuracy"], "val_iou": m["mean_iou"],
-               "val_acc_iou50": m["acc_iou50"]}
+        res = {"val_acc": m["accuracy"], "val_iou": m["mean_iou"], "val_acc_iou50": m["acc_iou50"]}
         if keep:
             res.update(pred=cls, conf=prob, boxes=boxes)
         return res
 
-    def val_fields(self, ev: dict) -> dict:
-        return {k: ev[k] for k in ("val_loss", "val_cls", "val_box", "val_acc", "val_iou", "val_acc_iou50")}
-
     def score(self, ev: dict) -> tuple[str, float]:
         return "accuracy at IoU ≥ 0.5", ev["val_acc_iou50"]
 
-    def finish(self) -> None:
-        self.status("running", "computing the results")
-        best = self.dir.weights("best")
-        meta = load_weights_into(self.model, best) if best else {}
-        which = "best" if best == self.dir.best_path else "last"
-        self.selected = (self.data.val_name, meta)
-        self.data = self.data.test_view()  # the test split, seen once, now, on the weights validation chose
-        ev = self.evaluate(keep=True)
-        d = self.data
+    def results(self, ev: dict, d: Data) -> tuple[dict, object, str]:
         y = d.y_val
         iou = paired_iou(ev["boxes"], y[:, 1:])
-        res = {**self.results_head(d, which, meta.get("epoch")), "loss": ev["val_loss"], "accuracy": ev["val_acc"],
-               "mean_iou": ev["val_iou"], "acc_iou50": ev["val_acc_iou50"]}
+        res = {"loss": ev["val_loss"], "accuracy": ev["val_acc"], "mean_iou": ev["val_iou"],
+               "acc_iou50": ev["val_acc_iou50"]}
         K = d.num_classes
         right = (ev["pred"] == y[:, 0].long())
         res["per_class_accuracy"] = [float(right[y[:, 0] == k].float().mean()) if (y[:, 0] == k).any() else None
@@ -112,7 +84,5 @@ class LocalisationRun(BoxRun):
                             "true": [y[i].tolist()],
                             "pred": [[int(ev["pred"][i]), float(ev["conf"][i]), *ev["boxes"][i].tolist()]]}
                            for r, i in enumerate(idx.tolist())]
-        self.dir.write_results(res, {"images": d.x_val[idx].cpu().numpy()})
-        self.status("finished", say=True, message=f"finished: {d.val_name} accuracy {ev['val_acc']:.2%}, mean IoU "
-                    f"{ev['val_iou']:.3f}, accuracy at IoU ≥ 0.5 {ev['val_acc_iou50']:.2%} ({which} weights, epoch "
-                    f"{meta.get('epoch')}) after {self.step} steps in {self.now():.0f} s.", best_val_acc=self.best)
+        return res, d.x_val[idx].cpu().numpy(), (f"accuracy {ev['val_acc']:.2%}, mean IoU {ev['val_iou']:.3f}, "
+                                                 f"accuracy at IoU ≥ 0.5 {ev['val_acc_iou50']:.2%}")

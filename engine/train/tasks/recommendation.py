@@ -17,8 +17,6 @@ and ranking metrics beside their baselines (engine.train.rec_metrics).
 """
 from __future__ import annotations
 
-import time
-
 import torch
 
 from engine.codegen import build_module, node_names
@@ -26,11 +24,9 @@ from engine.data import load_data
 from engine.shapes import check
 from engine.train.checks import TrainError, resolve_device
 from engine.train.evaluate import selection_fields
-from engine.train.fingerprint import DesignChanged, design_changes, design_fingerprint
 from engine.train.loop import Run
 from engine.train.optim import lr_factor
 from engine.train.rec_metrics import K, evaluate_recommender, ranking, rmse
-from engine.train.store import CheckpointMismatch, diff_state_dict, load_weights_into
 
 # The seed tutorial's settings: 20 hidden units (the template), α = 1.0, batch 100, 15 epochs, plain CD-1.
 SEED_SETTINGS = {"data": "movielens-sample", "epochs": 15, "batch_size": 100, "optimizer": "sgd", "lr": 1.0,
@@ -90,13 +86,7 @@ class RecommendationRun(Run):
         pick = torch.randperm(N, generator=torch.Generator().manual_seed(cfg.seed))[:n_val]
         self.fe_train = self.data.x_train[pick.to(dev)]  # as many training users as held-out ones (free energy)
         self.full_val = self.data.x_val + self.data.y_val
-        self.step = self.epoch = self.epoch_step = 0
-        self.best: float | None = None
-        self.design = design_fingerprint(self.g)  # as in Run: a resume refuses a changed design
-        self.start_loss: float | None = None  # no loss to diverge: contrastive divergence is not a gradient of one
-        self.warning: str | None = None
-        self.elapsed = 0.0
-        self.ep_sums = [0.0, 0.0, 0, 0, 0.0]  # error*n, -, users, -, seconds of the current epoch
+        self.start_progress()  # ep_sums: error*n, -, users, -, seconds of the current epoch
 
     def _rbm_node(self, report) -> str:
         rbms = [n for n in self.g.nodes if n.op == "RBM"]
@@ -115,32 +105,13 @@ class RecommendationRun(Run):
         return n.id
 
     # ---- state --------------------------------------------------------------------------------------------
-    def checkpoint(self) -> None:
-        state = {"velocity": [v.cpu() for v in self.vel], "chain": None if self.chain is None else self.chain.cpu(),
-                 "rng_cpu": torch.get_rng_state(), "gen": self.gen.get_state(),
-                 "step": self.step, "epoch": self.epoch, "epoch_step": self.epoch_step, "best": self.best,
-                 "elapsed": self.now(), "ep_sums": list(self.ep_sums), "design": self.design}
-        self.dir.save_last(self.model, state)
+    def optimiser_state(self) -> dict:
+        """CD's own optimiser: the velocities and the persistent chain (Run.checkpoint_state keeps the rest)."""
+        return {"velocity": [v.cpu() for v in self.vel], "chain": None if self.chain is None else self.chain.cpu()}
 
-    def restore(self) -> int | None:
-        ck = self.dir.load_last_state()
-        if ck is None:
-            return None
-        tensors, st = ck
-        lines = diff_state_dict(self.model.state_dict(), tensors)
-        if lines:
-            raise CheckpointMismatch(self.dir.checkpoints, lines)
-        changed = design_changes(st.get("design"), self.design)
-        if changed:
-            raise DesignChanged(st["step"], changed)
-        self.model.load_state_dict(tensors)
+    def load_optimiser_state(self, st: dict) -> None:
         self.vel = [v.to(self.device) for v in st["velocity"]]
         self.chain = None if st["chain"] is None else st["chain"].to(self.device)
-        torch.set_rng_state(st["rng_cpu"])
-        self.gen.set_state(st["gen"])
-        self.step, self.epoch, self.epoch_step = st["step"], st["epoch"], st["epoch_step"]
-        self.best, self.elapsed, self.ep_sums = st["best"], st["elapsed"], list(st["ep_sums"])
-        return self.step
 
     # ---- one step -----------------------------------------------------------------------------------------
     def train_step(self, idx: torch.Tensor) -> None:
@@ -170,6 +141,10 @@ class RecommendationRun(Run):
         self.w[0] += err * n
         self.w[2] += n
 
+    def watch_loss(self, row: dict) -> None:
+        """No divergence warning: contrastive divergence is not the gradient of a loss, so a rising
+        reconstruction error is no sign of a diverged step (a NaN still stops the run: check_finite)."""
+
     def check_finite(self, bad_step: int, bad_loss: float) -> None:
         if bad_step >= 0:
             raise TrainError(f"the reconstruction error became {bad_loss} at step {bad_step}; try a lower learning "
@@ -195,62 +170,16 @@ class RecommendationRun(Run):
         v = ev["val_ndcg"]
         return f"NDCG@{K}", -1.0 if v != v else v  # NaN (no relevant held-out movie): never better
 
-    def log_window(self, val: dict | None = None) -> None:
-        w = self.w
-        if w[2] == 0 and val is None:
-            return
-        err_sum, bad_step, bad_loss = torch.stack([w[0].double(), self.bad_step.double(),
-                                                   self.bad_loss.double()]).tolist()
-        self.check_finite(int(bad_step), bad_loss)
-        dt = max(time.perf_counter() - w[4], 1e-9)
-        row = {"kind": "step", "step": self.step, "epoch": round(self.epoch + self.epoch_step / self.spe, 4),
-               "train_loss": err_sum / w[2] if w[2] else None, "train_acc": None,
-               "lr": getattr(self, "lr", self.cfg.lr), "images_per_s": w[2] / dt if w[2] else None,
-               "elapsed": round(self.now(), 3), "device_mem": self.device_mem(), **(val or {})}
-        self.log.write(row)
-        self.ep_sums[0] += err_sum
-        self.ep_sums[2] += w[2]
-        self.w = [torch.zeros_like(w[0]), torch.zeros_like(w[1]), 0, 0, time.perf_counter()]
-        self.status("running", f"training: epoch {self.epoch + 1}/{self.cfg.epochs}, step {self.step}/"
-                               f"{self.planned}")
+    def epoch_summary(self, ev: dict) -> tuple[str, dict]:
+        return (f"reconstruction error {ev['val_loss']:.4f}, held-out RMSE {ev['val_rmse']:.3f} stars, NDCG@10 "
+                f"{ev['val_ndcg']:.3f}, free-energy gap {ev['free_energy_gap']:.2f}", {})
 
-    def end_epoch(self, partial: bool) -> None:
-        self.log_window()
-        ev = self.evaluate()
-        s = self.ep_sums
-        epoch_value = round(self.epoch + self.epoch_step / self.spe, 4) if partial else self.epoch + 1
-        row = {"kind": "epoch", "step": self.step, "epoch": epoch_value,
-               "train_loss": s[0] / s[2] if s[2] else None, "train_acc": None,
-               "lr": getattr(self, "lr", self.cfg.lr), "images_per_s": s[2] / s[4] if s[4] else None,
-               "elapsed": round(self.now(), 3), "device_mem": self.device_mem(), **self.val_fields(ev)}
-        self.log.write(row)
-        _, metric = self.score(ev)
-        if self.best is None or metric > self.best:
-            self.best = metric
-            self.dir.save_best(self.model, {"epoch": epoch_value, "step": self.step, **self.val_fields(ev)})
-        if not partial:
-            self.epoch += 1
-            self.epoch_step = 0
-        self.ep_sums = [0.0, 0.0, 0, 0, 0.0]
-        self.checkpoint()
-        self.status("running", say=True, message=f"epoch {epoch_value}/{self.cfg.epochs} done: reconstruction "
-                    f"error {ev['val_loss']:.4f}, held-out RMSE {ev['val_rmse']:.3f} stars, NDCG@10 {ev['val_ndcg']:.3f}, "
-                    f"free-energy gap "
-                    f"{ev['free_energy_gap']:.2f}")
-        self.w[4] = time.perf_counter()
-
-    def halt(self) -> str:
-        self.log_window()
-        self.checkpoint()
-        self.status("stopped", say=True, message=f"stopped at step {self.step}/{self.planned} (epoch "
-                    f"{self.epoch + 1}); the checkpoint is saved: resume to continue.")
-        return "stopped"
+    def best_status(self) -> dict:
+        return {}  # the recommender's status.json names no best figure (the run pickers show none for it)
 
     def finish(self) -> None:
         self.status("running", "computing the results")
-        best = self.dir.weights("best")
-        meta = load_weights_into(self.model, best) if best else {}
-        which = "best" if best == self.dir.best_path else "last"
+        which, meta = self.chosen_weights()
         selected_on = self.data.val_name
         self.data = self.data.test_view()  # the test users, measured once, now, on the weights validation chose
         res = write_recommendation_results(self.dir, self.rbm, self.data, weights=which, epoch=meta.get("epoch"),

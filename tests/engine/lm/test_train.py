@@ -173,4 +173,5 @@ def test_a_diverging_language_model_warns_and_says_its_perplexity_readably(tmp_p
     assert "diverged" in status["warning"] and "lower learning rate" in status["warning"]
     steps = rows(run, "step")
     assert steps[-1]["diverged"] and not steps[0].get("diverged")
+    assert rows(run, "epoch")[-1]["diverged"]  # the epoch row says it too, as every other task's does
     assert len(status["message"]) < 200  # a perplexity near 1e300 is written in 3 digits, not 300

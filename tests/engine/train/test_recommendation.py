@@ -109,6 +109,24 @@ def test_resume_is_exact(tmp_path, ratings, extra):
                                                                        "most popular"}
 
 
+def test_a_checkpoint_written_before_the_shared_run_state_still_resumes_exactly(tmp_path, ratings):
+    """RBM checkpoints once held only their own keys; Run's shared state added rng_cuda, start_loss and warning."""
+    g, c = graph(8, hidden=4), cfg(ratings, batch_size=4, epochs=2, lr=0.5, persistent_cd=True, momentum=0.5)
+    straight = train(g, c, tmp_path / "straight")
+    split = train(g, c, tmp_path / "split", should_stop=lambda step: step >= 4)
+    rd = RunDir(split)
+    path = rd.checkpoints / rd.last_checkpoint()["state"]
+    state = torch.load(path, weights_only=True)
+    assert {"velocity", "chain", "design"} <= set(state)
+    old = {k: v for k, v in state.items() if k not in ("rng_cuda", "start_loss", "warning")}
+    torch.save(old, path)
+    train(g, c, split)  # resume
+    assert json.loads((split / "status.json").read_text())["state"] == "finished"
+    a, b = weights(straight), weights(split)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
 def test_the_trainer_refuses_what_cd_cannot_train(tmp_path, ratings):
     def fails(g, c, words):
         run = train(g, c, tmp_path / f"r{len(list(tmp_path.iterdir()))}")
