@@ -19,7 +19,6 @@ require_app()
 patch_streamlit()
 
 CANVAS_KEY = "design_canvas"
-PAGE_KEY, CANVAS_PART_KEY = "design_page", "design_canvas_part"  # the two fragments' keys
 
 
 def _store(g: dict, replace: bool) -> None:
@@ -52,51 +51,15 @@ def _on_command() -> None:
     ds.run_command(value.get("command"))
 
 
-def _on_painted() -> None:  # the canvas painted an answer of a canvas-only run: now redraw everything else
-    st.rerun(PAGE_KEY)
-
-
-def _preamble() -> None:
-    """Before a run draws the design: save an edit a cut-short run left unsaved, and make a graph another part of
-    the app stored one undoable step."""
+@st.fragment
+def design_page() -> None:
+    """Everything the design shows, rerun on its own when the canvas (or a widget here) changes it: the sidebar and
+    the app frame are not redrawn on an edit, so its answer reaches the canvas sooner. The sidebar's status line is
+    refreshed from here."""
+    stamp("fragment")
     if not st.session_state.pop("design_edited_now", False):
         _autosave()  # a run cut short by the next edit may have left an edit unsaved
     ds.note_external_change()
-
-
-@st.fragment(key=CANVAS_PART_KEY)
-def canvas_part() -> None:
-    """The canvas and the training-health controls over it. A canvas edit reruns this alone, so its answer is all
-    the browser has to take in before it redraws the shapes; the canvas then says it painted that answer (the
-    "painted" trigger, echoing `follow`) and the rest of the page follows (benchmarks/canvas_latency.py)."""
-    alone = not st.session_state.get("design_in_page")
-    if alone:
-        stamp("fragment")
-        _preamble()
-        st.session_state.design_follow = st.session_state.get("design_follow", 0) + 1
-    g = st.session_state.graph
-    report = ds.checked.report  # parsed and checked once per revision
-    stamp("checked")
-    health = overlay(g, ds.commit)  # the design's latest run, drawn on the canvas (designer.train.layers)
-    stamp("overlay")
-    canvas(canvas_data(g, report, rev=st.session_state.graph_rev, ack=st.session_state.design_ack,
-                       selected=ds.selected, select_nonce=st.session_state.design_select_nonce,
-                       can_undo=ds.history.can_undo, can_redo=ds.history.can_redo, health=health,
-                       follow=st.session_state.design_follow if alone else None),
-           key=CANVAS_KEY, on_canvas_change=_on_canvas, on_command_change=_on_command,
-           on_painted_change=_on_painted)
-    stamp("canvas")
-    if alone:
-        _autosave()
-
-
-@st.fragment(key=PAGE_KEY)
-def design_page() -> None:
-    """Everything the design shows, rerun on its own when a widget here changes it (the canvas part alone on a
-    canvas edit, see canvas_part): the sidebar and the app frame are not redrawn on an edit. The sidebar's status
-    line is refreshed from here."""
-    stamp("page")
-    _preamble()
     g = st.session_state.graph
     design = ds.checked  # parsed and checked once per revision: the sidebar already read this same report
     report = design.report
@@ -106,11 +69,14 @@ def design_page() -> None:
     # ---- the canvas, and beside it the problems and the selected node ----
     left, right = st.columns([3.5, 1.15], gap="medium")
     with left:
-        st.session_state.design_in_page = True
-        try:
-            canvas_part()
-        finally:
-            st.session_state.design_in_page = False
+        stamp("checked")
+        health = overlay(g, ds.commit)  # the design's latest run, drawn on the canvas (designer.train.layers)
+        stamp("overlay")
+        canvas(canvas_data(g, report, rev=st.session_state.graph_rev, ack=st.session_state.design_ack,
+                           selected=ds.selected, select_nonce=st.session_state.design_select_nonce,
+                           can_undo=ds.history.can_undo, can_redo=ds.history.can_redo, health=health),
+               key=CANVAS_KEY, on_canvas_change=_on_canvas, on_command_change=_on_command)
+        stamp("canvas")
 
     # ---- header: the design and its totals ----
     head, m1, m2, m3, m4 = header.columns([1.5, 1, 1, 1.25, 0.85], vertical_alignment="bottom")

@@ -8,8 +8,8 @@ canvas-check`, part of CI).
 
 Messages (see frontend/src/types.ts): `data` goes to the canvas (the graph with its check results, the palette,
 the op table, the layout sizes it places new nodes with); the canvas sends the state value "canvas" (its whole
-structure after each committed edit, and the selection), the trigger "command" (undo, redo, auto-layout,
-composite block) and the trigger "painted" (an answer that asked for it, `follow`, is on screen).
+structure after each committed edit, and the selection) and the trigger "command" (undo, redo, auto-layout,
+composite block).
 """
 from __future__ import annotations
 
@@ -34,14 +34,12 @@ def _component():
 
 
 def canvas(data: dict[str, Any], *, key: str, on_canvas_change: Callable[[], None],
-           on_command_change: Callable[[], None], on_painted_change: Callable[[], None] | None = None) -> Any:
+           on_command_change: Callable[[], None]) -> Any:
     """Mount the canvas. Always pass the same `key`: the component's identity (and its state: positions being
     dragged, the viewport, the selection) must survive every rerun. Callbacks run before the script, so edits are
-    adopted before the page computes shapes. `on_painted_change`: the trigger "painted" (data["follow"] of an
-    answer, once the canvas has painted it)."""
-    extra = {"on_painted_change": on_painted_change} if on_painted_change else {}
+    adopted before the page computes shapes."""
     return _component()(key=key, data=data, height="content", on_canvas_change=on_canvas_change,
-                      on_command_change=on_command_change, **extra)
+                      on_command_change=on_command_change)
 
 
 def view(data: dict[str, Any], *, key: str) -> Any:

@@ -130,11 +130,6 @@ class DesignSession:
         """A canvas command trigger: {kind: undo|redo|layout|add_block, ...}."""
         if not isinstance(cmd, dict):
             return False
-        # once per command: a trigger Streamlit hands the page again (a keyed rerun replays the interaction's
-        # triggers) must not undo or redo twice; each command carries its own nonce
-        if "nonce" in cmd and cmd == self.state.get("design_last_command"):
-            return False
-        self.state["design_last_command"] = cmd
         kind = cmd.get("kind")
         if kind == "undo":
             return self.undo()

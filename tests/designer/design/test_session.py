@@ -232,15 +232,3 @@ def test_a_design_the_parser_refuses_is_checked_but_not_parsed():
     c = check_design({"format": "convas-graph", "version": 1, "nodes": [{"id": "a", "op": "ReLU", "colour": 1}]})
     assert c.graph is None and not c.report.ok  # nothing for the autosave to write; the report says why
     assert any(e.node == "a" and "colour" in (e.field or "") for e in c.report.errors)
-
-
-def test_a_command_handed_over_twice_is_carried_out_once(mnist):
-    ds, _ = session(mnist)
-    ds.adopt_canvas(canvas_msg(mnist, change=add_conv_after_pool2))
-    ds.set_params("conv3", {"out_channels": 4})
-    undo = {"kind": "undo", "nonce": 7}
-    assert ds.run_command(undo)
-    assert not ds.run_command(dict(undo))  # the same trigger again: still one step back, not two
-    assert ds.history.can_undo and ds.history.can_redo
-    assert ds.run_command({"kind": "undo", "nonce": 8})  # a new click is a new command
-    assert not ds.history.can_undo

@@ -17,7 +17,6 @@ import { useFlowElements } from "./useFlowElements";
 import { useAckPainted, useGraphSync } from "./useGraphSync";
 import { DELETE_KEYS, useKeyboard } from "./useKeyboard";
 import { useLatest } from "./useLatest";
-import { usePaintedReport } from "./usePaintedReport";
 import { useSelection, useSelectionReport } from "./useSelection";
 
 const nodeTypes = { op: OpNode };
@@ -36,7 +35,6 @@ export function Canvas({ data, send }: { data: CanvasData; send: Sender }) {
   const sync = useGraphSync(data, send, selection);
   const flow = useFlowElements(sync.graph, sync.views, data.ops, selection);
   useAckPainted(flow.nodes, data.ack, sync.mount);
-  usePaintedReport(flow.nodes, data.follow, send);
   const fit = useFitView(pane, flow.nodes, data.ack, sync.takeReplacement);
   useSelectionReport(flow.nodes, selection, sync.push);
   const edits = useEdits(sync, selection, ops, layout, pane);

@@ -39,7 +39,6 @@ const render: FrontendRenderer = (args: FrontendRendererArgs) => {
   const send: Sender = {
     state: (s) => setStateValue("canvas", s),
     command: (c) => setTriggerValue("command", c),
-    painted: (follow) => setTriggerValue("painted", follow),
   };
   m.root.render(
     <StrictMode>

@@ -110,7 +110,6 @@ export interface CanvasData {
   layout: LayoutSizes;
   health?: Health | null; // the training-health overlay, when a run of this design has diagnostics
   verdict: Verdict;
-  follow?: number | null; // the rest of the page waits for this answer: send it back as "painted" once on screen
 }
 
 /** Python's verdict on the checked design (engine.verdict): the badge shows `text`, as the problems panel does. */
@@ -139,5 +138,4 @@ export type CanvasCommand =
 export interface Sender {
   state: (s: CanvasState) => void;
   command: (c: CanvasCommand) => void;
-  painted: (follow: number) => void;
 }
