@@ -11,13 +11,19 @@ from here (wall clock) for the 1,000-node graph. Targets (issue 14): p95 <= 60 m
 nodes; first paint <= 2 s. Load averages are printed before and after: the figures mean little on a busy machine.
 Nothing is asserted.
 
-    python benchmarks/canvas_latency.py [--edits 20] [--big-edits 10] [--sizes 50,202,1000]
+With --trace, the app stamps the server's side of each edit (designer/design/trace.py: the rerun request handled,
+the callback, the fragment's steps, each message written out) and the browser stamps its websocket frames and long
+tasks; printed is each stamp's median ms after the edit left the canvas, to see where the round trip goes.
+
+    python benchmarks/canvas_latency.py [--edits 20] [--big-edits 10] [--sizes 50,202,1000] [--trace]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -81,6 +87,8 @@ def measure(page, server: AppServer, size: int, edits: int) -> dict:
             expect(shape(page, last)).to_have_text(last_shape, timeout=60_000)
     page.wait_for_function(f"window.__convasLatency.samples.length >= {edits}", timeout=60_000)
     samples = page.evaluate("window.__convasLatency.samples")
+    if TRACE:
+        print_trace(page.evaluate("window.__convasLatency.log"), page.evaluate("window.__convasWs"))
     trips = page.evaluate("window.__convasLatency.roundTrips")
     paint = [a - b for a, b in zip(samples, trips)]
     return {"size": len(g["nodes"]), "first_paint_s": first_paint, "p50": pct(samples, 50), "p95": pct(samples, 95),
@@ -88,17 +96,67 @@ def measure(page, server: AppServer, size: int, edits: int) -> dict:
             "n": len(samples)}
 
 
+TRACE: Path | None = None  # --trace: the server's stamps (designer/design/trace.py) go here
+
+
+# --trace in the browser: when each websocket frame went out / came in, and the main thread's long tasks
+WS_STAMPS = """
+window.__convasWs = [];
+const stampWs = (e, extra) => window.__convasWs.push({t: performance.timeOrigin + performance.now(), e, ...extra});
+const Send = WebSocket.prototype.send;
+WebSocket.prototype.send = function (d) { stampWs("ws out", {size: d.byteLength ?? d.length}); return Send.call(this, d); };
+const Add = WebSocket.prototype.addEventListener;
+WebSocket.prototype.addEventListener = function (type, fn, o) {
+  if (type !== "message") return Add.call(this, type, fn, o);
+  return Add.call(this, type, (ev) => { stampWs("ws in", {size: ev.data.byteLength ?? ev.data.length}); return fn(ev); }, o);
+};
+const onmsg = Object.getOwnPropertyDescriptor(WebSocket.prototype, "onmessage");
+Object.defineProperty(WebSocket.prototype, "onmessage", {set(fn) { onmsg.set.call(this, (ev) => {
+  stampWs("ws in", {size: ev.data.byteLength ?? ev.data.length}); return fn(ev); }); }, get() { return onmsg.get.call(this); }});
+new PerformanceObserver((l) => { for (const x of l.getEntries()) {
+  stampWs("longtask start", {dur: x.duration, t: performance.timeOrigin + x.startTime});
+  stampWs("longtask end", {t: performance.timeOrigin + x.startTime + x.duration}); } }).observe({type: "longtask", buffered: true});
+"""
+
+
+def print_trace(log: list[dict], browser: list[dict]) -> None:
+    """Per server event, the median ms after the edit left the browser: where the round trip goes."""
+    events = [json.loads(line) for line in TRACE.read_text().splitlines()] if TRACE.exists() else []
+    events = sorted(events + browser, key=lambda ev: ev["t"])
+    offsets: dict[str, list[float]] = {}
+    for edit in log:
+        seen = set()
+        for ev in events:
+            if edit["sent"] <= ev["t"] <= edit["painted"]:
+                label = ev["e"] + (f":{ev.get('kind')}" if ev.get("kind") else "") + (f":{ev['el']}" if ev.get("el")
+                                                                                      else "")
+                n = sum(1 for x in seen if x.startswith(label))
+                key = f"{label}#{n}" if n else label
+                seen.add(key)
+                offsets.setdefault(key, []).append(ev["t"] - edit["sent"])
+        for k in ("arrived", "painted"):
+            if edit.get(k):
+                offsets.setdefault(f"browser {k}", []).append(edit[k] - edit["sent"])
+    for k, v in sorted(offsets.items(), key=lambda kv: statistics.median(kv[1])):
+        print(f"         {statistics.median(v):7.1f} ms  {k}  (n={len(v)})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--edits", type=int, default=20, help="edits on the 50- and 202-node graphs")
     ap.add_argument("--big-edits", type=int, default=10, help="edits on the 1,000-node graph")
     ap.add_argument("--sizes", default="50,202,1000")
+    ap.add_argument("--trace", action="store_true", help="print where the round trip goes (server stamps)")
     args = ap.parse_args()
+    global TRACE
     from playwright.sync_api import sync_playwright
 
     sizes = [int(s) for s in args.sizes.split(",")]
     print(f"load average before (1, 5, 15 min): {load()}  ({os.cpu_count()} CPUs)")
     home = Path(tempfile.mkdtemp(prefix="convas_latency_"))
+    if args.trace:
+        TRACE = home / "trace.jsonl"
+        os.environ["CONVAS_TRACE"] = str(TRACE)
     server = AppServer(home)
     rows = []
     try:
@@ -106,6 +164,8 @@ def main() -> None:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             ctx = browser.new_context(viewport={"width": 1400, "height": 900})
             page = ctx.new_page()
+            if TRACE:
+                page.add_init_script(WS_STAMPS)
             page.set_default_timeout(60_000)
             page.goto(server.url)
             wait_for_workspace_cookie(page)  # the home workspace: its autosave is home/autosave.json

@@ -8,6 +8,7 @@ from designer.design.form import render_properties
 from designer.design.module_panel import render_instance, render_make_module
 from designer.design.session import DesignSession
 from designer.design.summary import error_items, human_bytes, summary_rows, totals
+from designer.design.trace import patch_streamlit, stamp
 from designer.sidebar import design_line
 from designer.state import autosave, require_app
 from designer.train.form import batch_size, set_batch_size
@@ -15,6 +16,7 @@ from designer.train.layers import overlay, watch
 from engine.verdict import verdict
 
 require_app()
+patch_streamlit()
 
 CANVAS_KEY = "design_canvas"
 
@@ -39,6 +41,7 @@ ds = DesignSession(st.session_state, _store)
 
 
 def _on_canvas() -> None:  # callbacks run before the script: the edit is in the graph before shapes are computed
+    stamp("callback")
     ds.adopt_canvas(st.session_state[CANVAS_KEY].get("canvas"))
 
 
@@ -53,6 +56,7 @@ def design_page() -> None:
     """Everything the design shows, rerun on its own when the canvas (or a widget here) changes it: the sidebar and
     the app frame are not redrawn on an edit, so its answer reaches the canvas sooner. The sidebar's status line is
     refreshed from here."""
+    stamp("fragment")
     if not st.session_state.pop("design_edited_now", False):
         _autosave()  # a run cut short by the next edit may have left an edit unsaved
     ds.note_external_change()
@@ -65,11 +69,14 @@ def design_page() -> None:
     # ---- the canvas, and beside it the problems and the selected node ----
     left, right = st.columns([3.5, 1.15], gap="medium")
     with left:
+        stamp("checked")
         health = overlay(g, ds.commit)  # the design's latest run, drawn on the canvas (designer.train.layers)
+        stamp("overlay")
         canvas(canvas_data(g, report, rev=st.session_state.graph_rev, ack=st.session_state.design_ack,
                            selected=ds.selected, select_nonce=st.session_state.design_select_nonce,
                            can_undo=ds.history.can_undo, can_redo=ds.history.can_redo, health=health),
                key=CANVAS_KEY, on_canvas_change=_on_canvas, on_command_change=_on_command)
+        stamp("canvas")
 
     # ---- header: the design and its totals ----
     head, m1, m2, m3, m4 = header.columns([1.5, 1, 1, 1.25, 0.85], vertical_alignment="bottom")
@@ -135,6 +142,7 @@ def design_page() -> None:
                f"at batch {int(batch)} (weights, gradients, Adam state and activations, float32).")
     _autosave()
     design_line()  # the sidebar is not rerun with this fragment: keep its status line current
+    stamp("end")
 
 
 design_page()

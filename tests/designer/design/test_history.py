@@ -26,12 +26,13 @@ def test_a_new_edit_clears_redo_and_no_op_edits_are_not_recorded():
     assert not h.can_redo
 
 
-def test_snapshots_are_copies_and_the_limit_holds():
+def test_snapshots_are_the_graphs_themselves_and_the_limit_holds():
     h = History(limit=3)
-    before = g(0)
-    h.record(before, g(1))
-    before["name"] = "changed later"
-    assert h.undo(g(1))["name"] == "0"
+    before, after = g(0), g(1)
+    h.record(before, after)
+    assert h.undo(after) is before  # no copy: stored graphs are never mutated (designer/design/session.py)
+    assert h.redo(before) is after
+    assert before == g(0) and after == g(1)  # and the history did not touch them
     for i in range(10):
         h.record(g(i), g(i + 1))
     assert len(h.undo_stack) == 3

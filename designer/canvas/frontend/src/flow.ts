@@ -41,7 +41,7 @@ export function nodeData(g: GNode, v: NodeView | undefined, info: OpInfo | undef
 export function buildNodes(graph: GNode[], views: Map<string, NodeView>, ops: Record<string, OpInfo>,
   prev: OpFlowNode[], select: string | null | undefined): OpFlowNode[] {
   const before = new Map(prev.map((n) => [n.id, n]));
-  return graph.map((g) => {
+  const next = graph.map((g) => {
     const p = before.get(g.id);
     const data = nodeData(g, views.get(g.id), ops[g.op]);
     const selected = select !== undefined ? g.id === select : !!p?.selected;
@@ -51,6 +51,32 @@ export function buildNodes(graph: GNode[], views: Map<string, NodeView>, ops: Re
     return { id: g.id, type: "op", position, data: p && sameData(p.data, data) ? p.data : data, selected,
       dragging: p?.dragging, measured: p?.measured } as OpFlowNode;
   });
+  return keepUnchanged(prev, next, (a, b) => a === b); // nothing changed: the same array, React Flow does nothing
+}
+
+/** `next` with each element that equals its previous version (same id, same fields) replaced by that previous
+ * object, and `prev` itself when nothing changed: React Flow then skips the unchanged cards and wires (an edge's
+ * label is measured with getBBox on every redraw, which is most of a redraw's cost on a big graph). */
+export function keepUnchanged<T extends { id: string }>(prev: T[], next: T[], same: (a: T, b: T) => boolean): T[] {
+  const before = new Map(prev.map((e) => [e.id, e]));
+  let changed = prev.length !== next.length;
+  const out = next.map((e, i) => {
+    const p = before.get(e.id);
+    if (p && same(p, e)) {
+      if (prev[i] !== p) changed = true;
+      return p;
+    }
+    changed = true;
+    return e;
+  });
+  return changed ? out : prev;
+}
+
+/** Do two edges draw the same? (the fields buildEdges sets) */
+export function sameEdge(a: Edge, b: Edge): boolean {
+  return a.source === b.source && a.target === b.target && a.sourceHandle === b.sourceHandle
+    && a.targetHandle === b.targetHandle && a.label === b.label && a.selected === b.selected
+    && a.className === b.className;
 }
 
 /** React Flow's edges: one per input (handle "in<i>", labelled with the source's output shape) and one per node

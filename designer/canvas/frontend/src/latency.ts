@@ -6,6 +6,8 @@ interface Store {
   arrived: Record<string, number>;
   samples: number[]; // edit -> painted frame with the check
   roundTrips: number[]; // edit -> Python's answer handed to the canvas
+  // the same edits on the machine's clock (ms since the epoch), to line up with the server's CONVAS_TRACE stamps
+  log: { seq: number; sent: number; arrived?: number; painted: number }[];
 }
 
 declare global {
@@ -21,6 +23,7 @@ function store(): Store {
   w.arrived ??= {};
   w.samples ??= [];
   w.roundTrips ??= [];
+  w.log ??= [];
   window.__convasLatency = w as Store;
   return w as Store;
 }
@@ -44,16 +47,18 @@ export const latency = {
     const s = store();
     const open = openUpTo(s, mount, seq);
     if (!open.length) return;
-    const marks = open.map((k) => [s.started[k], s.arrived[k]] as const);
+    const marks = open.map((k) => [s.started[k], s.arrived[k], Number(k.split(":")[1])] as const);
     for (const k of open) {
       delete s.started[k];
       delete s.arrived[k];
     }
     requestAnimationFrame(() => {
       const t1 = performance.now();
-      for (const [t0, ta] of marks) {
+      const epoch = performance.timeOrigin;
+      for (const [t0, ta, seq] of marks) {
         s.samples.push(t1 - t0);
         if (ta !== undefined) s.roundTrips.push(ta - t0);
+        s.log.push({ seq, sent: epoch + t0, arrived: ta === undefined ? undefined : epoch + ta, painted: epoch + t1 });
       }
     });
   },

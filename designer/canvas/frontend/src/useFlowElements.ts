@@ -3,7 +3,7 @@
 // is an edit, committed through onDelete, and the redraw removes the elements.
 import { useCallback, useEffect, useState } from "react";
 import { applyEdgeChanges, applyNodeChanges, type Edge, type EdgeChange, type NodeChange } from "@xyflow/react";
-import { buildEdges, buildNodes } from "./flow";
+import { buildEdges, buildNodes, keepUnchanged, sameEdge } from "./flow";
 import type { OpFlowNode } from "./OpNode";
 import type { SelectionStore } from "./useSelection";
 import type { GNode, NodeView, OpInfo } from "./types";
@@ -23,7 +23,8 @@ export function useFlowElements(graph: GNode[], views: Map<string, NodeView>, op
   useEffect(() => {
     const select = selection.take();
     setNodes((prev) => buildNodes(graph, views, ops, prev, select));
-    setEdges((prev) => buildEdges(graph, views, ops, new Set(prev.filter((e) => e.selected).map((e) => e.id))));
+    setEdges((prev) => keepUnchanged(prev,
+      buildEdges(graph, views, ops, new Set(prev.filter((e) => e.selected).map((e) => e.id))), sameEdge));
   }, [graph, views, ops, selection]);
 
   const onNodesChange = useCallback((changes: NodeChange<OpFlowNode>[]) => {

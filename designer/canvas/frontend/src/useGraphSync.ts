@@ -62,12 +62,16 @@ export function useGraphSync(data: CanvasData, send: Sender, selection: Selectio
 
   const commit = useCallback((next: GNode[], select?: string | null) => {
     seq.current += 1;
+    const sent = seq.current;
     if (select !== undefined) selection.force(select);
     graphRef.current = next;
-    setGraph(next);
-    setEdited(seq.current);
-    latency.start(mount, seq.current);
+    setEdited(sent); // the badge says "Checking…" at once (cheap: the cards do not change)
+    latency.start(mount, sent);
     push();
+    // Streamlit sends the edit from a timer it has just set. Redrawing the edit here would run first (React
+    // renders at the end of this event) and hold the edit back for the whole redraw: redraw on the next timer
+    // instead, while Python checks it (benchmarks/canvas_latency.py). graphRef already has it for what follows.
+    window.setTimeout(() => setGraph(graphRef.current), 0);
   }, [mount, selection, push]);
 
   // Python's answer: a new revision replaces the structure; otherwise only the check results are merged.

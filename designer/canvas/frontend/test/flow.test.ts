@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildEdges, buildNodes, nodeData, sameWiring, toG } from "../src/flow";
+import { buildEdges, buildNodes, keepUnchanged, nodeData, sameEdge, sameWiring, toG } from "../src/flow";
 import type { OpFlowNode } from "../src/OpNode";
 import { chain, g, OPS, view } from "./fixtures";
 
@@ -108,5 +108,38 @@ describe("buildEdges", () => {
     const edges = buildEdges(graph, new Map(), OPS, new Set());
     expect(edges.map((e) => e.id)).toEqual(["e:a>cat:in0", "e:b>cat:in2"]);
     expect(edges[0].label).toBeUndefined();
+  });
+});
+
+describe("keepUnchanged", () => {
+  it("keeps the previous edge objects that draw the same, and the previous array when nothing changed", () => {
+    const graph = chain();
+    const vs = views(...graph.map((n) => view(n)));
+    const first = buildEdges(graph, vs, OPS, new Set());
+    expect(keepUnchanged(first, buildEdges(graph, vs, OPS, new Set()), sameEdge)).toBe(first);
+
+    const reshaped = views(view(graph[0], { shape: "1×28×28" }), ...graph.slice(1).map((n) => view(n)));
+    const next = keepUnchanged(first, buildEdges(graph, reshaped, OPS, new Set()), sameEdge);
+    expect(next).not.toBe(first);
+    expect(next[0].label).toBe("1×28×28"); // the relabelled wire is new...
+    expect(next.slice(1)).toEqual(first.slice(1));
+    next.slice(1).forEach((e, i) => expect(e).toBe(first[i + 1])); // ...the others are the same objects
+  });
+
+  it("notices a removed, added or reordered element", () => {
+    const a = { id: "a" }, b = { id: "b" };
+    const same = (x: { id: string }, y: { id: string }) => x.id === y.id;
+    expect(keepUnchanged([a, b], [a], same)).toEqual([a]);
+    expect(keepUnchanged([a], [a, b], same)).toEqual([a, b]);
+    const swapped = keepUnchanged([a, b], [{ id: "b" }, { id: "a" }], same);
+    expect(swapped).toEqual([b, a]);
+    expect(swapped[0]).toBe(b);
+  });
+
+  it("lets buildNodes hand back the same array when no card changed", () => {
+    const graph = chain();
+    const vs = views(...graph.map((n) => view(n)));
+    const first = buildNodes(graph, vs, OPS, [], undefined);
+    expect(buildNodes(graph, vs, OPS, first, undefined)).toBe(first);
   });
 });
