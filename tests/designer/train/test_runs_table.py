@@ -1,0 +1,73 @@
+"""The Train page's runs table keeps its selection by run id: when a new run appears at the top (runs are listed
+newest first) or a run is deleted, the runs selected for comparison stay selected, not the rows at the same
+positions. Headless, with AppTest (the selection is set the way the browser reports it: row positions)."""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from engine.train import runs as R
+from engine.workspace import Workspaces
+from tests.conftest import TEMPLATES
+
+
+def table_script():
+    import streamlit as st
+
+    from designer.train.runs import all_runs, runs_table
+
+    st.session_state.picked = runs_table(all_runs(), None)
+
+
+def new_run(root, name: str) -> str:
+    time.sleep(1.05)  # run directories are named by the second
+    g = json.loads((TEMPLATES / "lenet5.json").read_text())
+    return R.prepare_run(g, {"data": "mnist-sample", "epochs": 1}, root, name=name).name
+
+
+def select(at: AppTest, rows: list[int]) -> None:
+    """What the browser sends when the user ticks rows: their positions in the table as drawn."""
+    at.session_state["runs_table"] = {"selection": {"rows": rows, "columns": [], "cells": []}}
+
+
+def selected_rows(at: AppTest) -> list[int]:
+    return list(at.session_state["runs_table"]["selection"]["rows"])
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONVAS_HOME", str(tmp_path))
+    at = AppTest.from_function(table_script, default_timeout=60)
+    at.session_state["workspace"] = Workspaces(tmp_path).create()
+    return at
+
+
+def test_the_selection_follows_the_runs_when_a_new_run_appears_and_one_is_deleted(app):
+    root = app.session_state["workspace"].runs
+    a = new_run(root, "a")
+    b = new_run(root, "b")
+    app.run()  # table: b, a
+    assert not app.exception, app.exception
+    select(app, [1])  # the user ticks a
+    app.run()
+    assert app.session_state["picked"] == [a]
+
+    c = new_run(root, "c")  # a new run: table c, b, a; position 1 is now b
+    app.run()
+    assert not app.exception, app.exception
+    assert app.session_state["picked"] == [a]
+    assert selected_rows(app) == [2]  # the tick moved with its run
+
+    select(app, [0, 2])  # c and a
+    app.run()
+    assert app.session_state["picked"] == [c, a]
+    shutil.rmtree(root / b)  # b is deleted: table c, a
+    app.run()
+    assert app.session_state["picked"] == [c, a] and selected_rows(app) == [0, 1]
+    shutil.rmtree(root / c)  # a selected run is deleted: it drops out, a stays
+    app.run()
+    assert app.session_state["picked"] == [a] and selected_rows(app) == [0]
