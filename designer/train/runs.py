@@ -12,6 +12,7 @@ import streamlit as st
 
 from designer.state import run_queue, runs_root
 from engine.train import runs as R
+from engine.train.headline import headline
 from engine.train.queue import Place, Queue
 from engine.train.rundir import ACTIVE, MetricsTail, RunDir
 
@@ -54,6 +55,15 @@ def label(run: dict) -> str:
     return f"{run['name']} · {when}"
 
 
+def best_text_of(run: dict) -> str | None:
+    """The run's headline number as engine.train.headline names it ('mAP@0.5 0.734', 'perplexity 112.35'); a run
+    that keeps none in its status (an RBM) is read from its metric rows (tailed, so a refresh reads only new lines)."""
+    h = headline(run)
+    if h is None and run["status"] != "queued":
+        h = headline(run, metrics(run["id"]))
+    return h.text if h else None
+
+
 def keep_selection(ids: list[str]) -> None:
     """Keep the table's selected runs selected by run id. The dataframe remembers its selection as row positions:
     when a new run appears (the newest is the first row) or the order changes, the same positions would be other
@@ -75,7 +85,7 @@ def runs_table(runs: list[dict], focus: str | None) -> list[str]:
     """The runs list with status and progress; rows the user selects are overlaid on the charts."""
     table = [{"run": label(r), "state": r["status"],
               "progress": min(1.0, (r.get("step") or 0) / r["total_steps"]) if r.get("total_steps") else 0.0,
-              "best val": r.get("best_val_acc"), "data": r.get("dataset"), "epochs": r.get("epochs"),
+              "best val": best_text_of(r), "data": r.get("dataset"), "epochs": r.get("epochs"),
               "id": r["id"]} for r in runs]
     keep_selection([row["id"] for row in table])
     ev = st.dataframe(
@@ -85,8 +95,9 @@ def runs_table(runs: list[dict], focus: str | None) -> list[str]:
             "run": st.column_config.TextColumn("Run", width="medium"),
             "state": st.column_config.TextColumn("State", width="small"),
             "progress": st.column_config.ProgressColumn("Progress", min_value=0.0, max_value=1.0, format="percent"),
-            "best val": st.column_config.ProgressColumn("Best validation", min_value=0.0, max_value=1.0,
-                                                        format="percent"),
+            "best val": st.column_config.TextColumn(
+                "Best validation", help="each run's best validation number, named as its task measures it "
+                                        "(accuracy, mAP@0.5, NDCG@10, perplexity: lower is better)"),
             "data": st.column_config.TextColumn("Data", width="small"),
             "epochs": st.column_config.NumberColumn("Epochs", width="small"),
         })

@@ -43,6 +43,7 @@ def app(tmp_path, monkeypatch):
     monkeypatch.setenv("CONVAS_HOME", str(tmp_path))
     at = AppTest.from_function(table_script, default_timeout=60)
     at.session_state["workspace"] = Workspaces(tmp_path).create()
+    at.session_state["run_metrics"] = {}  # designer.state's session init, which the page would have run
     return at
 
 
@@ -71,3 +72,33 @@ def test_the_selection_follows_the_runs_when_a_new_run_appears_and_one_is_delete
     shutil.rmtree(root / c)  # a selected run is deleted: it drops out, a stays
     app.run()
     assert app.session_state["picked"] == [a] and selected_rows(app) == [0]
+
+
+def test_each_run_shows_its_headline_number_by_its_own_name(app):
+    """A detector's mAP, a localiser's accuracy at IoU ≥ 0.5, a language model's perplexity (lower is better,
+    not a percent) and an RBM's NDCG@10 each read as their task names them, beside a classifier's accuracy."""
+    from engine.train.rundir import RunDir
+
+    root = app.session_state["workspace"].runs
+    kept = {"classifier": {"best_val_acc": 0.981, "best_metric": "accuracy"},
+            "detector": {"best_val_acc": 0.7342, "best_metric": "mAP@0.5"},
+            "localiser": {"best_val_acc": 0.5, "best_metric": "accuracy at IoU ≥ 0.5"},
+            "language model": {"best_val_ppl": 112.346},
+            "rbm": {}}
+    ids = {}
+    for name, status in kept.items():
+        ids[name] = new_run(root, name)
+        RunDir(root / ids[name]).write_status("finished", "finished", **status)
+    rows = [{"kind": "step", "step": 5, "train_loss": 0.3},
+            {"kind": "epoch", "step": 10, "epoch": 1, "val_ndcg": 0.25},
+            {"kind": "epoch", "step": 20, "epoch": 2, "val_ndcg": 0.31},
+            {"kind": "epoch", "step": 30, "epoch": 3, "val_ndcg": 0.29}]  # its best, not its last
+    RunDir(root / ids["rbm"]).metrics_path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ids["queued"] = new_run(root, "queued")  # prepared, no number yet
+    app.run()
+    assert not app.exception, app.exception
+    df = app.dataframe[0].value
+    shown = {rid: v if isinstance(v, str) else None for rid, v in zip(df["id"], df["best val"])}  # NaN: empty
+    assert shown == {ids["classifier"]: "accuracy 98.10%", ids["detector"]: "mAP@0.5 0.734",
+                     ids["localiser"]: "accuracy at IoU ≥ 0.5 50.00%", ids["language model"]: "perplexity 112.35",
+                     ids["rbm"]: "NDCG@10 0.310", ids["queued"]: None}
