@@ -14,8 +14,8 @@ from plotly.subplots import make_subplots
 
 from designer.inspect.choose import design_hash, of_design
 from designer.train.runs import all_runs, run_dir
-from engine.train.advice import Advice, advise, apply_design_remedy, apply_settings_remedy
 from engine.graph import parse
+from engine.train.advice import Advice, advise, apply_design_remedy, apply_settings_remedy
 from engine.train.diagnostics import LABELS, QUANTITIES, series
 from engine.train.rundir import ACTIVE, RunDir
 
