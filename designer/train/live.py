@@ -137,7 +137,7 @@ def _resume_lr(run_id: str) -> float | None:
     rows = metrics(run_id)
     now = next((r["lr"] for r in reversed(rows) if r.get("lr")), None)
     at = f" (at the stop the schedule had it at {now:.3g})" if now is not None and now != lr else ""
-    new = st.number_input("Learning rate to resume with", min(1e-6, lr), 10.0, float(lr), format="%.4g",
+    new = st.number_input("Learning rate to continue with", min(1e-6, lr), 10.0, float(lr), format="%.4g",
                           key=f"resume_lr_{run_id}",
                           help=f"The run's learning rate is {lr:g}{at}. Change it to continue with another one (the "
                                f"schedule keeps its shape); the rest of the settings stay the run's own.")

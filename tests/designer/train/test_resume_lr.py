@@ -58,7 +58,7 @@ def test_resume_starts_at_the_runs_lr_and_a_new_lr_reaches_the_trainer(stopped):
     at.run()
     assert not at.exception, at.exception
     box = at.number_input(key=KEY.format(run.id))
-    assert box.label == "Learning rate to resume with" and box.value == pytest.approx(0.02)
+    assert box.label == "Learning rate to continue with" and box.value == pytest.approx(0.02)
     assert "0.0123" in box.help  # where the schedule had it when the run stopped
     box.set_value(0.005)
     at.button(key=f"resume_{run.id}").click()
