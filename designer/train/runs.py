@@ -89,7 +89,8 @@ def runs_table(runs: list[dict], focus: str | None) -> list[str]:
               "id": r["id"]} for r in runs]
     keep_selection([row["id"] for row in table])
     ev = st.dataframe(
-        table, key=TABLE_KEY, on_select="rerun", placeholder="–", selection_mode="multi-row", hide_index=True, width="stretch",
+        table, key=TABLE_KEY, on_select="rerun", selection_mode="multi-row", hide_index=True, width="stretch",
+        placeholder="–",  # no number yet (a queued run; before the first validation)
         column_order=["run", "state", "progress", "best val", "data", "epochs"],
         column_config={
             "run": st.column_config.TextColumn("Run", width="medium"),
