@@ -29,13 +29,23 @@ def design_hash(g: Graph | None) -> str | None:
         return None
 
 
+def of_design(runs: list[dict], want: str | None) -> list[int]:
+    """Indexes into runs of the runs trained from the design whose fingerprint hash is `want` (none for None): the
+    one way a page tells a design's runs (the Inspect page's default run, the Design page's health overlay)."""
+    if want is None:
+        return []
+    out = []
+    for i, r in enumerate(runs):
+        path = RunDir(r["path"]).graph_path
+        if path.is_file() and run_design_hash(str(r["path"]), path.stat().st_mtime) == want:
+            out.append(i)
+    return out
+
+
 def default_run(runs: list[dict], design: Graph | None, chosen: str | None) -> int:
     """Index into runs (newest first) of the run to open: the newest of `design`, else `chosen`, else 0."""
-    want = design_hash(design)
-    if want is not None:
-        for i, r in enumerate(runs):
-            path = RunDir(r["path"]).graph_path
-            if path.is_file() and run_design_hash(str(r["path"]), path.stat().st_mtime) == want:
-                return i
+    mine = of_design(runs, design_hash(design))
+    if mine:
+        return mine[0]
     ids = [r["id"] for r in runs]
     return ids.index(chosen) if chosen in ids else 0

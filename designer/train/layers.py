@@ -12,7 +12,9 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
+from designer.inspect.choose import design_hash, of_design
 from designer.train.runs import all_runs, run_dir
+from engine.graph import parse
 from engine.train.advice import Advice, advise, apply_design_remedy, apply_settings_remedy
 from engine.train.diagnostics import LABELS, QUANTITIES, series
 from engine.train.rundir import ACTIVE, RunDir
@@ -130,14 +132,25 @@ def render_layers(run_id: str, commit: Callable[[dict], bool] = session_commit) 
             st.plotly_chart(fig, key="chart_layers", config={"displayModeBar": False})
 
 
+def design_key(graph: dict) -> str | None:
+    """The design's fingerprint hash (designer.inspect.choose), worked out once per revision of the session's
+    design: the overlay asks on every edit, and fingerprinting checks the whole graph."""
+    hit = st.session_state.get("design_fingerprint")
+    if hit is None or hit[0] is not graph:  # each revision is a new dict (designer.design.checked relies on it too)
+        hit = (graph, design_hash(parse(graph)[0]))
+        st.session_state.design_fingerprint = hit
+    return hit[1]
+
+
 def design_run(graph: dict) -> tuple[RunDir, dict] | None:
-    """The latest run of this design (the same name) that has diagnostics, with its list entry."""
-    name = graph.get("name")
-    for r in all_runs():
-        if r["name"] == name:
-            rd = run_dir(r["id"])
-            if rd.diagnostics_path.exists():
-                return rd, r
+    """The latest run of this design that has diagnostics, with its list entry. A run is this design's when it
+    trained the same network (engine.train.fingerprint: ops, parameters and wiring; name and layout aside), the
+    match the Inspect page opens on: another design of the same name is not this one, a renamed copy is."""
+    runs = all_runs()
+    for i in of_design(runs, design_key(graph)):
+        rd = run_dir(runs[i]["id"])
+        if rd.diagnostics_path.exists():
+            return rd, runs[i]
     return None
 
 

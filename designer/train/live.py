@@ -113,15 +113,35 @@ def render_controls(run_id: str, state: str | None) -> None:
             R.stop_run(run_dir(run_id))
             st.toast("Stopping: the trainer saves a checkpoint first.", icon=":material/stop_circle:")
     elif state in ("stopped", "failed") and _resumable(run_id, state):
+        lr = _resume_lr(run_id)
         if st.button("Resume", icon=":material/play_arrow:", key=f"resume_{run_id}", type="primary",
                      width="stretch", help="Continue from the last checkpoint"):
             try:
                 _wait_for_exit(run_id)
-                R.resume_run(run_dir(run_id))
-            except (RuntimeError, FileNotFoundError) as e:
+                R.resume_run(run_dir(run_id), lr=lr)
+            except (RuntimeError, FileNotFoundError, ValueError) as e:
                 st.toast(str(e), icon=":material/error:")
             else:
                 st.rerun()  # the page refreshes live again
+
+
+def _resume_lr(run_id: str) -> float | None:
+    """The learning rate to resume with (engine.train.runs.override_lr), e.g. a lower one after the loss became
+    NaN: the run's own (its config's, as the form sets it: the schedule's peak) unless the user changes it. None
+    when unchanged, so the resume is exact. The trainer keeps the schedule's shape around the new value."""
+    run = run_dir(run_id)
+    try:
+        lr = run.config().lr
+    except (OSError, ValueError, TypeError):  # an unreadable config: the resume itself says why
+        return None
+    rows = metrics(run_id)
+    now = next((r["lr"] for r in reversed(rows) if r.get("lr")), None)
+    at = f" (at the stop the schedule had it at {now:.3g})" if now is not None and now != lr else ""
+    new = st.number_input("Learning rate to continue with", min(1e-6, lr), 10.0, float(lr), format="%.4g",
+                          key=f"resume_lr_{run_id}",
+                          help=f"The run's learning rate is {lr:g}{at}. Change it to continue with another one (the "
+                               f"schedule keeps its shape); the rest of the settings stay the run's own.")
+    return None if new == lr else float(new)
 
 
 def _state(run_id: str, status: dict) -> None:

@@ -12,9 +12,12 @@ import streamlit as st
 
 from designer.state import run_queue, runs_root
 from engine.train import runs as R
+from engine.train.headline import headline
 from engine.train.queue import Place, Queue
 from engine.train.rundir import ACTIVE, MetricsTail, RunDir
 
+TABLE_KEY = "runs_table"  # the runs table's widget (its selection: row positions)
+TABLE_IDS = "runs_table_ids"  # the run ids of its rows, in the order last drawn
 TABLE_REFRESH_S = 2.0  # the runs table's refresh while a run is live (it reads every run's status)
 STATE_COLOR = {"queued": "gray", "running": "blue", "stopped": "orange", "finished": "green", "failed": "red"}
 STATE_ICON = {"queued": ":material/hourglass_top:", "running": ":material/autorenew:",
@@ -52,21 +55,50 @@ def label(run: dict) -> str:
     return f"{run['name']} · {when}"
 
 
+def best_text_of(run: dict) -> str | None:
+    """The run's headline number as engine.train.headline names it ('mAP@0.5 0.734', 'perplexity 112.35'); a run
+    that keeps none in its status (an RBM) is read from its metric rows (tailed, so a refresh reads only new lines)."""
+    h = headline(run)
+    if h is None and run["status"] != "queued":
+        h = headline(run, metrics(run["id"]))
+    return h.text if h else None
+
+
+def keep_selection(ids: list[str]) -> None:
+    """Keep the table's selected runs selected by run id. The dataframe remembers its selection as row positions:
+    when a new run appears (the newest is the first row) or the order changes, the same positions would be other
+    runs. The rows selected are read against the ids the table showed when they were picked, and moved to where
+    those runs are now (a run that is gone drops out). Called before the table is drawn."""
+    shown = st.session_state.get(TABLE_IDS)
+    st.session_state[TABLE_IDS] = ids
+    state = st.session_state.get(TABLE_KEY)
+    if not shown or shown == ids or state is None:
+        return
+    rows = list(state["selection"]["rows"])
+    picked = [shown[i] for i in rows if 0 <= i < len(shown)]
+    moved = [ids.index(rid) for rid in picked if rid in ids]
+    if moved != rows:
+        st.session_state[TABLE_KEY] = {"selection": {"rows": moved, "columns": [], "cells": []}}
+
+
 def runs_table(runs: list[dict], focus: str | None) -> list[str]:
     """The runs list with status and progress; rows the user selects are overlaid on the charts."""
     table = [{"run": label(r), "state": r["status"],
               "progress": min(1.0, (r.get("step") or 0) / r["total_steps"]) if r.get("total_steps") else 0.0,
-              "best val": r.get("best_val_acc"), "data": r.get("dataset"), "epochs": r.get("epochs"),
+              "best val": best_text_of(r), "data": r.get("dataset"), "epochs": r.get("epochs"),
               "id": r["id"]} for r in runs]
+    keep_selection([row["id"] for row in table])
     ev = st.dataframe(
-        table, key="runs_table", on_select="rerun", selection_mode="multi-row", hide_index=True, width="stretch",
+        table, key=TABLE_KEY, on_select="rerun", selection_mode="multi-row", hide_index=True, width="stretch",
+        placeholder="–",  # no number yet (a queued run; before the first validation)
         column_order=["run", "state", "progress", "best val", "data", "epochs"],
         column_config={
             "run": st.column_config.TextColumn("Run", width="medium"),
             "state": st.column_config.TextColumn("State", width="small"),
             "progress": st.column_config.ProgressColumn("Progress", min_value=0.0, max_value=1.0, format="percent"),
-            "best val": st.column_config.ProgressColumn("Best validation", min_value=0.0, max_value=1.0,
-                                                        format="percent"),
+            "best val": st.column_config.TextColumn(
+                "Best validation", help="each run's best validation number, named as its task measures it "
+                                        "(accuracy, mAP@0.5, NDCG@10, perplexity: lower is better)"),
             "data": st.column_config.TextColumn("Data", width="small"),
             "epochs": st.column_config.NumberColumn("Epochs", width="small"),
         })

@@ -1,7 +1,8 @@
 """Warnings read from a run's per-layer diagnostics (engine.train.diagnostics), each with one-click remedies.
 
-    dead ReLUs        a ReLU node with more than DEAD_SHARE of its units zero for the whole batch
-                      -> LeakyReLU instead, a BatchNorm before the ReLU, or a lower learning rate
+    dead ReLUs        ReLU nodes with more than DEAD_SHARE of their units zero for the whole batch: one warning
+                      naming them all (worst first) -> LeakyReLU instead, a BatchNorm before each, or a lower
+                      learning rate (each remedy covers every such layer at once)
     exploding         a node's gradient norm above EXPLODE_NORM (before clipping), no clipping set
                       -> clip the gradient norm at 1.0
     vanishing         the gradient norm of the first parametrised layer(s) below VANISH_RATIO times the last's
@@ -60,6 +61,42 @@ def _lower_lr(cfg: dict) -> dict[str, Any]:
     return {"label": f"Lower the learning rate to {new:g} (next run)", "kind": "settings", "settings": {"lr": new}}
 
 
+def _names(ids: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return ids[0] if len(ids) == 1 else f"{', '.join(ids[:-1])} and {ids[-1]}"
+
+
+def _dead_relus(latest: dict, by_id: dict, report, step: Any, cfg: dict) -> Advice | None:
+    """One warning for every ReLU with more than DEAD_SHARE dead units (worst first, each with its share), and one
+    set of remedies for all of them: each would otherwise repeat the same advice once per layer."""
+    share = {nid: q["dead"] for nid, q in latest.items()
+             if nid in by_id and (q or {}).get("dead") is not None and q["dead"] > DEAD_SHARE}
+    if not share:
+        return None
+    worst = sorted(share, key=lambda n: (-share[n], n))
+    listed = ", ".join(f"{n} ({share[n]:.0%})" for n in worst)
+    if len(worst) == 1:
+        message = (f"{share[worst[0]]:.0%} of the units of {worst[0]} are dead at step {step} (zero for the whole "
+                   f"batch): they no longer learn.")
+    else:
+        message = (f"{len(worst)} ReLU layers have dead units at step {step} (zero for the whole batch, so they no "
+                   f"longer learn): {listed}; the worst is {worst[0]} at {share[worst[0]]:.0%}.")
+    remedies = [{"label": f"Replace {_names(worst)} by LeakyReLU", "kind": "design",
+                 "edits": [{"kind": "set_op", "node": n, "op": "LeakyReLU"} for n in worst]}]
+    bn_edits = []
+    for n in worst:  # a BatchNorm before each ReLU whose input is not one already
+        src = by_id[n].inputs[0] if by_id[n].inputs else None
+        bn = _bn_for(report.nodes[src].shape if src in report.nodes else None)
+        if bn and not (src in by_id and by_id[src].op.startswith("BatchNorm")):
+            bn_edits.append({"kind": "insert_before", "node": n, "op": bn, "input": 0, "params": {}})
+    if bn_edits:
+        what = bn_edits[0]["op"] if len(bn_edits) == 1 else "a BatchNorm"
+        remedies.append({"label": f"Insert {what} before {_names([e['node'] for e in bn_edits])}", "kind": "design",
+                         "edits": bn_edits})
+    remedies.append(_lower_lr(cfg))
+    return Advice("dead_relu", worst, message, remedies)
+
+
 def advise(rows: list[dict], g: Graph, cfg: dict[str, Any]) -> list[Advice]:
     """The warnings for a run's diagnostics rows, its design and its settings (config.json as a dict)."""
     if not rows:
@@ -70,20 +107,9 @@ def advise(rows: list[dict], g: Graph, cfg: dict[str, Any]) -> list[Advice]:
     by_id = {n.id: n for n in g.nodes}
     out: list[Advice] = []
 
-    for nid, q in latest.items():  # dead ReLUs
-        dead = (q or {}).get("dead")
-        if dead is None or dead <= DEAD_SHARE or nid not in by_id:
-            continue
-        remedies = [{"label": f"Replace {nid} by LeakyReLU", "kind": "design",
-                     "edits": [{"kind": "set_op", "node": nid, "op": "LeakyReLU"}]}]
-        src = by_id[nid].inputs[0] if by_id[nid].inputs else None
-        bn = _bn_for(report.nodes[src].shape if src in report.nodes else None)
-        if bn and not (src in by_id and by_id[src].op.startswith("BatchNorm")):
-            remedies.append({"label": f"Insert {bn} before {nid}", "kind": "design",
-                             "edits": [{"kind": "insert_before", "node": nid, "op": bn, "input": 0, "params": {}}]})
-        remedies.append(_lower_lr(cfg))
-        out.append(Advice("dead_relu", [nid], f"{dead:.0%} of the units of {nid} are dead at step {step} (zero for "
-                                             f"the whole batch): they no longer learn.", remedies))
+    dead = _dead_relus(latest, by_id, report, step, cfg)
+    if dead is not None:
+        out.append(dead)
 
     grads = {nid: q["grad_norm"] for nid, q in latest.items() if (q or {}).get("grad_norm") is not None}
     big = sorted((nid for nid, v in grads.items() if v > EXPLODE_NORM), key=lambda n: -grads[n])

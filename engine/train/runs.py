@@ -165,7 +165,7 @@ def stop_run(run_dir: str | os.PathLike) -> bool:
 
 def list_runs(root: str | os.PathLike) -> list[dict]:
     """Every run under root, newest first: id, name, status, created, best val acc (the headline number) and its
-    name (best_metric, engine.train.headline), dataset, path."""
+    name (best_metric, engine.train.headline) or a language model's best_val_ppl, dataset, path."""
     root = Path(root)
     if not root.is_dir():
         return []
@@ -177,7 +177,8 @@ def list_runs(root: str | os.PathLike) -> list[dict]:
         meta, cfg, st = run.meta(), run.config_dict() or {}, run.status()
         out.append({"id": run.id, "name": meta.get("name", run.id), "status": st.get("state"),
                     "message": st.get("message", ""), "created": meta.get("created") or d.stat().st_mtime,
-                    "best_val_acc": st.get("best_val_acc"), "best_metric": st.get("best_metric"), "dataset": cfg.get("data"), "epochs": cfg.get("epochs"),
+                    "best_val_acc": st.get("best_val_acc"), "best_metric": st.get("best_metric"),
+                    "best_val_ppl": st.get("best_val_ppl"), "dataset": cfg.get("data"), "epochs": cfg.get("epochs"),
                     "step": st.get("step"), "total_steps": st.get("total_steps"), "path": str(d)})
     out.sort(key=lambda r: r["created"], reverse=True)
     return out
