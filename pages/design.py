@@ -44,7 +44,7 @@ def _on_canvas() -> None:  # callbacks run before the script: the edit is in the
 
 def _on_command() -> None:
     value = st.session_state[CANVAS_KEY]
-    ds.adopt_canvas(value.get("canvas"))  # an edit sent just before the command comes first
+    ds.adopt_canvas(value.get("canvas"), selection=False)  # an edit sent just before the command comes first
     ds.run_command(value.get("command"))
 
 

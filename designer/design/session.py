@@ -113,8 +113,10 @@ class DesignSession:
         self._store(new, replace)
         return True
 
-    def adopt_canvas(self, msg: Any) -> bool:
-        """A canvas state message ({rev, mount, seq, nodes, selected}) -> adopted edit? Never raises."""
+    def adopt_canvas(self, msg: Any, selection: bool = True) -> bool:
+        """A canvas state message ({rev, mount, seq, nodes, selected}) -> adopted edit? Never raises.
+        `selection=False`: take only its edit, not its selection (a command's callback reads the canvas's last state
+        value, which is stale when Python has moved the selection since; a new one has its own callback)."""
         if not isinstance(msg, dict):
             return False
         ack = self.state["design_ack"]
@@ -132,6 +134,8 @@ class DesignSession:
                     self.state["design_notice"] = f"The canvas sent an edit the design cannot take: {e}"
                     return False
                 changed = self.commit(new, replace=False)
+        if not selection:
+            return changed
         sel = msg.get("selected")
         if sel is None or any(n["id"] == sel for n in self.graph["nodes"]):
             if sel != self.state["design_selected"]:

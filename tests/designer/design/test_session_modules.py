@@ -195,3 +195,15 @@ def test_renaming_a_module_is_one_undoable_step_and_a_bad_name_is_a_notice():
     assert "exported file" in ds.notice() and "ConvUnit" in ds.graph["modules"]
     assert ds.undo() and ds.graph == g
     assert ds.redo() and "ConvUnit" in ds.graph["modules"]
+
+
+def test_a_command_does_not_bring_back_a_selection_python_has_moved_since():
+    g = laid(small_design())
+    ds, _ = session(g)
+    last = canvas_msg(g, seq=1, selected=None)  # the canvas's state value: nothing selected
+    ds.adopt_canvas(last)
+    ds.select_inner("u1", "conv")  # Python moves the selection (the canvas follows without a new state value)
+    # the expand button's command: its callback reads the canvas's (old) state value for an edit it may carry
+    ds.adopt_canvas(last, selection=False)
+    assert ds.run_command({"kind": "expand", "id": "u1", "expanded": True, "nonce": 1})
+    assert ds.selected == "u1" and ds.selected_inner == "conv"
