@@ -1,7 +1,8 @@
-"""Modules on the Design page in a real browser: make a module from a selection of cards, expand and collapse an
-instance, edit a definition and see every instance update, detach one, undo and redo across all of these, and break
-a shape inside a module to see the collapsed card turn red naming the inner layer. engine.check on the graph Python
-autosaved is the oracle for what the cards show."""
+"""Modules on the Design page in a real browser (issue 14's acceptance journey): make a module from a selection of
+cards, expand an instance, click a layer on its expanded card and edit it with the op's form (every instance
+updates), collapse back to the instance, rename the module, detach one instance and edit its copy (the other does
+not change), undo and redo across all of these, and break a shape inside a module to see the collapsed card turn red
+naming the inner layer. engine.check on the graph Python autosaved is the oracle for what the cards show."""
 from __future__ import annotations
 
 import re
