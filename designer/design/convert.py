@@ -83,7 +83,8 @@ def canvas_data(g: dict[str, Any], report: Report, *, rev: int, ack: dict | None
     return {
         "rev": rev, "ack": ack, "nodes": node_views(g, report), "ops": {**op_table(), **module_ops(g)},
         "palette": palette(),
-        "select": {"id": selected, "nonce": select_nonce, "inner": selected_inner},  # inner: a layer of an instance
+        "select": {"id": selected, "nonce": select_nonce,
+                   **({"inner": selected_inner} if selected_inner else {})},  # a layer of the selected instance
         "can_undo": can_undo, "can_redo": can_redo,
         "height": height, "layout": layout_sizes(), "health": health,
         "verdict": verdict(report),  # the badge's words: the same as the problems panel's (engine.verdict)

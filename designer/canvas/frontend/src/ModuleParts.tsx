@@ -36,7 +36,8 @@ export function ModuleInner({ id, module, inner }: { id: string; module: string;
   const picked = selectedLayer(useContext(InnerSelectionContext), id);
   const pick = (layer: string) => command({ kind: "select_inner", id, inner: layer, nonce: Date.now() });
   return (
-    <NodeToolbar nodeId={id} isVisible position={Position.Right} offset={10} className="cv-inner nodrag nopan"
+    <NodeToolbar nodeId={id} isVisible position={Position.Right} offset={10}
+      className={`cv-inner nodrag nopan${picked ? " cv-inner-editing" : ""}`}
       data-testid={`cv-inner-${id}`}>
       <div className="cv-inner-head">{module}</div>
       {inner.map((m) => (
