@@ -107,8 +107,9 @@ def _on_param(ds: DesignSession, node_id: str, prm: dict, key: str, module: str 
         return
     if widget_for(prm) == "node" and value == "—":
         value = ""
-    if module is not None:  # a layer of a module definition: every instance changes (None unsets the param)
-        ds.set_inner_params(module, node_id, {prm["name"]: None if value == "" else value})
+    if module is not None:  # a layer of a module definition: every instance changes (None unsets the param; so
+        # does the op's default, as set_params leaves defaults out: an unchanged value re-sent is then no edit)
+        ds.set_inner_params(module, node_id, {prm["name"]: None if value in ("", prm["default"]) else value})
         return
     node = next((n for n in ds.graph["nodes"] if n["id"] == node_id), None)
     if node is None:  # deleted on the canvas in the same rerun that delivered this widget's last value

@@ -59,9 +59,19 @@ def _on_arg(ds: DesignSession, node_id: str, arg: str, key: str) -> None:
     node = next((n for n in ds.graph["nodes"] if n["id"] == node_id), None)
     if node is None:
         return
-    params = dict(node.get("params", {}))
-    params[arg] = _value(st.session_state[key])
-    ds.set_params(node_id, params)
+    d = (ds.graph.get("modules") or {}).get(node["op"]) or {}
+    ds.set_params(node_id, with_arg(node.get("params", {}), (d.get("args") or {}), arg,
+                                    _value(st.session_state[key])))
+
+
+def with_arg(params: dict[str, Any], defaults: dict[str, Any], arg: str, value: Any) -> dict[str, Any]:
+    """An instance's params with `arg` set to `value`; a value equal to the module's default is left out (like
+    engine.edit.set_params does for an op), so re-sending a field's unchanged value is no edit and no undo step
+    (Streamlit can send one when a panel is redrawn for another node under a focused field)."""
+    out = {k: v for k, v in params.items() if k != arg}
+    if arg not in defaults or value != defaults[arg]:
+        out[arg] = value
+    return out
 
 
 def _on_module_name(ds: DesignSession, name: str, key: str) -> None:

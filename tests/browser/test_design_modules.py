@@ -82,6 +82,10 @@ def set_field(page, label: str, value: str) -> None:
     old = rev(page)
     field.press("Enter")
     after_python_edit(page, old)
+    # leave the field, as a user moving on does: a text field still focused when a later undo replaces the panel
+    # can send its old text again to the new field in its place (a Streamlit quirk, see the note of issue 14)
+    field.blur()
+    synced(page)
 
 
 def press(page, button: str) -> None:

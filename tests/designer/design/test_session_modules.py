@@ -207,3 +207,17 @@ def test_a_command_does_not_bring_back_a_selection_python_has_moved_since():
     ds.adopt_canvas(last, selection=False)
     assert ds.run_command({"kind": "expand", "id": "u1", "expanded": True, "nonce": 1})
     assert ds.selected == "u1" and ds.selected_inner == "conv"
+
+
+def test_an_instance_argument_equal_to_the_default_is_left_out_so_a_resent_field_is_no_undo_step():
+    from designer.design.module_panel import with_arg
+
+    g = laid(small_design())
+    ds, _ = session(g)
+    u2 = next(n for n in g["nodes"] if n["id"] == "u2")
+    defaults = g["modules"]["Unit"]["args"]  # ch 8, stride 1
+    assert with_arg(u2["params"], defaults, "stride", 1) == {"ch": 8}
+    assert with_arg(u2["params"], defaults, "ch", 16) == {"ch": 16, "stride": 2}
+    u1 = next(n for n in g["nodes"] if n["id"] == "u1")
+    assert not ds.set_params("u1", with_arg(u1["params"], defaults, "stride", 1))  # the field's value, re-sent
+    assert not ds.history.can_undo
