@@ -1,4 +1,4 @@
-"""The engine's command line: python -m engine {check,diff,docs,export,faithfulness,import,recommend,templates,train,workspaces} ...
+"""The engine's command line: python -m engine {check,diff,docs,export,faithfulness,import,module,recommend,templates,train,workspaces} ...
 
 Each subcommand lives in its own module under engine/cli/ exposing `add_parser(subparsers)`; the parser it adds
 sets `func`, which returns the exit code.
@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ["check", "diff", "docs", "export", "faithfulness", "import_", "recommend", "templates", "train", "workspaces"]
+COMMANDS = ["check", "diff", "docs", "export", "faithfulness", "import_", "module", "recommend", "templates", "train", "workspaces"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,7 @@
 - `detach`: an instance gets its own copy of its definition (editing it no longer changes the others).
 - `inline`: an instance is replaced by its inner nodes again.
 - `set_definition`: replace a definition (every instance changes with it).
+- `rename_module`: a definition gets a new name (every instance follows; it is the exported class's name).
 - `set_expanded`: the canvas's expand/collapse of an instance (ui state only; never reaches the model).
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections import Counter
 from typing import Any
 
 from engine.catalog import get_op, has_op
+from engine.modules import RESERVED, plain_identifier
 
 Design = dict[str, Any]
 
@@ -150,11 +152,7 @@ def _upgraded(g: Design) -> Design:
 
 def make_module(g: Design, ids: list[str], name: str, instance_id: str | None = None) -> Design:
     """The selected nodes as a new definition `name` and one instance of it in their place."""
-    if not isinstance(name, str) or not name.isidentifier() or has_op(name):
-        raise ModuleEditError(f"module name {name!r} must be a Python identifier that is not a catalog op, such as "
-                              f"'BasicBlock'.")
-    if name in g.get("modules", {}):
-        raise ModuleEditError(f"there is already a module named '{name}'. Choose another name.")
+    name = check_module_name(g, name)
     g = _upgraded(g)
     ext, out, nodes = _cut(g, ids)
     prefix = _common_prefix([n["id"] for n in nodes])
@@ -371,6 +369,40 @@ def set_definition(g: Design, name: str, definition: dict) -> Design:
     if name not in g.get("modules", {}):
         raise ModuleEditError(f"there is no module named '{name}'.")
     g["modules"][name] = copy.deepcopy(definition)
+    return g
+
+
+def check_module_name(g: Design, name: Any, old: str | None = None) -> str:
+    """`name` (stripped) when a definition may take it: a plain Python identifier (it becomes the exported class's
+    name), not a catalog op, not a name the exported file uses, not another definition's. ModuleEditError says
+    which rule it breaks and what to do."""
+    if not isinstance(name, str) or not plain_identifier(name.strip()):
+        raise ModuleEditError(f"module name {name!r} must be a Python identifier such as 'BasicBlock' (letters, "
+                              f"digits and _, not starting with a digit; not a Python keyword or builtin).")
+    name = name.strip()
+    if has_op(name):
+        raise ModuleEditError(f"module name '{name}' is a catalog op. Choose another name, e.g. '{name}Block'.")
+    if name in RESERVED:
+        raise ModuleEditError(f"module name '{name}' is a name the exported file uses ({', '.join(sorted(RESERVED))})."
+                              f" Choose another name, e.g. '{name}Block'.")
+    if name != old and name in g.get("modules", {}):
+        raise ModuleEditError(f"there is already a module named '{name}'. Choose another name.")
+    return name
+
+
+def rename_module(g: Design, old: str, new: str) -> Design:
+    """Definition `old` named `new`: every instance of it (at the top level and inside other definitions) follows,
+    the definition keeps its place in the file, and the exported class takes the new name."""
+    mods = g.get("modules", {})
+    if old not in mods:
+        raise ModuleEditError(f"there is no module named '{old}'.")
+    new = check_module_name(g, new, old)
+    g = copy.deepcopy(g)
+    g["modules"] = {new if k == old else k: v for k, v in g["modules"].items()}
+    for nodes in [g["nodes"]] + [d.get("nodes", []) for d in g["modules"].values() if isinstance(d, dict)]:
+        for n in nodes:
+            if n.get("op") == old:
+                n["op"] = new
     return g
 
 

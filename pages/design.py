@@ -5,7 +5,7 @@ import streamlit as st
 from designer.canvas import canvas
 from designer.design.convert import canvas_data
 from designer.design.form import render_properties
-from designer.design.module_panel import render_instance, render_make_module
+from designer.design.module_panel import render_inner, render_instance, render_make_module
 from designer.design.session import DesignSession
 from designer.design.summary import error_items, human_bytes, summary_rows, totals
 from designer.design.trace import patch_streamlit, stamp
@@ -47,7 +47,7 @@ def _on_canvas() -> None:  # callbacks run before the script: the edit is in the
 
 def _on_command() -> None:
     value = st.session_state[CANVAS_KEY]
-    ds.adopt_canvas(value.get("canvas"))  # an edit sent just before the command comes first
+    ds.adopt_canvas(value.get("canvas"), selection=False)  # an edit sent just before the command comes first
     ds.run_command(value.get("command"))
 
 
@@ -74,6 +74,7 @@ def design_page() -> None:
         stamp("overlay")
         canvas(canvas_data(g, report, rev=st.session_state.graph_rev, ack=st.session_state.design_ack,
                            selected=ds.selected, select_nonce=st.session_state.design_select_nonce,
+                           selected_inner=ds.selected_inner,
                            can_undo=ds.history.can_undo, can_redo=ds.history.can_redo, health=health),
                key=CANVAS_KEY, on_canvas_change=_on_canvas, on_command_change=_on_command)
         stamp("canvas")
@@ -120,6 +121,8 @@ def design_page() -> None:
         st.divider()
         if ds.multi:
             render_make_module(ds)
+        elif ds.selected and ds.selected_inner:
+            render_inner(ds, report, ds.selected, ds.selected_inner)
         elif ds.selected and ds.selected_instance:
             render_instance(ds, report, ds.selected)
         elif ds.selected:

@@ -78,12 +78,14 @@ def node_views(g: dict[str, Any], report: Report) -> list[dict[str, Any]]:
 
 def canvas_data(g: dict[str, Any], report: Report, *, rev: int, ack: dict | None, selected: str | None,
                 select_nonce: int, can_undo: bool, can_redo: bool, height: int = 700,
-                health: dict[str, Any] | None = None) -> dict[str, Any]:
+                health: dict[str, Any] | None = None, selected_inner: str | None = None) -> dict[str, Any]:
     """The component's `data` (the CanvasData type in frontend/src/types.ts)."""
     return {
         "rev": rev, "ack": ack, "nodes": node_views(g, report), "ops": {**op_table(), **module_ops(g)},
         "palette": palette(),
-        "select": {"id": selected, "nonce": select_nonce}, "can_undo": can_undo, "can_redo": can_redo,
+        "select": {"id": selected, "nonce": select_nonce,
+                   **({"inner": selected_inner} if selected_inner else {})},  # a layer of the selected instance
+        "can_undo": can_undo, "can_redo": can_redo,
         "height": height, "layout": layout_sizes(), "health": health,
         "verdict": verdict(report),  # the badge's words: the same as the problems panel's (engine.verdict)
     }

@@ -95,15 +95,22 @@ def widget_key(rev: int, node: dict, name: str) -> str:
     return f"prm_{rev}_{node['id']}_{digest:08x}_{name}"
 
 
-def _on_param(ds: DesignSession, node_id: str, prm: dict, key: str) -> None:
+def _on_param(ds: DesignSession, node_id: str, prm: dict, key: str, module: str | None = None) -> None:
     raw = st.session_state[key]
     try:
-        value = parse_text(prm, raw) if widget_for(prm) == "text" else raw
+        if module is not None and isinstance(raw, str) and raw.strip().startswith("$"):
+            value = raw.strip()  # a layer inside a module: '$ch' takes each instance's argument
+        else:
+            value = parse_text(prm, raw) if widget_for(prm) == "text" else raw
     except ValueError as e:
         st.session_state["design_notice"] = str(e)
         return
     if widget_for(prm) == "node" and value == "—":
         value = ""
+    if module is not None:  # a layer of a module definition: every instance changes (None unsets the param; so
+        # does the op's default, as set_params leaves defaults out: an unchanged value re-sent is then no edit)
+        ds.set_inner_params(module, node_id, {prm["name"]: None if value in ("", prm["default"]) else value})
+        return
     node = next((n for n in ds.graph["nodes"] if n["id"] == node_id), None)
     if node is None:  # deleted on the canvas in the same rerun that delivered this widget's last value
         return
@@ -126,15 +133,15 @@ def _on_output(ds: DesignSession, node_id: str, key: str) -> None:
         ds.set_output(node_id, st.session_state[key])
 
 
-def _param_widget(ds: DesignSession, node: dict, prm: dict, rev: int) -> None:
+def _param_widget(ds: DesignSession, node: dict, prm: dict, rev: int, module: str | None = None) -> None:
     name = prm["name"]
-    key = widget_key(rev, node, name)
+    key = widget_key(rev, node, name) + (f"_in_{module}" if module else "")
     value = node.get("params", {}).get(name, prm["default"])
     rng = ""
     if prm["min"] is not None and prm["max"] is not None and prm["type"] in ("int", "float", "pair", "padding"):
         rng = f" Range {prm['min']:g} to {prm['max']:g}."
     help_text = prm["help"] + rng
-    common = dict(key=key, help=help_text, on_change=_on_param, args=(ds, node["id"], prm, key))
+    common = dict(key=key, help=help_text, on_change=_on_param, args=(ds, node["id"], prm, key, module))
     kind = widget_for(prm)
     if kind in ("number", "float") and isinstance(value, (int, float)) and not isinstance(value, bool):
         in_range = (prm["min"] is None or value >= prm["min"]) and (prm["max"] is None or value <= prm["max"])
@@ -154,10 +161,19 @@ def _param_widget(ds: DesignSession, node: dict, prm: dict, rev: int) -> None:
         st.selectbox(name, opts, index=opts.index(value), **common)
     elif kind == "node":
         allowed = set(prm.get("choices") or [])
-        opts = ["—"] + [n["id"] for n in ds.graph["nodes"] if n["id"] != node["id"] and (not allowed or n["op"] in allowed)]
+        pool = ds.graph["nodes"] if module is None else ds.graph["modules"][module]["nodes"]
+        opts = ["—"] + [n["id"] for n in pool if n["id"] != node["id"] and (not allowed or n["op"] in allowed)]
         st.selectbox(name, opts, index=opts.index(value) if value in opts else 0, **common)
     else:  # text, or a value of the wrong type from a hand-edited file: text shows it as it is
         st.text_input(name, value=to_text(value), placeholder="empty: not set" if prm["optional"] else "", **common)
+
+
+def render_params(ds: DesignSession, node: dict, rev: int, module: str | None = None) -> None:
+    """One widget per parameter of `node`: a top-level node, or (`module` given) a layer of that module's
+    definition, whose change reaches every instance."""
+    spec = op_spec(node["op"])
+    for prm in spec["params"] if spec else []:
+        _param_widget(ds, node, prm, rev, module)
 
 
 def render_properties(ds: DesignSession, report: Report, node_id: str) -> None:
@@ -178,8 +194,7 @@ def render_properties(ds: DesignSession, report: Report, node_id: str) -> None:
                     f"{nr.params:,} parameters · {nr.macs:,} MACs")
     elif nr is not None and nr.blocked:
         st.info("Waiting on an input: an upstream node is in error or not connected yet.")
-    for prm in spec["params"] if spec else []:
-        _param_widget(ds, node, prm, rev)
+    render_params(ds, node, rev)
     is_out = node_id in ds.graph.get("outputs", [])
     okey = f"out_{rev}_{node_id}_{is_out}"
     st.toggle("Network output", value=is_out, key=okey, help="The network returns this node's result.",

@@ -1,6 +1,8 @@
-"""The Properties panel's module parts: "Make module" for a selection of several cards, and the panel of a selected
-module instance (its arguments, expand/collapse, Detach, Inline, and its definition's layers, whose parameters
-change every instance). Every action is a DesignSession command, so it is one undoable step."""
+"""The Properties panel's module parts: "Make module" for a selection of several cards; the panel of a selected
+module instance (its module's name, its arguments, expand/collapse, Detach, Inline, and its definition's layers);
+and the panel of one of those layers (clicked on the expanded card, or in the list): the op's usual form
+(designer.design.form), whose changes go to the definition and so to every instance. Every change is a
+DesignSession command, so it is one undoable step."""
 from __future__ import annotations
 
 import json
@@ -9,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from designer.design.form import parse_text, to_text
+from designer.design.form import render_params
 from designer.design.palette import op_spec
 from designer.design.session import DesignSession
 from engine.shapes import Report
@@ -57,22 +59,27 @@ def _on_arg(ds: DesignSession, node_id: str, arg: str, key: str) -> None:
     node = next((n for n in ds.graph["nodes"] if n["id"] == node_id), None)
     if node is None:
         return
-    params = dict(node.get("params", {}))
-    params[arg] = _value(st.session_state[key])
-    ds.set_params(node_id, params)
+    d = (ds.graph.get("modules") or {}).get(node["op"]) or {}
+    ds.set_params(node_id, with_arg(node.get("params", {}), (d.get("args") or {}), arg,
+                                    _value(st.session_state[key])))
 
 
-def _on_inner(ds: DesignSession, module: str, inner_id: str, prm: dict, key: str) -> None:
-    raw = str(st.session_state[key]).strip()
-    if raw.startswith("$"):  # a module argument: the instance's value goes there
-        value: Any = raw
-    else:
-        try:
-            value = parse_text(prm, raw) if prm["type"] != "bool" else raw.lower() in ("1", "true", "yes", "on")
-        except ValueError as e:
-            st.session_state["design_notice"] = str(e)
-            return
-    ds.set_inner_params(module, inner_id, {prm["name"]: value})
+def with_arg(params: dict[str, Any], defaults: dict[str, Any], arg: str, value: Any) -> dict[str, Any]:
+    """An instance's params with `arg` set to `value`; a value equal to the module's default is left out (like
+    engine.edit.set_params does for an op), so re-sending a field's unchanged value is no edit and no undo step
+    (Streamlit can send one when a panel is redrawn for another node under a focused field)."""
+    out = {k: v for k, v in params.items() if k != arg}
+    if arg not in defaults or value != defaults[arg]:
+        out[arg] = value
+    return out
+
+
+def _on_module_name(ds: DesignSession, name: str, key: str) -> None:
+    ds.rename_module(name, str(st.session_state[key]))
+
+
+def _instances(ds: DesignSession, name: str) -> list[str]:
+    return [n["id"] for n in ds.graph["nodes"] if n["op"] == name]
 
 
 def render_instance(ds: DesignSession, report: Report, node_id: str) -> None:
@@ -82,12 +89,15 @@ def render_instance(ds: DesignSession, report: Report, node_id: str) -> None:
     d = ds.graph["modules"][name]
     rev = ds.rev
     nr = report.nodes.get(node_id)
-    users = [n["id"] for n in ds.graph["nodes"] if n["op"] == name]
+    users = _instances(ds, name)
     st.markdown(f"#### {name} · `{node_id}`")
     st.caption(d.get("doc") or f"Module instance: {len(d.get('nodes', []))} layers. {len(users)} instance(s) share "
                f"this definition ({', '.join(users)}).")
     if nr is not None and nr.shape:
         st.markdown(f"→ **`{'×'.join(map(str, nr.shape))}`**  \n{nr.params:,} parameters · {nr.macs:,} MACs")
+    key = f"mod_name_{rev}_{node_id}"
+    st.text_input("Module name", value=name, key=key, on_change=_on_module_name, args=(ds, name, key),
+                  help="The definition's name, and the exported code's class name: every instance follows.")
     expanded = bool((node.get("ui") or {}).get("expanded"))
     st.button("Collapse" if expanded else "Expand", key=f"mod_exp_{rev}_{node_id}", width="stretch",
               icon=":material/unfold_less:" if expanded else ":material/unfold_more:",
@@ -108,16 +118,40 @@ def render_instance(ds: DesignSession, report: Report, node_id: str) -> None:
         st.text_input(arg, value=json.dumps(value) if not isinstance(value, str) else value, key=key,
                       on_change=_on_arg, args=(ds, node_id, arg, key), help=f"Default {json.dumps(default)}.")
     st.markdown(f"**Definition `{name}`** (changes every instance)")
+    st.caption("Pick a layer (or click it on the expanded card) to edit it.")
     for m in d.get("nodes", []):
-        spec = op_spec(m.get("op", ""))
-        with st.expander(f"{m['id']} · {m.get('op')}"):
-            if spec is None:
-                st.caption("A module inside the module: edit its own definition through one of its instances.")
-                continue
-            for prm in spec["params"]:
-                if prm["type"] == "node":
-                    continue
-                value = (m.get("params") or {}).get(prm["name"], prm["default"])
-                key = f"mod_in_{rev}_{name}_{m['id']}_{_digest(d)}_{prm['name']}"
-                st.text_input(prm["name"], value=to_text(value), key=key, help=prm["help"],
-                              on_change=_on_inner, args=(ds, name, m["id"], prm, key))
+        st.button(f"{m['id']} · {m.get('op')}", key=f"mod_layer_{rev}_{node_id}_{m['id']}", width="stretch",
+                  on_click=ds.select_inner, args=(node_id, m["id"]))
+
+
+def render_inner(ds: DesignSession, report: Report, instance_id: str, inner_id: str) -> None:
+    """The panel of one layer inside a module instance: the op's form, applied to the definition."""
+    inst = next(n for n in ds.graph["nodes"] if n["id"] == instance_id)
+    name = inst["op"]
+    d = ds.graph["modules"][name]
+    layer = next(m for m in d["nodes"] if m.get("id") == inner_id)
+    spec = op_spec(layer.get("op", ""))
+    users = _instances(ds, name)
+    st.markdown(f"#### {layer.get('op')} · `{inner_id}` in `{instance_id}`")
+    if spec:
+        st.caption(spec["doc"])
+    st.info(f"A layer of the module **{name}**: a change here applies to its definition, and so to "
+            + ("its one instance" if len(users) == 1 else f"all {len(users)} instances ({', '.join(users)})")
+            + f". Detach `{instance_id}` first to change it alone.", icon=":material/widgets:")
+    flat = report.flat.nodes.get(f"{instance_id}.{inner_id}") if report.flat is not None else None
+    if flat is not None and flat.shape:
+        ins = ", ".join("×".join(map(str, s)) for s in flat.in_shapes) or "—"
+        st.markdown(f"In `{instance_id}`: `{ins}` → **`{'×'.join(map(str, flat.shape))}`**  \n"
+                    f"{flat.params:,} parameters · {flat.macs:,} MACs")
+    elif flat is not None and flat.error:
+        st.error(flat.error, icon=":material/error:")
+    args = {**(d.get("args") or {}), **(inst.get("params") or {})}
+    if args:
+        st.caption("A value `$name` takes each instance's argument (" + ", ".join(
+            f"`${k}` = {json.dumps(v)} here" for k, v in args.items()) + ").")
+    if spec is None:
+        st.caption("A module inside the module: edit its own definition through one of its instances.")
+    else:
+        render_params(ds, layer, ds.rev, module=name)
+    st.button(f"Back to {instance_id}", key=f"mod_back_{ds.rev}_{instance_id}", on_click=ds.select_inner,
+              args=(instance_id, None), icon=":material/arrow_back:", width="stretch")

@@ -36,6 +36,7 @@ class DesignSession:
         state.setdefault("design_ack", None)  # {mount, seq} of the last canvas message adopted
         state.setdefault("design_notice", None)  # one message for the page to show once (e.g. a refused edit)
         state.setdefault("design_multi", [])  # the canvas's selection when it is several cards (Make module)
+        state.setdefault("design_inner", None)  # {instance, inner}: a layer clicked on an expanded instance's card
 
     # ---- reading ----
     @property
@@ -66,6 +67,18 @@ class DesignSession:
         sel = self.selected
         return sel is not None and any(n["id"] == sel and n["op"] in (self.graph.get("modules") or {})
                                        for n in self.graph["nodes"])
+
+    @property
+    def selected_inner(self) -> str | None:
+        """The layer of the selected instance's definition whose properties the page shows (clicked on the expanded
+        card), or None: the instance itself."""
+        inner, sel = self.state["design_inner"], self.selected
+        if not isinstance(inner, dict) or sel is None or inner.get("instance") != sel:
+            return None
+        op = next(n["op"] for n in self.graph["nodes"] if n["id"] == sel)
+        d = (self.graph.get("modules") or {}).get(op)
+        ids = {m.get("id") for m in d.get("nodes", [])} if isinstance(d, dict) else set()
+        return inner.get("inner") if inner.get("inner") in ids else None
 
     @property
     def multi(self) -> list[str]:
@@ -100,8 +113,10 @@ class DesignSession:
         self._store(new, replace)
         return True
 
-    def adopt_canvas(self, msg: Any) -> bool:
-        """A canvas state message ({rev, mount, seq, nodes, selected}) -> adopted edit? Never raises."""
+    def adopt_canvas(self, msg: Any, selection: bool = True) -> bool:
+        """A canvas state message ({rev, mount, seq, nodes, selected}) -> adopted edit? Never raises.
+        `selection=False`: take only its edit, not its selection (a command's callback reads the canvas's last state
+        value, which is stale when Python has moved the selection since; a new one has its own callback)."""
         if not isinstance(msg, dict):
             return False
         ack = self.state["design_ack"]
@@ -119,8 +134,12 @@ class DesignSession:
                     self.state["design_notice"] = f"The canvas sent an edit the design cannot take: {e}"
                     return False
                 changed = self.commit(new, replace=False)
+        if not selection:
+            return changed
         sel = msg.get("selected")
         if sel is None or any(n["id"] == sel for n in self.graph["nodes"]):
+            if sel != self.state["design_selected"]:
+                self.state["design_inner"] = None  # another card: no longer a layer inside the instance
             self.state["design_selected"] = sel
         many = msg.get("selected_ids")
         self.state["design_multi"] = [i for i in many if isinstance(i, str)] if isinstance(many, list) else []
@@ -139,6 +158,8 @@ class DesignSession:
             return self.commit(auto_layout(self.graph))
         if kind == "expand":
             return self.set_expanded(str(cmd.get("id")), bool(cmd.get("expanded")))
+        if kind == "select_inner":
+            return self.select_inner(str(cmd.get("id")), cmd.get("inner"))
         if kind == "add_block":
             try:
                 return self.add_block(str(cmd.get("name")), float(cmd.get("x", 0)), float(cmd.get("y", 0)),
@@ -267,7 +288,24 @@ class DesignSession:
     def set_expanded(self, instance_id: str, expanded: bool) -> bool:
         """Draw the instance expanded (its inner layers on the card) or collapsed; ui state, undoable."""
         new = self._module_edit(module_edit.set_expanded, instance_id, expanded)
+        if not expanded and (self.state["design_inner"] or {}).get("instance") == instance_id:
+            self.state["design_inner"] = None  # collapsed: back to the instance
         return new is not None and self.commit(new)
+
+    def select_inner(self, instance_id: str, inner_id: str | None) -> bool:
+        """Show a layer of the instance's definition in the Properties panel (None: the instance itself); the
+        instance becomes the canvas's selection. Not an edit: nothing to undo; returns whether it is selected."""
+        if not any(n["id"] == instance_id for n in self.graph["nodes"]):
+            return False
+        if self.state["design_selected"] != instance_id:
+            self.select(instance_id)
+        self.state["design_inner"] = {"instance": instance_id, "inner": inner_id} if isinstance(inner_id, str) else None
+        return self.selected_inner is not None
+
+    def rename_module(self, old: str, new: str) -> bool:
+        """Rename a definition: every instance follows, and so does the exported class."""
+        new_g = self._module_edit(module_edit.rename_module, old, new)
+        return new_g is not None and self.commit(new_g)
 
     def set_inner_params(self, module: str, inner_id: str, params: dict[str, Any]) -> bool:
         """Set params of one layer inside a definition: every instance of it changes."""

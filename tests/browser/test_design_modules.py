@@ -1,7 +1,8 @@
-"""Modules on the Design page in a real browser: make a module from a selection of cards, expand and collapse an
-instance, edit a definition and see every instance update, detach one, undo and redo across all of these, and break
-a shape inside a module to see the collapsed card turn red naming the inner layer. engine.check on the graph Python
-autosaved is the oracle for what the cards show."""
+"""Modules on the Design page in a real browser (issue 14's acceptance journey): make a module from a selection of
+cards, expand an instance, click a layer on its expanded card and edit it with the op's form (every instance
+updates), collapse back to the instance, rename the module, detach one instance and edit its copy (the other does
+not change), undo and redo across all of these, and break a shape inside a module to see the collapsed card turn red
+naming the inner layer. engine.check on the graph Python autosaved is the oracle for what the cards show."""
 from __future__ import annotations
 
 import re
@@ -55,14 +56,36 @@ def select(page, nid: str) -> None:
     synced(page)
 
 
-def inner_field(page, layer: str, param: str):
-    """A definition layer's parameter field in the instance panel, its expander opened (it stays open across the
-    page's reruns once opened)."""
-    field = page.get_by_role("textbox", name=param, exact=True)
-    if not field.is_visible():
-        page.get_by_text(layer, exact=True).click()
-    expect(field).to_be_visible()
-    return field
+def layer_panel(page, layer: str, instance: str):
+    return page.get_by_role("heading", name=re.compile(rf"· {layer} in {instance}$"))
+
+
+def expand(page, nid: str) -> None:
+    """Click an instance's ▸/▾ toggle and wait for Python's answer (the expanded state is an undoable edit)."""
+    old = rev(page)
+    page.locator(f"[data-testid=cv-expand-{nid}]").click()
+    after_python_edit(page, old)
+
+
+def pick_layer(page, nid: str, layer: str) -> None:
+    """Click a layer on an expanded instance's card: the Properties panel shows that layer's form."""
+    page.locator(f"[data-testid=cv-inner-{nid}-{layer}]").click()
+    expect(layer_panel(page, layer, nid)).to_be_visible()
+    expect(page.locator(f"[data-testid=cv-inner-{nid}-{layer}]")).to_have_attribute("data-selected", "1")
+    synced(page)
+
+
+def set_field(page, label: str, value: str) -> None:
+    """Type into the Properties panel's text field `label` and press Enter: one edit Python answers."""
+    field = page.get_by_role("textbox", name=label, exact=True)
+    field.fill(value)
+    old = rev(page)
+    field.press("Enter")
+    after_python_edit(page, old)
+    # leave the field, as a user moving on does: a text field still focused when a later undo replaces the panel
+    # can send its old text again to the new field in its place (a Streamlit quirk, see the note of issue 14)
+    field.blur()
+    synced(page)
 
 
 def press(page, button: str) -> None:
@@ -72,6 +95,7 @@ def press(page, button: str) -> None:
 
 
 def test_make_expand_edit_detach_undo_redo_and_a_broken_inner_layer(page, app_server):
+    """The issue's acceptance journey, as one story a user would follow."""
     open_design(page, app_server, design())
     unit = 8 * 8 * 9 + 8 + 2 * 8  # conv 3×3 8->8 with bias, BatchNorm2d(8)
     params_on(page, "u1", unit)
@@ -96,10 +120,8 @@ def test_make_expand_edit_detach_undo_redo_and_a_broken_inner_layer(page, app_se
     params_on(page, "head", 16 * 8 * 9 + 16)
     assert python_graph(app_server)["modules"]["Head"]["nodes"][0]["op"] == "Conv2d"
 
-    # 2. expand u1 in place: its layers with their shapes inside this instance; then collapse it again
-    old = rev(page)
-    page.locator("[data-testid=cv-expand-u1]").click()
-    after_python_edit(page, old)
+    # 2. expand u1 in place: its layers with their shapes inside this instance
+    expand(page, "u1")
     inner = page.locator("[data-testid=cv-inner-u1]")
     expect(inner).to_be_visible()
     flat = checked(app_server).flat
@@ -108,33 +130,45 @@ def test_make_expand_edit_detach_undo_redo_and_a_broken_inner_layer(page, app_se
             "×".join(map(str, flat.nodes[f"u1.{lid}"].shape)))
     expect(page.locator("[data-testid=cv-inner-u2]")).to_have_count(0)  # only the expanded instance
     screenshot(page, "design_module_expanded")
-    old = rev(page)
-    page.locator("[data-testid=cv-expand-u1]").click()
-    after_python_edit(page, old)
-    expect(inner).to_have_count(0)
 
-    # 3. edit the definition from u1's panel: both instances change
-    select(page, "u1")
-    kernel = inner_field(page, "conv · Conv2d", "kernel_size")
-    kernel.fill("1")
-    old = rev(page)
-    kernel.press("Enter")
-    after_python_edit(page, old)
+    # 3. edit the definition from the expanded card: click its conv layer, the op's form says it reaches both
+    pick_layer(page, "u1", "conv")
+    expect(page.get_by_text("all 2 instances (u1, u2)")).to_be_visible()
+    set_field(page, "kernel_size", "1")
     small = 8 * 8 * 1 + 8 + 2 * 8
     r = checked(app_server)
     assert r.nodes["u1"].params == r.nodes["u2"].params == small  # torch's count, through the flat check
     params_on(page, "u1", small)
     params_on(page, "u2", small)
+    expect(page.locator("[data-testid=cv-inner-u1-conv]")).to_contain_text(f"{8 * 8 + 8} params")  # its own row
+    expect(layer_panel(page, "conv", "u1")).to_be_visible()  # still the layer's form after the edit
+    screenshot(page, "design_module_layer_edit")
 
-    # 4. detach u2: its own definition
+    # 4. collapse: back to the instance's panel; rename its module, every instance follows
+    expand(page, "u1")
+    expect(inner).to_have_count(0)
+    expect(page.get_by_role("heading", name=re.compile(r"· u1$"))).to_be_visible()
+    set_field(page, "Module name", "ConvUnit")
+    op_on(page, "u1", "ConvUnit")
+    op_on(page, "u2", "ConvUnit")
+    assert "class ConvUnit(nn.Module)" in engine.to_python(python_graph(app_server))
+
+    # 5. detach u2, then edit its own copy from its expanded card: u1 does not change
     select(page, "u2")
     press(page, "Detach")
-    op_on(page, "u2", "Unit_2")
-    op_on(page, "u1", "Unit")
-    assert "Unit_2" in python_graph(app_server)["modules"]
+    op_on(page, "u2", "ConvUnit_2")
+    op_on(page, "u1", "ConvUnit")
+    expand(page, "u2")
+    pick_layer(page, "u2", "conv")
+    expect(page.get_by_text("its one instance")).to_be_visible()
+    set_field(page, "kernel_size", "3")
+    r = checked(app_server)
+    assert r.nodes["u2"].params == unit and r.nodes["u1"].params == small
+    params_on(page, "u2", unit)
+    params_on(page, "u1", small)
     screenshot(page, "design_module_detached")
 
-    # 5. undo everything, one step at a time, then redo it all
+    # 6. undo everything, one step at a time, then redo it all
     def undo():
         old = rev(page)
         page.locator("[data-testid=cv-undo]").click()
@@ -145,43 +179,50 @@ def test_make_expand_edit_detach_undo_redo_and_a_broken_inner_layer(page, app_se
         page.locator("[data-testid=cv-redo]").click()
         after_python_edit(page, old)
 
-    undo()
+    undo()  # u2's own edit
+    params_on(page, "u2", small)
+    undo()  # u2's expand
+    expect(page.locator("[data-testid=cv-inner-u2]")).to_have_count(0)
+    undo()  # the detach
+    op_on(page, "u2", "ConvUnit")
+    undo()  # the rename
+    op_on(page, "u1", "Unit")
     op_on(page, "u2", "Unit")
-    undo()
+    undo()  # the collapse
+    expect(inner).to_be_visible()
+    undo()  # the definition's edit
     params_on(page, "u1", unit)
     params_on(page, "u2", unit)
-    undo()  # the collapse
-    expect(page.locator("[data-testid=cv-inner-u1]")).to_be_visible()
     undo()  # the expand
-    expect(page.locator("[data-testid=cv-inner-u1]")).to_have_count(0)
+    expect(inner).to_have_count(0)
     undo()  # Make module
     expect(node(page, "hc")).to_be_visible()
     expect(node(page, "head")).to_have_count(0)
     assert "Head" not in python_graph(app_server).get("modules", {})
-    for _ in range(5):
+    for _ in range(8):
         redo()
     op_on(page, "head", "Head")
-    op_on(page, "u2", "Unit_2")
+    op_on(page, "u1", "ConvUnit")
+    op_on(page, "u2", "ConvUnit_2")
     params_on(page, "u1", small)
-    expect(page.locator("[data-testid=cv-inner-u1]")).to_have_count(0)
+    params_on(page, "u2", unit)
+    expect(inner).to_have_count(0)
+    expect(page.locator("[data-testid=cv-inner-u2]")).to_be_visible()
+    assert python_graph(app_server)["modules"].keys() == {"ConvUnit", "ConvUnit_2", "Head"}
 
-    # 6. break a shape inside Unit: the collapsed u1 turns red, naming the inner layer; u2 waits on it
-    select(page, "u1")
-    kernel = inner_field(page, "conv · Conv2d", "kernel_size")
-    kernel.fill("40")
-    old = rev(page)
-    kernel.press("Enter")
-    after_python_edit(page, old)
-    expect(node(page, "u1")).to_have_attribute("data-state", "error")
-    expect(page.locator("[data-testid=cv-error-u1]")).to_contain_text("inside Unit 'conv'")
-    expect(page.locator("[data-testid=cv-error-u1]")).to_contain_text("kernel 40")
-    expect(node(page, "u2")).to_have_attribute("data-state", "blocked")
-    expect(page.locator("[data-testid=cv-inner-u1]")).to_have_count(0)  # collapsed
-    screenshot(page, "design_module_broken")
-    # expanded, the broken layer is the red row
-    old = rev(page)
-    page.locator("[data-testid=cv-expand-u1]").click()
-    after_python_edit(page, old)
+    # 7. break a shape inside ConvUnit from u1's expanded card, collapse it: the card is red, naming the layer
+    expand(page, "u1")
+    pick_layer(page, "u1", "conv")
+    set_field(page, "kernel_size", "40")
     expect(page.locator("[data-testid=cv-inner-u1-conv]")).to_have_attribute("data-state", "error")
+    expect(page.locator("[data-testid=cv-inner-error-u1-conv]")).to_contain_text("kernel 40")
     expect(page.locator("[data-testid=cv-inner-u1-bn]")).to_have_attribute("data-state", "ok")
     screenshot(page, "design_module_broken_expanded")
+    expand(page, "u1")
+    expect(inner).to_have_count(0)
+    expect(node(page, "u1")).to_have_attribute("data-state", "error")
+    expect(page.locator("[data-testid=cv-error-u1]")).to_contain_text("inside ConvUnit 'conv'")
+    expect(page.locator("[data-testid=cv-error-u1]")).to_contain_text("kernel 40")
+    expect(node(page, "u2")).to_have_attribute("data-state", "blocked")  # it reads u1
+    assert "inside ConvUnit 'conv'" in checked(app_server).nodes["u1"].error
+    screenshot(page, "design_module_broken")

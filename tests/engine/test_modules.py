@@ -19,6 +19,7 @@ from engine.module_edit import (
     extract_modules,
     inline,
     make_module,
+    rename_module,
     set_definition,
     set_expanded,
     set_inner_params,
@@ -309,6 +310,46 @@ def test_editing_a_definition_changes_every_instance_and_detach_makes_one_indepe
     assert len(ast.parse(engine.to_python(h)).body) > 0
     replaced = set_definition(h, "Unit", copy.deepcopy(d["modules"]["Unit"]))
     assert engine.check(replaced).nodes["u1"].params == r0.nodes["u1"].params
+
+
+def _class_names(g: dict) -> list[str]:
+    return [c.name for c in ast.parse(engine.to_python(g)).body if isinstance(c, ast.ClassDef)]
+
+
+def test_renaming_a_module_renames_every_instance_and_the_exported_class():
+    d = small_design()
+    d["modules"]["Pair"] = {"args": {}, "inputs": ["x"], "nodes": [  # a definition that uses Unit inside
+        {"id": "a", "op": "Unit", "params": {"ch": 16}, "inputs": ["x"]},
+        {"id": "b", "op": "ReLU", "inputs": ["a"]}], "outputs": ["b"]}
+    d["nodes"][5]["inputs"] = ["u4"]
+    d["nodes"].insert(5, {"id": "u4", "op": "Pair", "inputs": ["u3"]})
+    g = rename_module(d, "Unit", "ConvUnit")
+    assert list(g["modules"]) == ["ConvUnit", "Pair"]  # same place in the file
+    assert [n["op"] for n in g["nodes"] if n["id"].startswith("u")] == ["ConvUnit"] * 3 + ["Pair"]
+    assert g["modules"]["Pair"]["nodes"][0]["op"] == "ConvUnit" and d["modules"]["Pair"]["nodes"][0]["op"] == "Unit"
+    a, b = engine.check(d), engine.check(g)
+    assert b.ok and {k: (v.shape, v.params) for k, v in a.nodes.items()} == \
+        {k: (v.shape, v.params) for k, v in b.nodes.items()}
+    assert "ConvUnit" in _class_names(g) and "Unit" not in _class_names(g) and "Unit" in _class_names(d)
+    torch.manual_seed(0)
+    m1 = engine.build_module(d).eval()
+    torch.manual_seed(0)
+    m2 = engine.build_module(g).eval()
+    x = torch.randn(2, 3, 12, 12)
+    assert torch.equal(m1(x), m2(x))  # the same network, only the class name differs
+    assert rename_module(d, "Unit", " Unit ") == d  # its own name: nothing changes
+
+
+@pytest.mark.parametrize("new, says", [("Pair", "already a module"), ("Conv2d", "catalog op"), ("Net", "exported"),
+                                       ("class", "identifier"), ("2block", "identifier"), ("my block", "identifier"),
+                                       ("print", "identifier"), ("", "identifier")])
+def test_a_module_name_that_cannot_be_a_class_is_refused(new, says):
+    d = small_design()
+    d["modules"]["Pair"] = copy.deepcopy(d["modules"]["Unit"])
+    with pytest.raises(ModuleEditError, match=says):
+        rename_module(d, "Unit", new)
+    with pytest.raises(ModuleEditError, match="no module named 'Nope'"):
+        rename_module(d, "Nope", "Fine")
 
 
 def test_inline_puts_the_inner_nodes_back_and_the_model_is_unchanged():

@@ -58,7 +58,7 @@ def test_a_selection_that_is_not_one_block_is_refused_with_a_notice():
     assert not ds.make_module(["input", "conv1"], "Stem")
     assert "Input" in ds.notice() and ds.graph == g
     assert not ds.make_module(["conv1", "relu1"], "Conv2d")  # a catalog op's name
-    assert "identifier" in ds.notice() and not ds.history.can_undo
+    assert "catalog op" in ds.notice() and not ds.history.can_undo
 
 
 def test_a_single_card_is_not_a_multi_selection():
@@ -155,3 +155,69 @@ def test_a_canvas_edit_keeps_modules_and_the_expanded_state():
 
     assert ds.adopt_canvas(canvas_msg(g, change=move))
     assert ds.graph["modules"] == g["modules"] and ds.graph["nodes"][2]["ui"]["expanded"] is True
+
+
+def test_a_layer_clicked_on_an_expanded_card_is_selected_and_collapse_returns_to_the_instance():
+    g = laid(small_design())
+    g["nodes"][2]["ui"]["expanded"] = True
+    ds, _ = session(g)
+    nonce = ds.state["design_select_nonce"]
+    assert ds.run_command({"kind": "select_inner", "id": "u1", "inner": "conv", "nonce": 1})
+    assert ds.selected == "u1" and ds.selected_inner == "conv"  # the canvas is told to select the card
+    assert ds.state["design_select_nonce"] == nonce + 1 and not ds.history.can_undo  # a selection, not an edit
+    r = engine.check(ds.graph)
+    data = canvas_data(ds.graph, r, rev=ds.rev, ack=None, selected=ds.selected, select_nonce=1, can_undo=False,
+                       can_redo=False, selected_inner=ds.selected_inner)
+    assert data["select"] == {"id": "u1", "nonce": 1, "inner": "conv"}
+    # the canvas reporting the same card keeps the layer; another card drops it
+    ds.adopt_canvas(canvas_msg(g, seq=1, selected="u1"))
+    assert ds.selected_inner == "conv"
+    ds.adopt_canvas(canvas_msg(g, seq=2, selected="stem"))
+    assert ds.selected == "stem" and ds.selected_inner is None
+    # an edit of the layer keeps it selected; collapsing the card returns to the instance
+    assert ds.select_inner("u1", "bn")
+    assert ds.set_inner_params("Unit", "bn", {"eps": 0.001}) and ds.selected_inner == "bn"
+    assert ds.set_expanded("u1", False)
+    assert ds.selected == "u1" and ds.selected_inner is None and ds.selected_instance
+    # a layer the definition no longer has (undo of a detach, a stale click) is not selected
+    assert not ds.run_command({"kind": "select_inner", "id": "u1", "inner": "nope", "nonce": 2})
+    assert ds.selected_inner is None
+    assert not ds.select_inner("ghost", "conv") and ds.selected == "u1"
+
+
+def test_renaming_a_module_is_one_undoable_step_and_a_bad_name_is_a_notice():
+    g = laid(small_design())
+    ds, _ = session(g)
+    assert ds.rename_module("Unit", "ConvUnit")
+    assert {n["op"] for n in ds.graph["nodes"] if n["id"] in ("u1", "u2", "u3")} == {"ConvUnit"}
+    assert "class ConvUnit(nn.Module)" in engine.to_python(ds.graph)
+    assert not ds.rename_module("ConvUnit", "Net")
+    assert "exported file" in ds.notice() and "ConvUnit" in ds.graph["modules"]
+    assert ds.undo() and ds.graph == g
+    assert ds.redo() and "ConvUnit" in ds.graph["modules"]
+
+
+def test_a_command_does_not_bring_back_a_selection_python_has_moved_since():
+    g = laid(small_design())
+    ds, _ = session(g)
+    last = canvas_msg(g, seq=1, selected=None)  # the canvas's state value: nothing selected
+    ds.adopt_canvas(last)
+    ds.select_inner("u1", "conv")  # Python moves the selection (the canvas follows without a new state value)
+    # the expand button's command: its callback reads the canvas's (old) state value for an edit it may carry
+    ds.adopt_canvas(last, selection=False)
+    assert ds.run_command({"kind": "expand", "id": "u1", "expanded": True, "nonce": 1})
+    assert ds.selected == "u1" and ds.selected_inner == "conv"
+
+
+def test_an_instance_argument_equal_to_the_default_is_left_out_so_a_resent_field_is_no_undo_step():
+    from designer.design.module_panel import with_arg
+
+    g = laid(small_design())
+    ds, _ = session(g)
+    u2 = next(n for n in g["nodes"] if n["id"] == "u2")
+    defaults = g["modules"]["Unit"]["args"]  # ch 8, stride 1
+    assert with_arg(u2["params"], defaults, "stride", 1) == {"ch": 8}
+    assert with_arg(u2["params"], defaults, "ch", 16) == {"ch": 16, "stride": 2}
+    u1 = next(n for n in g["nodes"] if n["id"] == "u1")
+    assert not ds.set_params("u1", with_arg(u1["params"], defaults, "stride", 1))  # the field's value, re-sent
+    assert not ds.history.can_undo

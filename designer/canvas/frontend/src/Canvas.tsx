@@ -7,7 +7,7 @@ import {
 } from "@xyflow/react";
 import { HealthContext, HealthLegend } from "./Health";
 import { Icon } from "./icons";
-import { CommandContext } from "./ModuleParts";
+import { CommandContext, InnerSelectionContext } from "./ModuleParts";
 import { OpNode, type OpFlowNode, type OpNodeData } from "./OpNode";
 import { Palette } from "./Palette";
 import type { CanvasData, Sender } from "./types";
@@ -64,6 +64,7 @@ export function Canvas({ data, send }: { data: CanvasData; send: Sender }) {
       <div className="cv-flow" ref={pane} onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "copy"; }}
         onDrop={edits.onDrop} data-testid="cv-flow">
         <CommandContext.Provider value={sendCommand}>
+        <InnerSelectionContext.Provider value={data.select}>
         <ReactFlow<OpFlowNode, Edge>
           nodes={flow.nodes}
           edges={flow.edges}
@@ -109,6 +110,7 @@ export function Canvas({ data, send }: { data: CanvasData; send: Sender }) {
           </Panel>
           <Panel position="bottom-center"><HealthLegend /></Panel>
         </ReactFlow>
+        </InnerSelectionContext.Provider>
         </CommandContext.Provider>
       </div>
     </div>

@@ -1,14 +1,18 @@
 // A module instance's card parts: the expand/collapse toggle (a command to Python, which stores it as the
 // instance's ui state, one undoable step) and, when expanded, its definition's layers drawn beside the card with
-// the shape and parameter count each has inside this instance, the broken one in red. Read-only: the layers are
-// edited in the Properties panel, where a change reaches every instance.
+// the shape and parameter count each has inside this instance, the broken one in red with the engine's message.
+// Clicking a layer selects it (a command: Python keeps the selection and shows the layer's form in the Properties
+// panel, where a change goes to the definition and so to every instance); the selected layer's row is marked.
 import { createContext, useContext } from "react";
 import { NodeToolbar, Position } from "@xyflow/react";
 import { formatCount } from "./OpNode";
-import type { CanvasCommand, InnerView } from "./types";
+import type { CanvasCommand, InnerView, SelectView } from "./types";
 
 /** How a card sends a command to Python (Canvas provides it). */
 export const CommandContext = createContext<(c: CanvasCommand) => void>(() => undefined);
+
+/** Python's selection (Canvas provides `data.select`): which instance's layer the Properties panel shows. */
+export const InnerSelectionContext = createContext<SelectView | null>(null);
 
 export function ModuleToggle({ id, expanded }: { id: string; expanded: boolean }) {
   const command = useContext(CommandContext);
@@ -22,21 +26,35 @@ export function ModuleToggle({ id, expanded }: { id: string; expanded: boolean }
   );
 }
 
+/** The layer of instance `id` that Python's Properties panel shows, or null. */
+export function selectedLayer(select: SelectView | null, id: string): string | null {
+  return select && select.id === id && select.inner ? select.inner : null;
+}
+
 export function ModuleInner({ id, module, inner }: { id: string; module: string; inner: InnerView[] }) {
+  const command = useContext(CommandContext);
+  const picked = selectedLayer(useContext(InnerSelectionContext), id);
+  const pick = (layer: string) => command({ kind: "select_inner", id, inner: layer, nonce: Date.now() });
   return (
-    <NodeToolbar nodeId={id} isVisible position={Position.Right} offset={10} className="cv-inner"
+    <NodeToolbar nodeId={id} isVisible position={Position.Right} offset={10}
+      className={`cv-inner nodrag nopan${picked ? " cv-inner-editing" : ""}`}
       data-testid={`cv-inner-${id}`}>
       <div className="cv-inner-head">{module}</div>
       {inner.map((m) => (
-        <div key={m.id} className={`cv-inner-row${m.error ? " cv-inner-error" : ""}`}
+        <div key={m.id} role="button" tabIndex={0}
+          className={`cv-inner-row${m.error ? " cv-inner-error" : ""}${picked === m.id ? " cv-inner-picked" : ""}`}
           data-testid={`cv-inner-${id}-${m.id}`} data-state={m.error ? "error" : "ok"}
-          title={m.error ?? (m.summary || undefined)}>
+          data-selected={picked === m.id ? "1" : "0"}
+          title={`${m.error ?? (m.summary || m.op)}\nClick to edit this layer of ${module} (every instance changes)`}
+          onClick={(e) => { e.stopPropagation(); pick(m.id); }}
+          onKeyDown={(e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); pick(m.id); } }}>
           <div><span className="cv-inner-id">{m.id}</span> <span className="cv-inner-op">{m.op}</span></div>
           <div>
             <span className="cv-inner-shape" data-testid={`cv-inner-shape-${id}-${m.id}`}>
               {m.shape ?? (m.error ? "error" : "—")}</span>
             {m.n_params > 0 ? <span className="cv-inner-params"> · {formatCount(m.n_params)} params</span> : null}
           </div>
+          {m.error ? <div className="cv-inner-msg" data-testid={`cv-inner-error-${id}-${m.id}`}>{m.error}</div> : null}
         </div>
       ))}
     </NodeToolbar>

@@ -97,13 +97,21 @@ export interface Health {
   nodes: Record<string, NodeHealth>;
 }
 
+/** Python's selection: a node (forced onto the canvas when `nonce` is new) and, when that node is a module instance
+ * whose layer the Properties panel shows, the layer's id inside the definition. */
+export interface SelectView {
+  id: string | null;
+  nonce: number;
+  inner?: string | null;
+}
+
 export interface CanvasData {
   rev: number; // bumped when Python replaced the graph (template, undo, fix, form edit): the canvas redraws from it
   ack: Ack | null; // the last canvas edit Python has adopted and checked
   nodes: NodeView[];
   ops: Record<string, OpInfo>;
   palette: PaletteGroup[];
-  select: { id: string | null; nonce: number };
+  select: SelectView;
   can_undo: boolean;
   can_redo: boolean;
   height: number;
@@ -132,7 +140,8 @@ export interface CanvasState {
 export type CanvasCommand =
   | { kind: "undo" | "redo" | "layout"; nonce: number }
   | { kind: "add_block"; name: string; x: number; y: number; after: string | null; nonce: number }
-  | { kind: "expand"; id: string; expanded: boolean; nonce: number };
+  | { kind: "expand"; id: string; expanded: boolean; nonce: number }
+  | { kind: "select_inner"; id: string; inner: string; nonce: number }; // a layer clicked on an expanded instance
 
 /** How the canvas talks to Python: the "canvas" state value and the "command" trigger. */
 export interface Sender {

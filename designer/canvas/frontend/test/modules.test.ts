@@ -2,6 +2,7 @@
 // data (its module, expanded state, inner layers), which must redraw when an inner layer's check changes.
 import { describe, expect, it } from "vitest";
 import { buildNodes, nodeData } from "../src/flow";
+import { selectedLayer } from "../src/ModuleParts";
 import { SelectionStore } from "../src/useSelection";
 import type { InnerView, OpInfo } from "../src/types";
 import { g, view } from "./fixtures";
@@ -54,5 +55,15 @@ describe("instance cards", () => {
       inner: inner(null, "kernel 40 is larger") })]]), { Unit: UNIT }, first, undefined);
     expect(broken[0]).not.toBe(first[0]);
     expect(broken[0].data.inner?.[0].error).toBe("kernel 40 is larger");
+  });
+});
+
+describe("the selected layer of an instance", () => {
+  it("is the layer Python shows, on that instance's card only", () => {
+    expect(selectedLayer({ id: "u1", nonce: 3, inner: "conv" }, "u1")).toBe("conv");
+    expect(selectedLayer({ id: "u1", nonce: 3, inner: "conv" }, "u2")).toBeNull(); // same definition, other card
+    expect(selectedLayer({ id: "u1", nonce: 3, inner: null }, "u1")).toBeNull(); // the instance itself
+    expect(selectedLayer({ id: "u1", nonce: 3 }, "u1")).toBeNull(); // an older Python sends no `inner`
+    expect(selectedLayer(null, "u1")).toBeNull();
   });
 });
