@@ -14,14 +14,23 @@ import engine
 from engine.__main__ import main
 from engine.diff import Change, apply_all, apply_change, diff
 from engine.edit import rename_node
+from engine.module_edit import inline
 
 ROOT = Path(__file__).resolve().parents[2]
-TEMPLATES = ["mnist_cnn", "lenet5", "resnet18", "googlenet", "unet", "squeezenet1_0", "nin", "vgg16"]
+# the modular templates as they ship (mutations of the top level: instances, stems, heads) and inlined ("flat:"),
+# where the mutations reach every layer of the blocks (branches, concatenations, shortcuts)
+TEMPLATES = ["mnist_cnn", "lenet5", "resnet18", "googlenet", "unet", "squeezenet1_0", "nin", "vgg16",
+             "flat:resnet18", "flat:googlenet", "flat:unet", "flat:squeezenet1_0", "flat:nin"]
 SWAPS = {"ReLU": "Tanh", "Tanh": "ReLU", "MaxPool2d": "AvgPool2d", "AvgPool2d": "MaxPool2d", "Dropout": "Identity"}
 
 
 def template(name: str) -> dict:
-    return engine.load_graph(ROOT / "assets" / "templates" / f"{name}.json").to_dict()
+    flat, _, name = name.rpartition(":")
+    g = engine.load_graph(ROOT / "assets" / "templates" / f"{name}.json").to_dict()
+    while flat and (instances := [n["id"] for n in g["nodes"] if n["op"] in g.get("modules", {})]):
+        for iid in instances:
+            g = inline(g, iid)
+    return {k: v for k, v in g.items() if k != "modules"} if flat else g
 
 
 def node(g: dict, nid: str) -> dict:
@@ -71,7 +80,7 @@ def m_remove(rng: random.Random, g: dict, k: int):
 
 def m_param(rng: random.Random, g: dict, k: int):
     pick = {"Conv2d": ("out_channels", lambda v: (v or 1) + 8), "Linear": ("out_features", lambda v: v + 5),
-            "Dropout": ("p", lambda v: 0.123), "BatchNorm2d": ("eps", lambda v: 1e-3)}
+            "Dropout": ("p", lambda v: 0.123), "BatchNorm2d": ("eps", lambda v: 1e-4 if v == 1e-3 else 1e-3)}
     x = rng.choice([n["id"] for n in g["nodes"] if n["op"] in pick])
     name, f = pick[node(g, x)["op"]]
     b = copy.deepcopy(g)
