@@ -30,8 +30,9 @@ from engine.fx import rewrites
 from engine.fx.blocks import as_modules
 from engine.fx.builder import ATTR_LABEL, SOURCE_PREFIX, Builder
 from engine.fx.convert import TensorFact
-from engine.fx.state_map import flat_layer_paths, flat_sources
+from engine.fx.state_map import flat_sources
 from engine.graph import Graph, load_graph
+from engine.layer_paths import flat_layer_paths
 from engine.layout import layered_layout
 from engine.modules import flatten, uses_modules
 from engine.shapes import check

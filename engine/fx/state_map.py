@@ -3,20 +3,16 @@ built model.
 
 A node inside a definition is shared by every instance, so it cannot name its source module: it names its path
 inside the block ("source: conv1", "source: downsample.0") and the instance names the block ("source: layer2.0").
-`flat_sources` composes them along the instance nesting (layer2.0 + downsample.0 -> layer2.0.downsample.0), and
-`flat_layer_paths` gives each flat layer's name in `build_module(g)` (`layer2.0.downsample_0`), whether the
-exported code has a class per definition or fell back to the flat source. engine.fx.importer.map_state_dict
-uses both; scripts/make_templates.py writes the comments.
+`flat_sources` composes them along the instance nesting (layer2.0 + downsample.0 -> layer2.0.downsample.0);
+engine.layer_paths gives each flat layer's name in `build_module(g)` (`layer2.0.downsample_0`).
+engine.fx.importer.map_state_dict uses both; scripts/make_templates.py writes the comments.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from engine.codegen import Namespace, node_names, to_python
 from engine.fx.builder import SOURCE_PREFIX
-from engine.module_codegen import layer_paths
 from engine.modules import Instance, flatten
-from engine.shapes import check
 
 
 def _source(node: Any) -> str | None:
@@ -49,13 +45,4 @@ def flat_sources(g: Any) -> dict[str, str]:
     return out
 
 
-def flat_layer_paths(g: Any) -> dict[str, str]:
-    """Flat node id -> the module path of its layer in build_module(g) (its state_dict key prefix)."""
-    report = check(g)
-    flat = flatten(g)
-    if report.flat is None or to_python(g) == to_python(flat.graph):  # exported flat (engine.module_codegen)
-        return node_names(flat.graph, report.flat)
-    return layer_paths(g, report, Namespace)
-
-
-__all__ = ["flat_layer_paths", "flat_sources"]
+__all__ = ["flat_sources"]

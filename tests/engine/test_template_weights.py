@@ -8,7 +8,8 @@ import torchvision
 
 import engine
 from engine.fx.importer import map_state_dict
-from engine.fx.state_map import flat_layer_paths, flat_sources
+from engine.fx.state_map import flat_sources
+from engine.layer_paths import flat_layer_paths
 from engine.modules import flatten
 from engine.templates import load_template
 
