@@ -11,7 +11,7 @@ node references (MaxUnpool2d's pool) count as wiring. Layout (ui), file order an
 
 A change names its node in a (`a_id`) and in b (`b_id`); `apply_change` finds the node in the graph it edits by
 either id, so the changes of one diff can be applied in any order a user picks (in `changes`' order they turn a into
-b exactly: removed, renamed, added (b's dependency order), changed, rewired, outputs, task). `reshaped` lists nodes
+b exactly: module definitions, removed, renamed, added (b's dependency order), changed, rewired, outputs, task). `reshaped` lists nodes
 that changed only because something upstream did (their output shape or weight count): informative, not edits.
 
 Note: `engine.diff` (the package attribute) is this module's `diff` function; import the rest with
@@ -34,7 +34,7 @@ from engine.wiring import ref_params
 
 Design = dict[str, Any]
 Shape = tuple[int, ...]
-KINDS = ("removed", "renamed", "added", "changed", "rewired", "outputs", "task")
+KINDS = ("removed", "renamed", "added", "changed", "rewired", "outputs", "task", "module")
 
 
 @dataclass
@@ -349,8 +349,40 @@ def diff(a: Any, b: Any) -> Diff:
     if (ga.get("task") or None) != (gb.get("task") or None):
         changes.append(Change("task", before=copy.deepcopy(ga.get("task")), after=copy.deepcopy(gb.get("task")),
                               text=f"task {_val(ga.get('task'))} → {_val(gb.get('task'))}"))
+    changes[:0] = _module_changes(ga, gb)  # definitions first: the nodes carried over may use them
     return Diff(_label(a, ga), _label(b, gb), m, changes, reshaped, (ra.total_params, rb.total_params),
                 (ra.total_macs, rb.total_macs), ra.ok, rb.ok)
+
+
+def _definition(d: Any) -> Any:
+    """A module definition as compared: without the layout of its layers (ui.x, ui.y, expanded)."""
+    if not isinstance(d, dict):
+        return d
+    out = copy.deepcopy(d)
+    for n in out.get("nodes", []):
+        if isinstance(n, dict) and isinstance(n.get("ui"), dict):
+            n["ui"] = {k: v for k, v in n["ui"].items() if k not in ("x", "y", "expanded")}
+            if not n["ui"]:
+                n.pop("ui")
+    return out
+
+
+def _module_changes(ga: Design, gb: Design) -> list[Change]:
+    """One 'module' change per definition added, removed or edited (a layer, a param, an argument): an edit inside a
+    definition changes every instance, which no node of the top level shows."""
+    ma, mb = ga.get("modules") or {}, gb.get("modules") or {}
+    out = []
+    for name in [*ma, *(k for k in mb if k not in ma)]:
+        before, after = _definition(ma.get(name)), _definition(mb.get(name))
+        if before == after:
+            continue
+        what = "added" if before is None else "removed" if after is None else "changed"
+        users = sorted({n["id"] for g in (ga, gb) for n in g.get("nodes", []) if n.get("op") == name})
+        text = f"module {name} {what}" + (f" (used by {', '.join(users[:4])}{' …' if len(users) > 4 else ''})"
+                                          if users else "")
+        out.append(Change("module", a_id=None, b_id=None, op=(name, name), before=copy.deepcopy(ma.get(name)),
+                          after=copy.deepcopy(mb.get(name)), text=text))
+    return out
 
 
 # ---- carrying one change into a design ----
@@ -423,6 +455,15 @@ def apply_change(g: Design, change: Change) -> Design:
         return out
     if kind == "outputs":
         out["outputs"] = [resolve(o) for o in change.after]
+        return out
+    if kind == "module":
+        name = change.op[1]
+        mods = out.setdefault("modules", {})
+        if change.after is None:
+            mods.pop(name, None)
+        else:
+            mods[name] = copy.deepcopy(change.after)
+            out["version"] = max(2, out.get("version") or 1)
         return out
     if kind == "task":
         if change.after is None:

@@ -367,3 +367,38 @@ def _param(vec: list[str], base: str, attr: str, arg_vec: dict[str, list[str]], 
         name += "_"
     params[name] = vals
     return name
+
+
+def layer_paths(g: Graph, report: Report, namespace) -> dict[str, str]:
+    """Flat node id -> the module path of its layer in the exported class (`layer1.0.conv1`, `fire2.squeeze`), for
+    a graph `emit_with_modules` writes with classes (callers check it did not fall back to the flat source).
+    The names are asked of the namespaces in the order `_emit` and `_emit_instance` ask for them, so they are the
+    names those functions write; tests/engine/test_template_weights.py compares them with the built model's."""
+    flat = flatten(g)
+    ns = namespace()
+    var = {nid: ns.create_name(nid, nid) for nid in report.order}
+    stages = _stages(g, report.order, set(flat.instances))
+    where: dict[str, str] = {nid: var[nid] for nid in report.order}
+    for _first, (prefix, ms) in stages.items():
+        name = ns.create_name(prefix, f"\0stage\0{prefix}")
+        where.update({m: f"{name}.{j}" for j, m in enumerate(ms)})
+    out: dict[str, str] = {}
+
+    def visit(inst: Instance, path: str) -> None:
+        d = g.modules[inst.module]
+        inner = namespace()
+        for i in d.inputs:
+            inner.create_name(i, f"in\0{i}")
+        for nid in topo_order(_DefView(d)):
+            child = inst.children[nid]
+            attr = f"{path}.{inner.create_name(nid, nid)}"
+            if isinstance(child, Instance):
+                visit(child, attr)
+            else:
+                out[child] = attr
+    for nid in report.order:
+        if nid in flat.instances:
+            visit(flat.instances[nid], where[nid])
+        else:
+            out[nid] = where[nid]
+    return out

@@ -78,4 +78,7 @@ def known_totals(report: Report) -> Totals:
             params_unknown.append(nid)
         else:
             params += n
+    if report.flat is not None:  # module instances: what backward keeps is every inner layer's output, as
+        acts = sum(math.prod(r.shape) for r in report.flat.nodes.values()  # Report.activation_count counts it
+                   if r.shape is not None and r.op != "Input")
     return Totals(params, macs, acts, unknown, params_unknown)

@@ -4,10 +4,19 @@
     python scripts/make_templates.py resnet18 nin  # only these
 
 The torchvision ones are imported with engine.import_model (weights=None: nothing is downloaded) at 3×224×224 with
-1000 classes, then given readable ids (conv1, layer1_0_conv1, fire2_squeeze, denseblock1_denselayer1_norm1, ...);
-every node keeps its "source: <module path>" comment, so engine.fx.importer.map_state_dict still maps torchvision
-weights onto it. NiN, the U-Net and the LSTM are written here by hand. Positions come from engine.layout, and
-each index entry's `params` is the engine's count (tests check it against torch).
+1000 classes, then given readable ids (conv1, layer1_0, fire2, inception3a, denseblock1, ...). Templates use
+modules (graph format v2, docs/modules.md) where the architecture has a repeated block: ResNet-18's BasicBlocks
+(BasicBlock and BasicBlockDownsample instances layer1_0 ... layer4_1, exported as torchvision writes it), GoogLeNet's
+Inception modules (and its BasicConv2d stem), SqueezeNet's Fire modules, DenseNet-121's dense blocks (each a module
+of DenseLayer instances and the concatenations between them), NiN's mlpconv blocks and the U-Net's double
+conv-BN-ReLU block (one DoubleConv used at five widths through its out_channels argument). AlexNet, VGG-16, the
+LeNet/MNIST CNNs and the other small hand-written networks have no repeated block class and stay flat.
+
+Every imported node keeps a "source: <module path>" comment: a flat node the full path (layer4.1.bn2), an instance
+its block's path (layer1.0) and a node inside a definition its path inside the block (conv1, downsample.0), so
+engine.fx.importer.map_state_dict maps torchvision weights onto the template by composing them. NiN, the U-Net and
+the LSTMs are written here by hand. Positions come from engine.layout (each definition is laid out on its own),
+and each index entry's `params` is the engine's count (tests check it against torch).
 """
 from __future__ import annotations
 
@@ -29,7 +38,8 @@ from engine.catalog import get_op  # noqa: E402
 from engine.codegen import Namespace  # noqa: E402
 from engine.fx.importer import import_model, load_source, source_of  # noqa: E402
 from engine.graph import Graph, load_graph, save_graph  # noqa: E402
-from engine.layout import layered_layout  # noqa: E402
+from engine.layout import layered_layout, layout_positions  # noqa: E402
+from engine.module_edit import extract_modules  # noqa: E402
 from engine.shapes import check  # noqa: E402
 from engine.templates import INDEX, TEMPLATES_DIR  # noqa: E402
 
@@ -47,6 +57,9 @@ TORCHVISION = {  # name: (title, description)
     "densenet121": ("DenseNet-121", "Huang et al. 2017: four dense blocks (each layer BN-ReLU-1×1-BN-ReLU-3×3 "
                     "concatenated onto all before it, growth 32) joined by transitions. 3×224×224 → 1000 classes."),
 }
+# torchvision networks whose repeated blocks arrive as module instances (the others have no repeated block class:
+# AlexNet and VGG-16 are plain Sequentials, so they stay flat)
+MODULAR = ("resnet18", "googlenet", "squeezenet1_0", "densenet121")
 HANDMADE = {
     "nin": ("Network in Network (CIFAR-10)", "Lin et al. 2013: three mlpconv blocks (a conv then two 1×1 convs), "
             "global average pooling instead of fully connected layers. 3×32×32 → 10 classes."),
@@ -166,8 +179,106 @@ def readable_ids(g: Graph, model: nn.Module) -> Graph:
 def torchvision_template(name: str) -> Graph:
     title = TORCHVISION[name][0]
     model, _ = load_source(f"torchvision:{name}")
-    g = import_model(model, (3, 224, 224), name=title)
-    return readable_ids(g, model)
+    g = readable_ids(import_model(model, (3, 224, 224), name=title), model)
+    return torchvision_modules(g, model, nested=name == "densenet121") if name in MODULAR else g
+
+
+# ---- modules: the blocks the architecture repeats -----------------------------------------------------------------
+
+def _class_name(model: nn.Module, path: str) -> str:
+    """The block's class as a module name, like the importer names it: _DenseBlock -> DenseBlock."""
+    name = type(model.get_submodule(path)).__name__.lstrip("_")
+    return name[:1].upper() + name[1:]
+
+
+def torchvision_modules(g: Graph, model: nn.Module, nested: bool = False) -> Graph:
+    """Every block the importer grouped (ui.group: the outermost submodule with a forward of its own) becomes an
+    instance of a definition named after its class; `nested`: DenseNet's dense layers first become DenseLayer
+    instances inside their dense block (the concatenation of the earlier features stays in the block)."""
+    prefixes = _prefixes(model)
+    paths = {_readable(p, prefixes): p for p, _ in model.named_modules() if p}  # readable id -> torch path
+    sources = {n.id: s for n in g.nodes if (s := source_of(n))}
+    levels: list[dict[str, list[str]]] = []
+    if nested:
+        layers: dict[str, list[str]] = {}
+        for n in g.nodes:
+            parts = sources.get(n.id, "").split(".")  # features.denseblock1.denselayer1.norm1
+            if len(parts) == 4 and parts[2].startswith("denselayer"):
+                layers.setdefault(_readable(".".join(parts[:3]), prefixes), []).append(n.id)
+        levels.append(layers)
+    blocks: dict[str, list[str]] = {}
+    for n in g.nodes:
+        if n.ui and n.ui.group:
+            blocks.setdefault(n.ui.group, []).append(n.id)
+    levels.append(blocks)
+    g = as_instances(g, levels, {iid: (_class_name(model, paths[iid]), paths[iid]) for lv in levels for iid in lv},
+                     sources)
+    return rename_args(g, ARG_NAMES)
+
+
+# module arguments named as torchvision's constructors name them (extract_modules names them after the param)
+ARG_NAMES = {
+    "Fire": {"out_channels": "squeeze_planes", "expand1x1_out_channels": "expand_planes"},
+    "Inception": {"out_channels": "ch1x1", "branch2_0_conv_out_channels": "ch3x3red",
+                  "branch2_1_conv_out_channels": "ch3x3", "branch3_0_conv_out_channels": "ch5x5red",
+                  "branch3_1_conv_out_channels": "ch5x5", "branch4_1_conv_out_channels": "pool_proj"},
+}
+
+
+def rename_args(g: Graph, names: dict[str, dict[str, str]]) -> Graph:
+    """Module arguments renamed in the definition ("$old" -> "$new") and in every instance's params."""
+    d = g.to_dict()
+    for module, renames in names.items():
+        definition = d["modules"].get(module)
+        if definition is None:
+            continue
+        definition["args"] = {renames.get(a, a): v for a, v in definition["args"].items()}
+        for m in definition["nodes"]:
+            m["params"] = {k: f"${renames[v[1:]]}" if isinstance(v, str) and v[1:] in renames else v
+                           for k, v in m.get("params", {}).items()}
+        for n in d["nodes"]:
+            if n["op"] == module:
+                n["params"] = {renames.get(k, k): v for k, v in n.get("params", {}).items()}
+    return load_graph(d)
+
+
+def as_instances(g: Graph, levels: list[dict[str, list[str]]], names: dict[str, tuple[str, str]],
+                 sources: dict[str, str]) -> Graph:
+    """Groups of nodes -> module instances, level by level (a later level may hold instances of an earlier one).
+    names: instance id -> (definition name, its source module path); sources: node id -> source module path.
+    Each instance keeps "source: <path>" and each inner node the path relative to its instance ("source: conv1"),
+    so map_state_dict composes them back into the source's names."""
+    d = g.to_dict()
+    moved: dict[str, str] = {}  # node id -> the instance it went into
+    for level in levels:
+        groups = {}
+        for iid, ids in level.items():
+            ids = list(dict.fromkeys(moved.get(i, i) for i in ids))
+            groups[iid] = (names[iid][0], ids)
+        before = {n["id"]: n for n in d["nodes"]}
+        d = extract_modules(d, groups)
+        rel: dict[str, list[str | None]] = {}  # definition -> the relative source of each inner node, by position
+        for iid, (_, ids) in groups.items():
+            inst = next(n for n in d["nodes"] if n["id"] == iid)
+            path = names[iid][1]
+            inst.setdefault("ui", {})["comment"] = f"source: {path}"
+            members = [i for i in before if i in set(ids)]  # file order: the order of the definition's nodes
+            want = [sources[i][len(path) + 1:] if sources.get(i, "").startswith(path + ".") else None
+                    for i in members]
+            if rel.setdefault(inst["op"], want) != want:
+                raise SystemExit(f"{iid}: its layers come from other paths than the other {inst['op']}s' ({want})")
+            for i in ids:
+                moved[i] = iid
+            sources[iid] = path
+        for dname, want in rel.items():
+            for m, r in zip(d["modules"][dname]["nodes"], want, strict=True):
+                if r is not None:
+                    m.setdefault("ui", {})["comment"] = f"source: {r}"
+    for definition in d["modules"].values():  # each definition laid out on its own (drawn beside an expanded card)
+        pos = layout_positions(definition["nodes"])
+        for m in definition["nodes"]:
+            m.setdefault("ui", {})["x"], m["ui"]["y"] = pos[m["id"]]
+    return layered_layout(load_graph(d))
 
 
 # ---- hand-written networks -------------------------------------------------------------------------------------
@@ -179,6 +290,7 @@ class Builder:
         self.name = name
         self.nodes: list[dict[str, Any]] = [{"id": "input", "op": "Input", "params": {"shape": shape}}]
         self.last = "input"
+        self.modules: dict[str, dict[str, Any]] = {}
 
     def add(self, nid: str, op: str, inputs: list[str] | None = None, group: str | None = None, **params) -> str:
         node: dict[str, Any] = {"id": nid, "op": op, "params": params, "inputs": inputs or [self.last]}
@@ -189,21 +301,42 @@ class Builder:
         return nid
 
     def graph(self, kind: str, num_classes: int) -> Graph:
-        g = load_graph({"format": "convas-graph", "version": 1, "name": self.name, "nodes": self.nodes,
-                        "outputs": [self.last], "task": {"kind": kind, "num_classes": num_classes}})
-        return layered_layout(g)
+        g = {"format": "convas-graph", "version": 2 if self.modules else 1, "name": self.name, "nodes": self.nodes,
+             "outputs": [self.last], "task": {"kind": kind, "num_classes": num_classes}}
+        if self.modules:
+            g["modules"] = self.modules
+            for definition in self.modules.values():
+                pos = layout_positions(definition["nodes"])
+                for m in definition["nodes"]:
+                    m["ui"] = {"x": pos[m["id"]][0], "y": pos[m["id"]][1]}
+        return layered_layout(load_graph(g))
+
+
+def chain(*layers: tuple[str, str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """A definition's nodes as a chain from its input x: (id, op, params) each reading the one before."""
+    out, last = [], "x"
+    for nid, op, params in layers:
+        out.append({"id": nid, "op": op, "params": params, "inputs": [last]})
+        last = nid
+    return out
 
 
 def nin() -> Graph:
-    """The CIFAR-10 NiN of the paper's Caffe model: 192-160-96, 192-192-192, 192-192-10 mlpconvs."""
+    """The CIFAR-10 NiN of the paper's Caffe model: 192-160-96, 192-192-192, 192-192-10 mlpconvs, each an
+    instance of one Mlpconv module (a k×k conv, then the two 1×1 convs of its "micro network")."""
     b = Builder(HANDMADE["nin"][0], [3, 32, 32])
+    b.modules["Mlpconv"] = {
+        "args": {"out_channels": 192, "mlp1_channels": 160, "mlp2_channels": 96, "kernel_size": 5, "padding": 2},
+        "inputs": ["x"], "doc": "A k×k convolution followed by a two-layer perceptron per pixel (two 1×1 convs).",
+        "nodes": chain(("conv1", "Conv2d", {"out_channels": "$out_channels", "kernel_size": "$kernel_size",
+                                            "padding": "$padding"}), ("relu1", "ReLU", {}),
+                       ("conv2", "Conv2d", {"out_channels": "$mlp1_channels", "kernel_size": 1}), ("relu2", "ReLU", {}),
+                       ("conv3", "Conv2d", {"out_channels": "$mlp2_channels", "kernel_size": 1}), ("relu3", "ReLU", {})),
+        "outputs": ["relu3"]}
     blocks = [(5, 2, (192, 160, 96), "MaxPool2d"), (5, 2, (192, 192, 192), "AvgPool2d"), (3, 1, (192, 192, 10), None)]
-    for i, (k, pad, widths, pool) in enumerate(blocks, start=1):
-        group = f"mlpconv{i}"
-        for j, width in enumerate(widths, start=1):
-            b.add(f"mlpconv{i}_conv{j}", "Conv2d", group=group, out_channels=width,
-                  kernel_size=k if j == 1 else 1, padding=pad if j == 1 else 0)
-            b.add(f"mlpconv{i}_relu{j}", "ReLU", group=group)
+    for i, (k, pad, (c1, c2, c3), pool) in enumerate(blocks, start=1):
+        b.add(f"mlpconv{i}", "Mlpconv", out_channels=c1, mlp1_channels=c2, mlp2_channels=c3, kernel_size=k,
+              padding=pad)
         if pool:
             b.add(f"pool{i}", pool, kernel_size=3, stride=2, ceil_mode=True)  # 32 → 16 → 8
             b.add(f"dropout{i}", "Dropout", p=0.5)
@@ -214,14 +347,15 @@ def nin() -> Graph:
 
 def unet() -> Graph:
     b = Builder(HANDMADE["unet"][0], [1, 64, 64])
+    conv = {"out_channels": "$out_channels", "kernel_size": 3, "padding": 1, "bias": False}
+    b.modules["DoubleConv"] = {  # one definition, five widths: 16, 32, 64 down, 32, 16 up
+        "args": {"out_channels": 16}, "inputs": ["x"], "doc": "(3×3 conv, batch norm, ReLU) twice.",
+        "nodes": chain(("conv1", "Conv2d", conv), ("bn1", "BatchNorm2d", {}), ("relu1", "ReLU", {}),
+                       ("conv2", "Conv2d", conv), ("bn2", "BatchNorm2d", {}), ("relu2", "ReLU", {})),
+        "outputs": ["relu2"]}
 
-    def double_conv(prefix: str, width: int, inputs: list[str] | None = None) -> str:
-        for i in (1, 2):
-            b.add(f"{prefix}_conv{i}", "Conv2d", inputs if i == 1 else None, group=prefix, out_channels=width,
-                  kernel_size=3, padding=1, bias=False)
-            b.add(f"{prefix}_bn{i}", "BatchNorm2d", group=prefix)
-            b.add(f"{prefix}_relu{i}", "ReLU", group=prefix)
-        return b.last
+    def double_conv(prefix: str, width: int) -> str:
+        return b.add(prefix, "DoubleConv", out_channels=width)
 
     enc1 = double_conv("enc1", 16)                                            # 16×64×64
     b.add("pool1", "MaxPool2d", kernel_size=2)                                 # 16×32×32

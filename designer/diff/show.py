@@ -18,7 +18,7 @@ from engine.diff import Change, Diff, apply_all, apply_change
 
 ICON = {"added": ":material/add_circle:", "removed": ":material/remove_circle:", "renamed": ":material/badge:",
         "changed": ":material/edit:", "rewired": ":material/share:", "outputs": ":material/output:",
-        "task": ":material/flag:"}
+        "task": ":material/flag:", "module": ":material/widgets:"}
 MAX_LISTED = 60  # changes listed one by one; a diff of two different networks lists the first and counts the rest
 
 

@@ -30,8 +30,11 @@ from engine.fx import patterns, rewrites, state
 from engine.fx.blocks import as_modules
 from engine.fx.builder import ATTR_LABEL, SOURCE_PREFIX, Builder
 from engine.fx.convert import TensorFact
+from engine.fx.state_map import flat_sources
 from engine.graph import Graph, load_graph
+from engine.layer_paths import flat_layer_paths
 from engine.layout import layered_layout
+from engine.modules import flatten, uses_modules
 from engine.shapes import check
 
 TRACE_BATCH = 2  # a batch of 2 tells the batch dimension apart from a literal 1 in view/reshape calls
@@ -276,17 +279,22 @@ def map_state_dict(g: Any, source_state_dict: dict[str, torch.Tensor]) -> dict[s
 
     Entries of source modules the graph does not use (e.g. GoogLeNet's auxiliary heads) are left out; load the
     result with `load_state_dict(..., strict=True)` to be told about anything the graph needs and did not get.
-    A module the source calls twice gives both of its nodes the same weights.
+    A module the source calls twice gives both of its nodes the same weights. With module instances, a node inside
+    a definition names its path inside the block and the instance the block (engine.fx.state_map).
     """
     g = load_graph(g)
-    attrs = module_attr_names(g)
+    if uses_modules(g):  # inner nodes name their path inside the instance: composed along the nesting
+        attrs, sources, nodes = flat_layer_paths(g), flat_sources(g), flatten(g).graph.nodes
+    else:
+        attrs, nodes = module_attr_names(g), g.nodes
+        sources = {n.id: s for n in nodes if (s := source_of(n)) is not None}
     by_module: dict[str, dict[str, torch.Tensor]] = defaultdict(dict)
     for key, value in source_state_dict.items():
         path, _, leaf = key.rpartition(".")
         by_module[path][leaf] = value
     out: dict[str, torch.Tensor] = {}
-    for n in g.nodes:
-        src = source_of(n)
+    for n in nodes:
+        src = sources.get(n.id)
         if src is None or n.id not in attrs:
             continue
         if src in source_state_dict:  # the node is one parameter of the source (LayerScale's self.layer_scale)

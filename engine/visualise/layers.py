@@ -6,7 +6,9 @@ module (Conv2d, Linear, ReLU, pools, Dropout, ...) is read with a forward hook o
 (Flatten, Add, Concat) owns no module; it is still readable when some module consumes it as its only input
 (Flatten -> Linear): a forward-pre hook on that consumer sees exactly the node's output. Nodes with neither
 (e.g. an Add that is the network's output) are not selectable; `taps` leaves them out, and so it does with a
-module whose output is not its node's (checked by one forward pass of zeros).
+module whose output is not its node's (checked by one forward pass of zeros). In a design with module instances
+the layers are those of the flat graph (`layer1_0.conv1`), found at their module path in the exported classes
+(engine.layer_paths).
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from torch import nn
 from engine.catalog import get_op
 from engine.codegen import Namespace
 from engine.graph import Graph, load_graph
+from engine.layer_paths import flat_layer_paths
+from engine.modules import flatten, uses_modules
 from engine.shapes import check
 from engine.visualise.guard import ModelGuard, model_device
 
@@ -63,8 +67,10 @@ def taps(graph, model: nn.Module) -> dict[str, Tap]:
     cached = _TAPS.get(model)
     if cached is not None and cached[0] == key:
         return cached[1]
-    report = check(g)
-    names = attribute_names(g)
+    if uses_modules(g):  # the layers inside instances, by flat id (layer1_0.conv1) and module path (layer1.0.conv1)
+        names, report, g = flat_layer_paths(g), check(g).flat, flatten(g).graph
+    else:
+        report, names = check(g), attribute_names(g)
     nodes = {n.id: n for n in g.nodes}
     consumers: dict[str, list[str]] = {}
     for n in g.nodes:
@@ -77,11 +83,11 @@ def taps(graph, model: nn.Module) -> dict[str, Tap]:
             continue
         shape = report.nodes[nid].shape
         found = []
-        mod = getattr(model, names[nid], None)
+        mod = _submodule(model, names[nid])
         if isinstance(mod, nn.Module):
             found.append(Tap(nid, mod, "output", n.op, shape))
         for c in consumers.get(nid, []):
-            cmod = getattr(model, names[c], None)
+            cmod = _submodule(model, names[c])
             if isinstance(cmod, nn.Module) and nodes[c].inputs == [nid] and not get_op(nodes[c].op).ref_params:
                 found.append(Tap(nid, cmod, "input", n.op, shape))
         candidates[nid] = found
@@ -94,6 +100,13 @@ def taps(graph, model: nn.Module) -> dict[str, Tap]:
                 break
     _TAPS[model] = (key, out)
     return out
+
+
+def _submodule(model: nn.Module, path: str) -> nn.Module | None:
+    try:
+        return model.get_submodule(path)
+    except AttributeError:
+        return None
 
 
 _TAPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> (graph JSON, its taps)

@@ -14,14 +14,23 @@ import engine
 from engine.__main__ import main
 from engine.diff import Change, apply_all, apply_change, diff
 from engine.edit import rename_node
+from engine.module_edit import inline
 
 ROOT = Path(__file__).resolve().parents[2]
-TEMPLATES = ["mnist_cnn", "lenet5", "resnet18", "googlenet", "unet", "squeezenet1_0", "nin", "vgg16"]
+# the modular templates as they ship (mutations of the top level: instances, stems, heads) and inlined ("flat:"),
+# where the mutations reach every layer of the blocks (branches, concatenations, shortcuts)
+TEMPLATES = ["mnist_cnn", "lenet5", "resnet18", "googlenet", "unet", "squeezenet1_0", "nin", "vgg16",
+             "flat:resnet18", "flat:googlenet", "flat:unet", "flat:squeezenet1_0", "flat:nin"]
 SWAPS = {"ReLU": "Tanh", "Tanh": "ReLU", "MaxPool2d": "AvgPool2d", "AvgPool2d": "MaxPool2d", "Dropout": "Identity"}
 
 
 def template(name: str) -> dict:
-    return engine.load_graph(ROOT / "assets" / "templates" / f"{name}.json").to_dict()
+    flat, _, name = name.rpartition(":")
+    g = engine.load_graph(ROOT / "assets" / "templates" / f"{name}.json").to_dict()
+    while flat and (instances := [n["id"] for n in g["nodes"] if n["op"] in g.get("modules", {})]):
+        for iid in instances:
+            g = inline(g, iid)
+    return {k: v for k, v in g.items() if k != "modules"} if flat else g
 
 
 def node(g: dict, nid: str) -> dict:
@@ -71,7 +80,7 @@ def m_remove(rng: random.Random, g: dict, k: int):
 
 def m_param(rng: random.Random, g: dict, k: int):
     pick = {"Conv2d": ("out_channels", lambda v: (v or 1) + 8), "Linear": ("out_features", lambda v: v + 5),
-            "Dropout": ("p", lambda v: 0.123), "BatchNorm2d": ("eps", lambda v: 1e-3)}
+            "Dropout": ("p", lambda v: 0.123), "BatchNorm2d": ("eps", lambda v: 1e-4 if v == 1e-3 else 1e-3)}
     x = rng.choice([n["id"] for n in g["nodes"] if n["op"] in pick])
     name, f = pick[node(g, x)["op"]]
     b = copy.deepcopy(g)
@@ -247,3 +256,40 @@ def test_node_references_are_wiring_and_follow_a_rename():
         for c in order:
             g = apply_change(g, c)
         assert canon(g) == canon(both)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "googlenet", "unet", "squeezenet1_0", "nin"])
+def test_an_edit_inside_a_module_definition_is_found_and_carried_over(name):
+    """Every instance changes with its definition, though no top-level node does: one 'module' change."""
+    a = template(name)
+    b = copy.deepcopy(a)
+    module, d = next(iter(b["modules"].items()))
+    conv = next(n for n in d["nodes"] if n["op"] == "Conv2d")
+    conv.setdefault("params", {})["bias"] = not conv["params"].get("bias", True)  # a bias more or less per instance
+    users = [n["id"] for n in a["nodes"] if n["op"] == module]
+    diffed = diff(a, b)
+    [c] = diffed.changes
+    assert c.kind == "module" and c.op == (module, module) and users[0] in c.text
+    assert diffed.summary().startswith("1 change: module")
+    count = lambda g: sum(p.numel() for p in engine.build_module(g).parameters())  # noqa: E731
+    assert diffed.d_params == count(b) - count(a) != 0
+    assert apply_all(copy.deepcopy(a), diffed)["modules"] == b["modules"]
+
+
+def test_a_detached_instance_is_a_module_added_and_its_node_changed():
+    from engine.module_edit import detach
+
+    a = template("resnet18")
+    b = detach(a, "layer3_1")
+    b["modules"]["BasicBlock_2"]["nodes"][0]["params"]["kernel_size"] = 1
+    b["modules"]["BasicBlock_2"]["nodes"][0]["params"]["padding"] = 0
+    d = diff(a, b)
+    assert found(d) == {("module", None, None), ("changed", "layer3_1", "layer3_1")}
+    assert next(c for c in d.changes if c.kind == "module").text == "module BasicBlock_2 added (used by layer3_1)"
+    assert canon(apply_all(copy.deepcopy(a), d)) == canon(b)
+    assert apply_all(copy.deepcopy(a), d)["modules"] == b["modules"]
+    assert diff(b, a).changes[0].text == "module BasicBlock_2 removed (used by layer3_1)"
+    layout_only = copy.deepcopy(a)
+    for m in layout_only["modules"]["BasicBlock"]["nodes"]:
+        m["ui"]["x"] += 50
+    assert diff(a, layout_only).same  # moving a definition's layers is layout, not a change

@@ -40,8 +40,22 @@ def blocks_as_modules(d: dict, name_of=lambda group: "BasicBlock") -> dict:
     return extract_modules(d, groups)
 
 
+def inlined(d: dict) -> dict:
+    """The design with every instance inlined, nested ones too (ids layer1_0_conv1, ui.group layer1_0), and no
+    modules section: the flat (version 1) form of a template that uses modules."""
+    while instances := [n["id"] for n in d["nodes"] if n["op"] in d.get("modules", {})]:
+        for iid in instances:
+            d = inline(d, iid)
+    d.pop("modules", None)
+    return d
+
+
+def resnet18_flat() -> dict:
+    return inlined(json.loads((ROOT / "assets/templates/resnet18.json").read_text()))
+
+
 def resnet18_modules() -> dict:
-    return blocks_as_modules(json.loads((ROOT / "assets/templates/resnet18.json").read_text()))
+    return blocks_as_modules(resnet18_flat())
 
 
 def flat_of(g: dict) -> dict:
@@ -81,7 +95,7 @@ def small_design() -> dict:
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.stem)
 def test_every_template_v1_file_loads_as_version_2_with_the_same_check(path):
-    data = json.loads(path.read_text(encoding="utf-8"))
+    data = inlined(json.loads(path.read_text(encoding="utf-8")))  # a template with modules: its flat form
     v1 = {**data, "version": 1}
     g = load_graph(v1)
     assert g.version == VERSION == 2 and g.modules == {}
@@ -234,7 +248,7 @@ def test_exported_resnet18_reads_like_torchvision_and_equals_the_flat_build():
     assert src.count(" BasicBlock(out_channels=") == 5 and src.count(" BasicBlockDownsample(in_channels=") == 3
     model = engine.build_module(d).eval()
     assert sum(p.numel() for p in model.parameters()) == 11_689_512
-    flat = engine.build_module(json.loads((ROOT / "assets/templates/resnet18.json").read_text())).eval()
+    flat = engine.build_module(resnet18_flat()).eval()
     copy_weights(model, flat)
     x = torch.randn(1, 3, 64, 64)
     torch.testing.assert_close(model(x), flat(x))
@@ -271,7 +285,7 @@ def test_nested_modules_export_a_class_each():
 # ---- edits ----
 
 def test_make_module_from_a_selection_keeps_the_model():
-    d = json.loads((ROOT / "assets/templates/resnet18.json").read_text())
+    d = resnet18_flat()
     ids = [n["id"] for n in d["nodes"] if n.get("ui", {}).get("group") == "layer1_0"]
     g = make_module(d, ids, "Block")
     assert g["version"] == 2 and [n["op"] for n in g["nodes"]].count("Block") == 1

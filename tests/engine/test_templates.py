@@ -1,6 +1,7 @@
 """The template library: every graph file builds, its parameter count is torch's, and it looks right on a canvas."""
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 from pathlib import Path
@@ -13,6 +14,7 @@ import engine
 from engine.__main__ import main
 from engine.fx.importer import map_state_dict
 from engine.layout import SIZES
+from engine.modules import flatten
 from engine.templates import INDEX, UnknownTemplate, list_templates, load_template, template_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,7 +86,11 @@ def test_special_templates_have_the_promised_structure():
     assert r.nodes["head"].shape == (11, 64, 64)
     ops = [n.op for n in unet.nodes]
     assert ops.count("ConvTranspose2d") == 2 and ops.count("Concat") == 2
-    assert unet.node("skip1").inputs == ["up1", "enc1_relu2"]  # the skip connection from the encoder
+    assert unet.node("skip1").inputs == ["up1", "enc1"]  # the skip connection from the encoder
+    # one DoubleConv (conv-BN-ReLU twice) serves every width through its out_channels argument
+    assert [(n.id, n.params["out_channels"]) for n in unet.nodes if n.op == "DoubleConv"] == \
+        [("enc1", 16), ("enc2", 32), ("bottleneck", 64), ("dec2", 32), ("dec1", 16)]
+    assert [r.nodes[i].shape for i in ("enc1", "bottleneck", "dec1")] == [(16, 64, 64), (64, 16, 16), (16, 64, 64)]
 
     lstm = load_template("lstm_rows")
     r = engine.check(lstm)
@@ -94,6 +100,8 @@ def test_special_templates_have_the_promised_structure():
     nin = load_template("nin")
     assert nin.nodes[0].params["shape"] == [3, 32, 32] and engine.check(nin).nodes["flatten"].shape == (10,)
     assert not any(n.op == "Linear" for n in nin.nodes)  # global average pooling instead of FC layers
+    assert [n.id for n in nin.nodes if n.op == "Mlpconv"] == ["mlpconv1", "mlpconv2", "mlpconv3"]
+    assert [m.op for m in nin.modules["Mlpconv"].nodes] == ["Conv2d", "ReLU"] * 3  # a conv, then two 1×1 convs
 
 
 def test_ptb_templates_are_the_seed_models_with_their_recipes():
@@ -140,19 +148,72 @@ def test_generated_templates_use_the_canvas_sizes(name):
     assert ys == [i * SIZES.layer_dy for i in range(len(ys))]
 
 
+@pytest.mark.parametrize("name", [n for n in NAMES if load_template(n).modules])
+def test_definitions_flow_top_to_bottom_without_overlaps(name):
+    """An expanded instance draws its definition's layers as laid out in the file: readable on their own."""
+    for module, d in load_template(name).modules.items():
+        pos = {m.id: (m.ui.x, m.ui.y) for m in d.nodes}
+        assert len(set(pos.values())) == len(pos), f"{module}: two layers share a position"
+        for m in d.nodes:
+            for i in m.inputs:
+                assert i in d.inputs or pos[i][1] < pos[m.id][1], f"{module}: {i} -> {m.id} points up"
+        rows: dict[float, list[float]] = {}
+        for x, y in pos.values():
+            assert y % SIZES.layer_dy == 0, f"{module}: {y} is not on a layer row"
+            rows.setdefault(y, []).append(x)
+        for y, xs in rows.items():
+            xs.sort()
+            assert all(b - a >= SIZES.node_w for a, b in zip(xs, xs[1:])), f"{module}: cards overlap at y={y}"
+
+
 def test_branches_sit_side_by_side():
-    g = load_template("googlenet")
-    pos = {n.id: (n.ui.x, n.ui.y) for n in g.nodes}
-    firsts = ["inception3a_branch1_conv", "inception3a_branch2_0_conv", "inception3a_branch3_0_conv",
-              "inception3a_branch4_0"]
+    inception = load_template("googlenet").modules["Inception"]
+    pos = {m.id: (m.ui.x, m.ui.y) for m in inception.nodes}
+    firsts = ["branch1_conv", "branch2_0_conv", "branch3_0_conv", "branch4_0"]
     assert len({pos[f][1] for f in firsts}) == 1 and len({pos[f][0] for f in firsts}) == 4
 
 
 def test_torchvision_templates_have_readable_ids():
-    ids = {name: [n.id for n in load_template(name).nodes] for name in ("alexnet", "resnet18", "googlenet")}
+    tpl = {name: load_template(name) for name in ("alexnet", "resnet18", "googlenet", "squeezenet1_0", "densenet121")}
+    ids = {name: [n.id for n in g.nodes] for name, g in tpl.items()}
     assert ids["alexnet"][:5] == ["input", "conv1", "relu1", "pool1", "conv2"] and ids["alexnet"][-1] == "fc3"
-    assert {"conv1", "layer1_0_conv1", "layer1_0_add", "layer2_0_downsample_0", "fc"} <= set(ids["resnet18"])
-    assert {"inception3a_branch2_0_relu", "inception3a_cat"} <= set(ids["googlenet"])
+    # instances are the torchvision paths' readable forms (layer1.0 -> layer1_0), their layers the paths inside
+    assert ids["resnet18"] == ["input", "conv1", "bn1", "relu", "maxpool", *(f"layer{s}_{b}" for s in (1, 2, 3, 4)
+                                                                            for b in (0, 1)),
+                               "avgpool", "flatten", "fc"]
+    blocks = tpl["resnet18"].modules
+    assert [m.id for m in blocks["BasicBlock"].nodes] == ["conv1", "bn1", "relu", "conv2", "bn2", "add", "relu_1"]
+    assert {"downsample_0", "downsample_1"} <= {m.id for m in blocks["BasicBlockDownsample"].nodes}
+    assert [i for i in ids["googlenet"] if i.startswith("inception")] == \
+        ["inception3a", "inception3b", "inception4a", "inception4b", "inception4c", "inception4d", "inception4e",
+         "inception5a", "inception5b"]
+    assert {"branch2_0_relu", "cat"} <= {m.id for m in tpl["googlenet"].modules["Inception"].nodes}
+    assert [i for i in ids["squeezenet1_0"] if i.startswith("fire")] == [f"fire{i}" for i in range(1, 9)]
+    assert [i for i in ids["densenet121"] if i.startswith("dense")] == [f"denseblock{i}" for i in range(1, 5)]
+
+
+@pytest.mark.parametrize("name, blocks", [
+    ("resnet18", {"BasicBlock": 5, "BasicBlockDownsample": 3}), ("googlenet", {"BasicConv2d": 3, "Inception": 9}),
+    ("squeezenet1_0", {"Fire": 8}), ("nin", {"Mlpconv": 3}), ("unet", {"DoubleConv": 5}),
+    ("densenet121", {"DenseBlock": 1, "DenseBlock_2": 1, "DenseBlock_3": 1, "DenseBlock_4": 1}),
+])
+def test_templates_use_modules_where_the_architecture_repeats_a_block(name, blocks):
+    g = load_template(name)
+    r = engine.check(g)
+    assert {k: [n.op for n in g.nodes].count(k) for k in blocks} == blocks
+    src = engine.to_python(g)
+    classes = [c.name for c in ast.parse(src).body if isinstance(c, ast.ClassDef)]
+    assert set(g.modules) <= set(classes) and classes[-1] == "Net"  # one class per definition
+    flat = flatten(g).graph
+    assert r.total_params == engine.check(flat).total_params
+    assert sum(p.numel() for p in engine.build_module(g).parameters()) == r.total_params
+
+
+def test_densenet_dense_blocks_hold_dense_layer_instances():
+    g = load_template("densenet121")
+    layers = {k: [m.op for m in d.nodes].count("DenseLayer") for k, d in g.modules.items() if k != "DenseLayer"}
+    assert layers == {"DenseBlock": 6, "DenseBlock_2": 12, "DenseBlock_3": 24, "DenseBlock_4": 16}  # 121 layers
+    assert not g.modules["DenseLayer"].args  # the same layer everywhere: its input width comes from the shapes
 
 
 def test_resnet18_template_takes_torchvision_weights():
@@ -167,7 +228,8 @@ def test_resnet18_template_takes_torchvision_weights():
 
 
 @pytest.mark.parametrize("name", ["resnet18", "squeezenet1_0", "nin", "unet", "lstm_rows", "ptb_lstm_small",
-                                  "ptb_lstm_medium"])
+                                  "ptb_lstm_medium", pytest.param("googlenet", marks=pytest.mark.slow),
+                                  pytest.param("densenet121", marks=pytest.mark.slow)])
 def test_generator_reproduces_the_committed_file(name):
     g = make_templates_script().make(name)
     assert g.to_dict() == load_template(name).to_dict()

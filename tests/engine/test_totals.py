@@ -5,6 +5,7 @@ import pytest
 import torch.nn as nn
 
 import engine
+from engine.modules import flatten
 from engine.totals import known_totals
 from tests.conftest import TEMPLATES
 
@@ -65,3 +66,15 @@ def test_a_node_whose_input_is_wrong_does_not_guess_its_weights():
     t = known_totals(r)
     assert r.nodes["fc"].error and t.unknown == ["fc"] and t.params_unknown == ["fc"]
     assert t.params == r.total_params == sum(r.nodes[n].params for n in ("conv1", "conv2"))
+
+
+def test_a_design_with_modules_counts_the_activations_inside_its_instances():
+    """Memory counts what backward keeps: every inner layer's output, not only each instance's."""
+    g = engine.load_graph(TEMPLATES / "unet.json").to_dict()
+    t = known_totals(engine.check(g))
+    flat = engine.check(flatten(engine.load_graph(g)).graph)
+    assert t.activations == flat.activation_count() and t.memory(8) == flat.memory_estimate(8)
+    next(n for n in g["nodes"] if n["id"] == "head")["params"]["kernel_size"] = 100  # the last layer breaks
+    r = engine.check(g)
+    t = known_totals(r)
+    assert t.unknown == ["head"] and t.activations == flat.activation_count() - 11 * 64 * 64
