@@ -268,6 +268,12 @@ def test_resnet18_template_shows_its_parameter_count(page, app_server):
         expect(shape(page, n.id)).to_have_text("×".join(map(str, r.nodes[n.id].shape)))
     expect(shape(page, "fc")).to_have_text("1000")
     assert_in_step(page, app_server)
+    # the longest module name (BasicBlockDownsample) stays inside its card, and so does its expand toggle
+    card, toggle = node(page, "layer2_0"), page.locator("[data-testid=cv-expand-layer2_0]")
+    card.scroll_into_view_if_needed()
+    expect(toggle).to_be_visible()
+    c, t = card.bounding_box(), toggle.bounding_box()
+    assert c["x"] <= t["x"] and t["x"] + t["width"] <= c["x"] + c["width"] + 0.5, (c, t)
     page.keyboard.press("Escape")  # close the sidebar's popover
     screenshot(page, "design_resnet18")
 

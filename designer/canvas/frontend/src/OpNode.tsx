@@ -63,7 +63,7 @@ function OpNodeView({ id, data, selected }: NodeProps<OpFlowNode>) {
         </Handle>
       ))}
       <div className="cv-head">
-        <span className="cv-op">{op}</span>
+        <span className="cv-op" title={op}>{op}</span>
         <span className="cv-id" title={id}>{id}</span>
         {data.module ? <ModuleToggle id={id} expanded={data.expanded} /> : null}
       </div>
