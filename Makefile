@@ -7,7 +7,7 @@ install:
 	$(PY) -m pip install -e .
 
 app: install
-	$(PY) -m streamlit run app.py
+	$(PY) -m streamlit run serve.py
 
 install-test:
 	$(PY) -m pip install -e ".[dev]"

@@ -1,4 +1,5 @@
-"""Convas: design convolutional networks by hand. Entry point: `streamlit run app.py`."""
+"""Convas: design convolutional networks by hand. The app's script: `make app` serves it through serve.py (which adds
+the canvas's quick-check route); `streamlit run app.py` runs it alone."""
 from __future__ import annotations
 
 from pathlib import Path
