@@ -3,6 +3,7 @@ node's properties, and the summary table with totals and the memory estimate."""
 import streamlit as st
 
 from designer.canvas import canvas
+from designer.canvas.quick import offer
 from designer.design.convert import canvas_data
 from designer.design.form import render_properties
 from designer.design.module_panel import render_inner, render_instance, render_make_module
@@ -75,7 +76,8 @@ def design_page() -> None:
         canvas(canvas_data(g, report, rev=st.session_state.graph_rev, ack=st.session_state.design_ack,
                            selected=ds.selected, select_nonce=st.session_state.design_select_nonce,
                            selected_inner=ds.selected_inner,
-                           can_undo=ds.history.can_undo, can_redo=ds.history.can_redo, health=health),
+                           can_undo=ds.history.can_undo, can_redo=ds.history.can_redo, health=health,
+                           quick=offer(st.session_state, g, st.session_state.graph_rev)),
                key=CANVAS_KEY, on_canvas_change=_on_canvas, on_command_change=_on_command)
         stamp("canvas")
 

@@ -78,8 +78,10 @@ def node_views(g: dict[str, Any], report: Report) -> list[dict[str, Any]]:
 
 def canvas_data(g: dict[str, Any], report: Report, *, rev: int, ack: dict | None, selected: str | None,
                 select_nonce: int, can_undo: bool, can_redo: bool, height: int = 700,
-                health: dict[str, Any] | None = None, selected_inner: str | None = None) -> dict[str, Any]:
-    """The component's `data` (the CanvasData type in frontend/src/types.ts)."""
+                health: dict[str, Any] | None = None, selected_inner: str | None = None,
+                quick: dict[str, str] | None = None) -> dict[str, Any]:
+    """The component's `data` (the CanvasData type in frontend/src/types.ts). `quick`: the quick-check route's
+    {url, token} (designer/canvas/quick.py `offer`), None when the server has none."""
     return {
         "rev": rev, "ack": ack, "nodes": node_views(g, report), "ops": {**op_table(), **module_ops(g)},
         "palette": palette(),
@@ -88,6 +90,7 @@ def canvas_data(g: dict[str, Any], report: Report, *, rev: int, ack: dict | None
         "can_undo": can_undo, "can_redo": can_redo,
         "height": height, "layout": layout_sizes(), "health": health,
         "verdict": verdict(report),  # the badge's words: the same as the problems panel's (engine.verdict)
+        "quick": quick,
     }
 
 

@@ -34,7 +34,7 @@ export function Canvas({ data, send }: { data: CanvasData; send: Sender }) {
   const selection = useSelection(data);
   const sync = useGraphSync(data, send, selection);
   const flow = useFlowElements(sync.graph, sync.views, data.ops, selection);
-  useAckPainted(flow.nodes, data.ack, sync.mount);
+  useAckPainted(flow.nodes, data.ack, sync.mount, sync.checked);
   const fit = useFitView(pane, flow.nodes, data.ack, sync.takeReplacement);
   useSelectionReport(flow.nodes, selection, sync.push);
   const edits = useEdits(sync, selection, ops, layout, pane);
@@ -54,8 +54,11 @@ export function Canvas({ data, send }: { data: CanvasData; send: Sender }) {
   }, [rf, flow.nodes, flow.edges]);
   const anySelected = useMemo(() => flow.nodes.some((n) => n.selected) || flow.edges.some((e) => e.selected),
     [flow.nodes, flow.edges]);
-  const ok = data.verdict.ok; // Python's verdict, the same as the problems panel's
-  const synced = sync.acked >= sync.edited;
+  // Python's verdict, the same as the problems panel's: from the quick check while it is ahead of the rerun
+  const verdict = sync.verdict ?? data.verdict;
+  const ok = verdict.ok;
+  const synced = sync.acked >= sync.edited; // Python has adopted every edit (the session has them)
+  const checked = sync.checked >= sync.edited; // every edit's check is drawn
 
   return (
     <HealthContext.Provider value={data.health ?? null}>
@@ -101,11 +104,11 @@ export function Canvas({ data, send }: { data: CanvasData; send: Sender }) {
             <button type="button" onClick={fit.fitAll}
               title="Zoom to fit the whole network" aria-label="Zoom to fit" data-testid="cv-fit"><Icon name="fit" /></button>
           </Panel>
-          <Panel position="top-right" className={`cv-status ${!synced ? "cv-busy" : ok ? "cv-synced" : "cv-bad"}`}>
+          <Panel position="top-right" className={`cv-status ${!checked ? "cv-busy" : ok ? "cv-synced" : "cv-bad"}`}>
             <span data-testid="cv-status" data-synced={synced ? "1" : "0"} data-seq={sync.edited} data-ack={sync.acked}
-              data-rev={data.rev}>
+              data-checked={sync.checked} data-rev={data.rev}>
               <span className="cv-status-dot" />
-              {synced ? data.verdict.text : "Checking…"}
+              {checked ? verdict.text : "Checking…"}
             </span>
           </Panel>
           <Panel position="bottom-center"><HealthLegend /></Panel>

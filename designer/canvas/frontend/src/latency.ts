@@ -5,7 +5,9 @@ interface Store {
   started: Record<string, number>;
   arrived: Record<string, number>;
   samples: number[]; // edit -> painted frame with the check
-  roundTrips: number[]; // edit -> Python's answer handed to the canvas
+  roundTrips: number[]; // edit -> Python's answer handed to the canvas (the quick check's, or the rerun's if first)
+  sent: Record<string, number>; // edits the rerun has not answered yet
+  reruns: number[]; // edit -> the page rerun's answer handed to the canvas (whatever answered first)
   // the same edits on the machine's clock (ms since the epoch), to line up with the server's CONVAS_TRACE stamps
   log: { seq: number; sent: number; arrived?: number; painted: number }[];
 }
@@ -13,7 +15,13 @@ interface Store {
 declare global {
   interface Window {
     __convasLatency?: Store;
+    __convasWs?: { t: number; e: string }[]; // benchmarks/canvas_latency.py --trace: the browser's stamps
   }
+}
+
+/** A stamp in the --trace timeline (a no-op unless the benchmark asked for one). */
+export function traceStamp(e: string): void {
+  if (typeof window !== "undefined") window.__convasWs?.push({ t: performance.timeOrigin + performance.now(), e });
 }
 
 function store(): Store {
@@ -23,6 +31,8 @@ function store(): Store {
   w.arrived ??= {};
   w.samples ??= [];
   w.roundTrips ??= [];
+  w.sent ??= {};
+  w.reruns ??= [];
   w.log ??= [];
   window.__convasLatency = w as Store;
   return w as Store;
@@ -34,7 +44,19 @@ function openUpTo(s: Store, mount: string, seq: number): string[] {
 
 export const latency = {
   start(mount: string, seq: number): void {
-    store().started[`${mount}:${seq}`] = performance.now();
+    const s = store();
+    s.started[`${mount}:${seq}`] = s.sent[`${mount}:${seq}`] = performance.now();
+  },
+  /** The page's rerun answered every edit up to `seq` (its data acks it). */
+  rerun(mount: string, seq: number): void {
+    const s = store();
+    const t = performance.now();
+    for (const k of Object.keys(s.sent)) {
+      if (k.startsWith(`${mount}:`) && Number(k.split(":")[1]) <= seq) {
+        s.reruns.push(t - s.sent[k]);
+        delete s.sent[k];
+      }
+    }
   },
   /** Python's answer covering every edit up to `seq` was handed to the component. */
   arrived(mount: string, seq: number): void {

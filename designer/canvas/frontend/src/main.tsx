@@ -35,7 +35,10 @@ const render: FrontendRenderer = (args: FrontendRendererArgs) => {
   }
   const data = stabilise(args.data as CanvasData, m.stable);
   const generation = ++m.generation;
-  if (data.ack) latency.arrived(data.ack.mount, data.ack.seq);
+  if (data.ack) {
+    latency.arrived(data.ack.mount, data.ack.seq);
+    latency.rerun(data.ack.mount, data.ack.seq);
+  }
   const send: Sender = {
     state: (s) => setStateValue("canvas", s),
     command: (c) => setTriggerValue("command", c),

@@ -118,6 +118,7 @@ export interface CanvasData {
   layout: LayoutSizes;
   health?: Health | null; // the training-health overlay, when a run of this design has diagnostics
   verdict: Verdict;
+  quick?: QuickRoute | null; // where to ask for an edit's check without waiting for the rerun (designer/canvas/quick.py)
 }
 
 /** Python's verdict on the checked design (engine.verdict): the badge shows `text`, as the problems panel does. */
@@ -147,4 +148,18 @@ export type CanvasCommand =
 export interface Sender {
   state: (s: CanvasState) => void;
   command: (c: CanvasCommand) => void;
+}
+
+/** The quick-check route: POST {token, rev, seq, nodes} -> QuickAnswer (designer/canvas/quick.py). */
+export interface QuickRoute {
+  url: string;
+  token: string;
+}
+
+/** The check of one canvas edit, straight from Python: the same node views and verdict as CanvasData's. */
+export interface QuickAnswer {
+  rev: number;
+  seq: number;
+  nodes: NodeView[];
+  verdict: Verdict;
 }

@@ -27,12 +27,16 @@ export function useFlowElements(graph: GNode[], views: Map<string, NodeView>, op
       buildEdges(graph, views, ops, new Set(prev.filter((e) => e.selected).map((e) => e.id))), sameEdge));
   }, [graph, views, ops, selection]);
 
+  // A delete's changes are all removals: nothing to apply, and no new array (which would redraw every card and
+  // wire while the edit's check is on its way).
   const onNodesChange = useCallback((changes: NodeChange<OpFlowNode>[]) => {
-    setNodes((nds) => applyNodeChanges(changes.filter((c) => c.type !== "remove"), nds));
+    const kept = changes.filter((c) => c.type !== "remove");
+    if (kept.length) setNodes((nds) => applyNodeChanges(kept, nds));
   }, []);
 
   const onEdgesChange = useCallback((changes: EdgeChange<Edge>[]) => {
-    setEdges((eds) => applyEdgeChanges(changes.filter((c) => c.type !== "remove"), eds));
+    const kept = changes.filter((c) => c.type !== "remove");
+    if (kept.length) setEdges((eds) => applyEdgeChanges(kept, eds));
   }, []);
 
   return { nodes, edges, onNodesChange, onEdgesChange };

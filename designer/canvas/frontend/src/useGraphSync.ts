@@ -10,10 +10,11 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { toG } from "./flow";
 import { latency } from "./latency";
+import { askQuick, staleRerun, takeQuick } from "./quick";
 import type { OpFlowNode } from "./OpNode";
 import type { SelectionStore } from "./useSelection";
 import { useLatest } from "./useLatest";
-import type { Ack, CanvasCommand, CanvasData, GNode, NodeView, Sender } from "./types";
+import type { Ack, CanvasCommand, CanvasData, GNode, NodeView, Sender, Verdict } from "./types";
 
 /** A graph replacement from Python: what the canvas had and what it has now. */
 export interface Replacement {
@@ -27,6 +28,8 @@ export interface GraphSync {
   views: Map<string, NodeView>; // Python's latest check results, by node id
   edited: number; // seq of the last edit sent
   acked: number; // seq of the last edit Python adopted and checked
+  checked: number; // seq of the last edit whose check is drawn: Python's ack, or a quick answer ahead of it
+  verdict: Verdict | null; // the quick answer's verdict while it is ahead of the rerun's, else null
   /** The graph as of now (also inside callbacks created before the last render). */
   current: () => GNode[];
   /** Apply an edit and send it; `select` forces the selection (undefined: leave it). */
@@ -38,6 +41,9 @@ export interface GraphSync {
   /** The last replacement of the graph by Python not yet taken, if any, and clear it. */
   takeReplacement: () => Replacement | null;
 }
+
+/** The longest an edit waits for its quick check before it is drawn and sent to Streamlit anyway. */
+const SETTLE_MS = 150;
 
 function randomId(): string {
   return Math.random().toString(36).slice(2, 10);
@@ -54,8 +60,14 @@ export function useGraphSync(data: CanvasData, send: Sender, selection: Selectio
   const [acked, setAcked] = useState(0);
   const [edited, setEdited] = useState(0);
   const replaced = useRef<Replacement | null>(null);
+  const quickRoute = useLatest(data.quick ?? null);
+  const quickSeq = useRef(0); // the edit whose quick answer is drawn (0: none ahead of the rerun's)
+  const ackedRef = useRef(0);
+  const [quick, setQuick] = useState<{ seq: number; verdict: Verdict } | null>(null);
 
+  const pushed = useRef(0); // the newest edit sent to Python
   const push = useCallback(() => {
+    pushed.current = seq.current;
     sendRef.current.state({ rev: baseRev.current, mount, seq: seq.current, nodes: graphRef.current,
       selected: selection.id, selected_ids: selection.many });
   }, [sendRef, mount, selection]);
@@ -67,12 +79,34 @@ export function useGraphSync(data: CanvasData, send: Sender, selection: Selectio
     graphRef.current = next;
     setEdited(sent); // the badge says "Checking…" at once (cheap: the cards do not change)
     latency.start(mount, sent);
-    push();
-    // Streamlit sends the edit from a timer it has just set. Redrawing the edit here would run first (React
-    // renders at the end of this event) and hold the edit back for the whole redraw: redraw on the next timer
-    // instead, while Python checks it (benchmarks/canvas_latency.py). graphRef already has it for what follows.
-    window.setTimeout(() => setGraph(graphRef.current), 0);
-  }, [mount, selection, push]);
+    const route = quickRoute.current;
+    if (!route) {
+      push();
+      // Streamlit sends the edit from a timer it has just set. Redrawing the edit here would run first (React
+      // renders at the end of this event) and hold the edit back for the whole redraw: redraw on the next timer
+      // instead, while Python checks it (benchmarks/canvas_latency.py). graphRef already has it for what follows.
+      window.setTimeout(() => setGraph(graphRef.current), 0);
+      return;
+    }
+    // With the quick check, the edit and its check are drawn in one redraw when the answer comes (a few ms: a
+    // redraw of its own first would hold the answer back for as long as it takes), and only then is the edit sent
+    // to Streamlit, whose rerun would otherwise compete with the check for the server and with the redraw for
+    // the browser. Whatever happens to the answer, both are done within SETTLE_MS.
+    const settle = () => {
+      if (pushed.current < sent) push();
+      setGraph(graphRef.current);
+    };
+    const late = window.setTimeout(settle, SETTLE_MS);
+    void askQuick(route, baseRev.current, sent, next).then((a) => {
+      window.clearTimeout(late);
+      settle();
+      if (!a || !takeQuick(a, { rev: baseRev.current, seq: seq.current, acked: ackedRef.current })) return;
+      quickSeq.current = a.seq;
+      latency.arrived(mount, a.seq);
+      setViews(new Map(a.nodes.map((n) => [n.id, n])));
+      setQuick({ seq: a.seq, verdict: a.verdict });
+    });
+  }, [mount, selection, push, quickRoute]);
 
   // Python's answer: a new revision replaces the structure; otherwise only the check results are merged.
   useEffect(() => {
@@ -83,25 +117,57 @@ export function useGraphSync(data: CanvasData, send: Sender, selection: Selectio
       graphRef.current = next;
       setGraph(next);
       selection.force(data.select.id);
+      quickSeq.current = 0; // a quick answer was for the structure just replaced
     }
-    setViews(new Map(data.nodes.map((n) => [n.id, n])));
-    if (data.ack && data.ack.mount === mount) setAcked(data.ack.seq);
+    const ackSeq = data.ack && data.ack.mount === mount ? data.ack.seq : 0;
+    if (!staleRerun(ackSeq, quickSeq.current)) {
+      quickSeq.current = 0;
+      setViews(new Map(data.nodes.map((n) => [n.id, n])));
+      setQuick(null);
+    }
+    if (ackSeq) {
+      ackedRef.current = ackSeq;
+      setAcked(ackSeq);
+    }
   }, [data, mount, selection]);
 
+  // An edit still waiting for its quick check goes to Python before anything else can reach it: a command (undo
+  // must undo that edit, and its callback reads the edit from the canvas's state value), or any click or key
+  // anywhere on the page (a button beside the canvas reruns the page with what Python has).
+  const flush = useCallback(() => {
+    if (pushed.current < seq.current) push();
+  }, [push]);
+  useEffect(() => {
+    const opts = { capture: true } as const;
+    document.addEventListener("pointerdown", flush, opts);
+    document.addEventListener("keydown", flush, opts);
+    return () => {
+      document.removeEventListener("pointerdown", flush, opts);
+      document.removeEventListener("keydown", flush, opts);
+    };
+  }, [flush]);
+
   const current = useCallback(() => graphRef.current, []);
-  const command = useCallback((c: CanvasCommand) => sendRef.current.command(c), [sendRef]);
+  const command = useCallback((c: CanvasCommand) => {
+    flush();
+    sendRef.current.command(c);
+  }, [sendRef, flush]);
   const takeReplacement = useCallback(() => {
     const r = replaced.current;
     replaced.current = null;
     return r;
   }, []);
 
-  return { mount, graph, views, edited, acked, current, commit, push, command, takeReplacement };
+  const checked = Math.max(acked, quick?.seq ?? 0);
+  const verdict = quick && quick.seq > acked ? quick.verdict : null;
+  return { mount, graph, views, edited, acked, checked, verdict, current, commit, push, command, takeReplacement };
 }
 
-/** After Python's check of our edits is on screen (`nodes` redrawn): close the latency samples it answered. */
-export function useAckPainted(nodes: OpFlowNode[], ack: Ack | null, mount: string): void {
+/** After a check of our edits is on screen (`nodes` redrawn): close the latency samples it answered. `checked`
+ * is the newest edit a quick answer drew (0: none). */
+export function useAckPainted(nodes: OpFlowNode[], ack: Ack | null, mount: string, checked = 0): void {
   useEffect(() => {
     if (ack && ack.mount === mount) latency.done(mount, ack.seq);
-  }, [nodes, ack, mount]);
+    if (checked) latency.done(mount, checked);
+  }, [nodes, ack, mount, checked]);
 }
