@@ -6,7 +6,10 @@ conv / batch norm / ReLU), the benchmark cuts and restores the wire under the wh
 every card below changes state each time. The canvas stamps the moment it sends an edit and the first painted
 frame after Python's check of that edit is merged (frontend/src/latency.ts, window.__convasLatency); printed are
 p50 / p95 of edit -> redrawn shapes and its split: edit -> Python's answer at the canvas (the round trip) and
-answer -> painted frame. First paint: page load -> the canvas drawn and in sync with Python's check, measured
+answer -> painted frame, and edit -> the page rerun's answer (the session has the edit, the panels are redrawn).
+The app is measured twice in the same run: as `make app` starts it (serve.py: the canvas asks the quick-check
+route, designer/canvas/quick.py, for each edit's shapes) and, as the baseline, started from app.py (no route:
+the shapes come with the page's rerun, as before the route existed). First paint: page load -> the canvas drawn and in sync with Python's check, measured
 from here (wall clock) for the 1,000-node graph. Targets (issue 14): p95 <= 60 ms at 50 nodes, <= 250 ms at 1,000
 nodes; first paint <= 2 s. Load averages are printed before and after: the figures mean little on a busy machine.
 Nothing is asserted.
@@ -15,7 +18,7 @@ With --trace, the app stamps the server's side of each edit (designer/design/tra
 the callback, the fragment's steps, each message written out) and the browser stamps its websocket frames and long
 tasks; printed is each stamp's median ms after the edit left the canvas, to see where the round trip goes.
 
-    python benchmarks/canvas_latency.py [--edits 20] [--big-edits 10] [--sizes 50,202,1000] [--trace]
+    python benchmarks/canvas_latency.py [--edits 20] [--big-edits 10] [--sizes 50,202,1000] [--trace] [--no-baseline]
 """
 from __future__ import annotations
 
@@ -89,9 +92,16 @@ def measure(page, server: AppServer, size: int, edits: int) -> dict:
     samples = page.evaluate("window.__convasLatency.samples")
     if TRACE:
         print_trace(page.evaluate("window.__convasLatency.log"), page.evaluate("window.__convasWs"))
+        quick = page.evaluate("""performance.getEntriesByType('resource').filter((e) => e.name.includes('/convas/check'))
+            .map((e) => [e.requestStart - e.startTime, e.responseStart - e.startTime, e.responseEnd - e.startTime])""")
+        if quick:  # the network's own view of the quick check, main thread aside
+            print("         quick check on the wire (median ms after the fetch started): request sent "
+                  + ", ".join(f"{statistics.median(x[i] for x in quick):.1f}" for i in range(3))
+                  + " (request sent, first byte back, last byte back)")
     trips = page.evaluate("window.__convasLatency.roundTrips")
+    reruns = page.evaluate("window.__convasLatency.reruns")
     paint = [a - b for a, b in zip(samples, trips)]
-    return {"size": len(g["nodes"]), "first_paint_s": first_paint, "p50": pct(samples, 50), "p95": pct(samples, 95),
+    return {"rerun50": pct(reruns, 50), "rerun95": pct(reruns, 95),"size": len(g["nodes"]), "first_paint_s": first_paint, "p50": pct(samples, 50), "p95": pct(samples, 95),
             "trip50": pct(trips, 50), "trip95": pct(trips, 95), "paint50": pct(paint, 50), "paint95": pct(paint, 95),
             "n": len(samples)}
 
@@ -147,18 +157,23 @@ def main() -> None:
     ap.add_argument("--big-edits", type=int, default=10, help="edits on the 1,000-node graph")
     ap.add_argument("--sizes", default="50,202,1000")
     ap.add_argument("--trace", action="store_true", help="print where the round trip goes (server stamps)")
-    args = ap.parse_args()
+    ap.add_argument("--no-baseline", action="store_true", help="skip the baseline run (the app from app.py)")
+    main_args(ap.parse_args())
+
+
+def run_entry(entry: str, sizes: list[int], args: argparse.Namespace) -> dict[int, dict]:
+    """Start the app from `entry`, measure each size, print and return the figures by size."""
     global TRACE
     from playwright.sync_api import sync_playwright
 
-    sizes = [int(s) for s in args.sizes.split(",")]
-    print(f"load average before (1, 5, 15 min): {load()}  ({os.cpu_count()} CPUs)")
     home = Path(tempfile.mkdtemp(prefix="convas_latency_"))
+    TRACE = None
+    os.environ.pop("CONVAS_TRACE", None)
     if args.trace:
         TRACE = home / "trace.jsonl"
         os.environ["CONVAS_TRACE"] = str(TRACE)
-    server = AppServer(home)
-    rows = []
+    server = AppServer(home, entry)
+    rows = {}
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -172,7 +187,7 @@ def main() -> None:
             open_graph(page, server, *graph_of(50))  # warm-up: the first run imports torch and the catalog
             for size in sizes:
                 r = measure(page, server, size, args.big_edits if size >= 1000 else args.edits)
-                rows.append(r)
+                rows[size] = r
                 target = TARGET_P95.get(size)
                 ratio = f", p95/target {r['p95'] / target:.2f} (target {target:.0f} ms)" if target else ""
                 print(f"{r['size']:>5} nodes, {r['n']} edits: edit -> redrawn p50 {r['p50']:.0f} ms, "
@@ -181,10 +196,30 @@ def main() -> None:
                       f"paint p50 {r['paint50']:.0f} / p95 {r['paint95']:.0f} ms; "
                       f"first paint {r['first_paint_s']:.2f} s" + (f" (target {TARGET_FIRST_PAINT_S:.0f} s, ratio "
                       f"{r['first_paint_s'] / TARGET_FIRST_PAINT_S:.2f})" if size >= 1000 else ""))
+                print(f"       the page's rerun answered the edit (session updated, panel redrawn) in p50 "
+                      f"{r['rerun50']:.0f} / p95 {r['rerun95']:.0f} ms")
             browser.close()
     finally:
         server.stop()
         shutil.rmtree(home, ignore_errors=True)
+    return rows
+
+
+def main_args(args: argparse.Namespace) -> None:
+    """Measure the app with its quick-check route, then (the baseline) without it, and compare."""
+    sizes = [int(s) for s in args.sizes.split(",")]
+    print(f"load average before (1, 5, 15 min): {load()}  ({os.cpu_count()} CPUs)")
+    entries = ["serve.py"] + ([] if args.no_baseline else ["app.py"])
+    results: dict[str, dict[int, dict]] = {}
+    for entry in entries:
+        print(f"--- the app started from {entry}" + (" (the canvas asks the quick-check route)" if entry == "serve.py"
+                                                     else " (baseline: no route, shapes come with the rerun)"))
+        results[entry] = run_entry(entry, sizes, args)
+    if len(results) == 2:
+        print("--- quick check vs baseline (edit -> redrawn, p95; baseline / quick):")
+        for size in sizes:
+            q, b = results["serve.py"][size], results["app.py"][size]
+            print(f"{size:>5} nodes: {b['p95']:.0f} ms -> {q['p95']:.0f} ms, {b['p95'] / q['p95']:.2f}x faster")
     print(f"load average after (1, 5, 15 min): {load()}")
 
 

@@ -1,7 +1,7 @@
 """Real-browser harness, following Streamlit's own e2e conventions.
 
-`app_server` starts `streamlit run app.py --server.headless true` on a free port with a fresh CONVAS_HOME, waits
-for /_stcore/health; `page` opens it in Debian's Chromium (Playwright) and waits for [data-testid=stApp].
+`app_server` starts `streamlit run serve.py --server.headless true` (the app as `make app` serves it) on a free
+port with a fresh CONVAS_HOME, waits for /_stcore/health; `page` opens it in Debian's Chromium (Playwright) and waits for [data-testid=stApp].
 When CONVAS_REQUIRE_BROWSER=1 (CI sets it) a missing browser fails the suite instead of skipping.
 Screenshots go to tests/artifacts/ (look at them).
 """
@@ -48,14 +48,17 @@ def _free_port() -> int:
 
 
 class AppServer:
-    def __init__(self, home: Path):
+    """`entry`: serve.py (the app with the canvas's quick-check route, as `make app` starts it) or app.py (the app
+    alone: the canvas is answered by the page's reruns only)."""
+
+    def __init__(self, home: Path, entry: str = "serve.py"):
         self.home = home
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = home / "streamlit.log"
         env = dict(os.environ, CONVAS_HOME=str(home), PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / entry), "--server.headless", "true",
              "--server.port", str(self.port), "--server.address", "127.0.0.1",
              "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
             cwd=ROOT, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
