@@ -58,6 +58,20 @@ def centre(loc) -> tuple[float, float]:
     return b["x"] + b["width"] / 2, b["y"] + b["height"] / 2
 
 
+def click_card(page, nid: str) -> None:
+    """Click a card as a user does: one the canvas's view does not show (the first view shows a tall network's top
+    part at a readable zoom) is brought into view first with the toolbar's zoom to fit. A click on a clipped card
+    would scroll the canvas's clipped pane and select nothing."""
+    card = node(page, nid)
+    flow, box = page.locator("[data-testid=cv-flow]").bounding_box(), card.bounding_box()
+    inside = box is not None and flow["x"] <= box["x"] and box["x"] + box["width"] <= flow["x"] + flow["width"] \
+        and flow["y"] <= box["y"] and box["y"] + box["height"] <= flow["y"] + flow["height"]
+    if not inside:
+        page.locator("[data-testid=cv-fit]").click()
+    centre(card)  # until the view has stopped moving
+    card.click()
+
+
 def connect(page, src: str, dst: str, port: str = "in0") -> None:
     """Drag from src's output port to dst's input port, as a user does."""
     sx, sy = centre(page.locator(f'[data-testid="cv-port-{src}-out"]'))
@@ -280,7 +294,7 @@ def test_resnet18_template_shows_its_parameter_count(page, app_server):
 
 def test_edits_still_reach_python_after_leaving_the_page_and_coming_back(page, app_server):
     open_design(page, app_server)
-    node(page, "fc2").click()
+    click_card(page, "fc2")
     synced(page)
     page.keyboard.press("Delete")  # an edit from the first canvas (mount)
     synced(page)
@@ -292,7 +306,7 @@ def test_edits_still_reach_python_after_leaving_the_page_and_coming_back(page, a
     synced(page)
     expect(node(page, "fc2")).to_have_count(0)  # the remounted canvas starts from Python's graph
     page.locator("[data-testid=cv-search]").fill("Linear")
-    node(page, "drop").click()
+    click_card(page, "drop")
     synced(page)
     page.locator("[data-testid=cv-palette-Linear]").click()  # a new mount's first edit is adopted too
     synced(page)

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 import engine
 from engine.train.defaults import default_batch_size
 from tests.browser.conftest import ROOT, open_page, screenshot, wait_for_app_idle
-from tests.browser.test_design_canvas import after_python_edit, node, open_design, rev, synced
+from tests.browser.test_design_canvas import after_python_edit, click_card, node, open_design, rev, synced
 
 MNIST = json.loads((ROOT / "assets" / "templates" / "mnist_cnn.json").read_text())
 
@@ -123,7 +123,7 @@ def test_the_most_used_ops_and_the_search_box_come_first(page, app_server):
         box = page.locator(f'[data-testid="cv-pinned-{op}"]').bounding_box()
         assert box["y"] + box["height"] <= groups["y"] + groups["height"], op  # visible without scrolling
     # a pinned item is the op itself: a click appends it below the selected card, wired to it
-    node(page, "fc2").click()
+    click_card(page, "fc2")
     synced(page)
     page.locator('[data-testid="cv-pinned-Flatten"]').click()
     expect(page.locator(".react-flow__node")).to_have_count(len(MNIST["nodes"]) + 1)

@@ -64,7 +64,7 @@ export function Canvas({ data, send }: { data: CanvasData; send: Sender }) {
     <HealthContext.Provider value={data.health ?? null}>
     <div className="cv-root" style={{ height: data.height }} data-testid="cv-root">
       <Palette groups={data.palette} onPick={edits.onPick} />
-      <div className="cv-flow" ref={pane} onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "copy"; }}
+      <div className={fit.fitted ? "cv-flow" : "cv-flow cv-unfitted"} ref={pane} onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "copy"; }}
         onDrop={edits.onDrop} data-testid="cv-flow">
         <CommandContext.Provider value={sendCommand}>
         <InnerSelectionContext.Provider value={data.select}>
