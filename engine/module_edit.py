@@ -373,7 +373,7 @@ def set_definition(g: Design, name: str, definition: dict) -> Design:
     if name not in g.get("modules", {}):
         raise ModuleEditError(f"there is no module named '{name}'.")
     g["modules"][name] = copy.deepcopy(definition)
-    return reflow(before, g)
+    return reflow(before, g, in_place=True)  # g is this edit's own copy
 
 
 def check_module_name(g: Design, name: Any, old: str | None = None) -> str:
@@ -439,4 +439,4 @@ def set_expanded(g: Design, instance_id: str, expanded: bool) -> Design:
         ui["expanded"] = True
     else:
         ui.pop("expanded", None)
-    return reflow(before, g)
+    return reflow(before, g, in_place=True)  # g is this edit's own copy

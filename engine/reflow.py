@@ -68,11 +68,11 @@ def _placed(ui: dict[str, Any]) -> bool:
     return all(isinstance(ui.get(k), (int, float)) and math.isfinite(ui[k]) for k in ("x", "y"))
 
 
-def reflow(before: Design, after: Design, sizes: LayoutSizes = SIZES) -> Design:
-    """`after` (a copy) with the cards below each card whose height changed since `before` moved to make room
-    (or to close the gap), top to bottom."""
+def reflow(before: Design, after: Design, sizes: LayoutSizes = SIZES, *, in_place: bool = False) -> Design:
+    """`after` (a copy, or itself when `in_place`) with the cards below each card whose height changed since
+    `before` moved to make room (or to close the gap), top to bottom."""
     old = {n["id"]: card_height(before, n, sizes) for n in before.get("nodes", [])}
-    out = copy.deepcopy(after)
+    out = after if in_place else copy.deepcopy(after)
     changed = [(n["ui"]["y"], n["id"], old[n["id"]], card_height(out, n, sizes)) for n in out.get("nodes", [])
                if n["id"] in old and _placed(n.get("ui") or {}) and card_height(out, n, sizes) != old[n["id"]]]
     for _, nid, h0, h1 in sorted(changed):
@@ -129,4 +129,4 @@ def auto_layout(g: Design, sizes: LayoutSizes = SIZES) -> Design:
     flat = copy.deepcopy(laid)
     for n in flat.get("nodes", []):
         (n.get("ui") or {}).pop("expanded", None)
-    return reflow(flat, laid, sizes)
+    return reflow(flat, laid, sizes, in_place=True)
