@@ -1,10 +1,12 @@
 """Expanded module instances make room on the canvas (engine/reflow.py), measured in a real browser: ResNet-18's
 layer1_0 and layer1_1 sit one above the other; expanded, each lists its layers in its card and the cards below
 move down, so no two cards overlap (every card's bounding box against every other's); collapsed, every card is
-back where it was; undo and redo of each step bring back exactly the positions of that step."""
+back where it was; undo and redo of each step bring back exactly the positions of that step. A layer appended
+to an expanded instance from the palette lands below its layers."""
 from __future__ import annotations
 
 import itertools
+import re
 
 from playwright.sync_api import expect
 
@@ -12,8 +14,8 @@ from engine.layout import SIZES
 from engine.reflow import card_height
 from engine.templates import load_template
 from tests.browser.conftest import screenshot
-from tests.browser.test_design_canvas import after_python_edit, node, open_design, python_graph, rev
-from tests.browser.test_design_modules import expand
+from tests.browser.test_design_canvas import after_python_edit, node, open_design, python_graph, rev, synced
+from tests.browser.test_design_modules import design, expand
 
 BOXES = """els => els.map(e => { const r = e.getBoundingClientRect();
   return [e.dataset.testid.slice(8), r.x, r.y, r.width, r.height]; })"""
@@ -101,3 +103,22 @@ def test_expanded_resnet18_blocks_push_the_cards_below_and_come_back(page, app_s
         click(page, "redo")
         got = boxes(page)
         assert same_places(got, want) and not overlapping(got)
+
+
+def test_a_layer_appended_to_an_expanded_instance_goes_below_its_layers(page, app_server):
+    g = design()
+    g["nodes"] = g["nodes"][:3]  # input -> stem -> u1, the last card
+    g["outputs"] = ["u1"]
+    open_design(page, app_server, g)
+    expand(page, "u1")
+    node(page, "u1").locator(".cv-op").click()  # its header (its middle is now its layers' list)
+    expect(page.get_by_role("heading", name=re.compile(r"· u1$"))).to_be_visible()
+    synced(page)
+    before = boxes(page)
+    page.locator("[data-testid=cv-palette-ReLU]").click()  # a palette click appends below the selected card
+    synced(page)
+    after = boxes(page)
+    (new,) = after.keys() - before.keys()
+    assert not overlapping(after), overlapping(after)
+    u1 = after["u1"]
+    assert after[new][1] >= u1[1] + u1[3] and abs(after[new][0] - u1[0]) < 0.5  # right under its list
