@@ -22,7 +22,7 @@ export interface OpNodeData extends Record<string, unknown> {
   ports: Port[];
   hasOutput: boolean;
   module: string | null; // a module instance's module name
-  expanded: boolean; // drawn expanded: its inner layers beside the card
+  expanded: boolean; // drawn expanded: its inner layers in the card
   inner: InnerView[] | null;
   innerH: number | null; // the expanded list's height and its rows' (Python's sizes: it makes room for them)
   rowH: number | null;

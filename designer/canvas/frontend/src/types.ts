@@ -23,7 +23,7 @@ export interface NodeView extends GNode {
   blocked: boolean; // an upstream node is in error, so this one's shape is unknown
   output: boolean; // one of the network's outputs
   module?: string; // a module instance: its module's name (designer/design/modules.py instance_view)
-  expanded?: boolean; // a module instance drawn expanded: its inner layers beside the card
+  expanded?: boolean; // a module instance drawn expanded: its inner layers in the card
   inner?: InnerView[]; // when expanded: one row per layer of its definition, checked inside this instance
   inner_h?: number; // when expanded: the height of the list of layers on the card (engine/reflow.py inner_height)
   row_h?: number; // ... and of one layer's row in it (LayoutSizes.inner_row_h)
