@@ -37,6 +37,8 @@ class LayoutSizes:
     node_h: float = 76.0  # a card's usual height (header, summary, shape line)
     layer_dy: float = 120.0  # from one layer to the next: a card plus room for the edge's shape label
     col_dx: float = 236.0  # from one column to the next: a card plus a 36 px gap, so cards never overlap
+    inner_head_h: float = 18.0  # an expanded module instance's card: the module's name above its layers
+    inner_row_h: float = 34.0  # ... and one row per layer (two lines); engine/reflow.py makes room for them
 
     def to_dict(self) -> dict[str, float]:
         return {k: float(v) for k, v in asdict(self).items()}

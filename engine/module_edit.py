@@ -7,7 +7,8 @@
 - `inline`: an instance is replaced by its inner nodes again.
 - `set_definition`: replace a definition (every instance changes with it).
 - `rename_module`: a definition gets a new name (every instance follows; it is the exported class's name).
-- `set_expanded`: the canvas's expand/collapse of an instance (ui state only; never reaches the model).
+- `set_expanded`: the canvas's expand/collapse of an instance (ui state only; never reaches the model); the cards
+  below it make room (engine.reflow).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Any
 
 from engine.catalog import get_op, has_op
 from engine.modules import RESERVED, plain_identifier
+from engine.reflow import reflow
 
 Design = dict[str, Any]
 
@@ -364,12 +366,14 @@ def _subst(v: Any, args: dict[str, Any]) -> Any:
 
 
 def set_definition(g: Design, name: str, definition: dict) -> Design:
-    """Replace the definition `name` (every instance of it changes)."""
+    """Replace the definition `name` (every instance of it changes; below an expanded one, the cards make room for
+    the layers it gains or close up on those it loses)."""
+    before = g
     g = copy.deepcopy(g)
     if name not in g.get("modules", {}):
         raise ModuleEditError(f"there is no module named '{name}'.")
     g["modules"][name] = copy.deepcopy(definition)
-    return g
+    return reflow(before, g, in_place=True)  # g is this edit's own copy
 
 
 def check_module_name(g: Design, name: Any, old: str | None = None) -> str:
@@ -423,7 +427,9 @@ def set_inner_params(g: Design, name: str, node_id: str, params: dict[str, Any])
 
 
 def set_expanded(g: Design, instance_id: str, expanded: bool) -> Design:
-    """Expand an instance in place on the canvas, or collapse it (ui state; the model is unchanged)."""
+    """Expand an instance in place on the canvas, or collapse it (ui state; the model is unchanged). Its card grows
+    or shrinks, and the cards below it make room or come back up (engine.reflow): one edit, so one undo step."""
+    before = g
     g = copy.deepcopy(g)
     node = _node_map(g).get(instance_id)
     if node is None or node["op"] not in g.get("modules", {}):
@@ -433,4 +439,4 @@ def set_expanded(g: Design, instance_id: str, expanded: bool) -> Design:
         ui["expanded"] = True
     else:
         ui.pop("expanded", None)
-    return g
+    return reflow(before, g, in_place=True)  # g is this edit's own copy

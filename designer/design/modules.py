@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from engine.layout import SIZES
+from engine.reflow import inner_height
+
 MODULE_CATEGORY = "Module"
 MODULE_COLOUR = "#7c6f9f"  # one colour for every instance: a module is not a layer of any catalog category
 
@@ -35,7 +38,8 @@ def instance_view(g: dict[str, Any], node: dict[str, Any], report: Any,
     """What an instance card adds to a node view: its module, whether it is drawn expanded, and when it is, one
     row per inner layer (id, op, summary, output shape, params, its own error) from the flat check
     (`report.flat`, flat ids '<instance>.<inner>'); `summarise(op, params)` words a layer's key params (convert's
-    param_summary, passed in: convert imports this module). {} for a node that is not an instance."""
+    param_summary, passed in: convert imports this module), and the heights the list and a row are drawn with. {} for
+    a node that is not an instance."""
     d = (g.get("modules") or {}).get(node["op"])
     if not isinstance(d, dict):
         return {}
@@ -54,4 +58,6 @@ def instance_view(g: dict[str, Any], node: dict[str, Any], report: Any,
                      "shape": shape, "n_params": fr.params if fr is not None else 0,
                      "error": fr.error if fr is not None else None})
     out["inner"] = rows
+    out["inner_h"] = inner_height(len(rows))  # the list's height: engine.reflow made room for exactly this
+    out["row_h"] = SIZES.inner_row_h
     return out

@@ -18,8 +18,8 @@ from typing import Any
 
 from designer.design.checked import Checked, checked
 from designer.design.history import History
-from engine import edit, module_edit
-from engine.layout import auto_layout, layout_positions
+from engine import edit, module_edit, reflow
+from engine.layout import layout_positions
 
 Graph = dict[str, Any]
 BLOCK_STEM = {"inception": "inc", "residual": "res", "bottleneck": "bneck", "fire": "fire", "dense": "dense",
@@ -155,7 +155,7 @@ class DesignSession:
         if kind == "redo":
             return self.redo()
         if kind == "layout":
-            return self.commit(auto_layout(self.graph))
+            return self.commit(reflow.auto_layout(self.graph))  # room made for the expanded instances
         if kind == "expand":
             return self.set_expanded(str(cmd.get("id")), bool(cmd.get("expanded")))
         if kind == "select_inner":

@@ -1,4 +1,5 @@
-"""python -m engine module {list,make,rename,detach,inline} G.json ...: the Design page's module edits on a graph file.
+"""python -m engine module {list,make,rename,detach,inline,expand,collapse} G.json ...: the Design page's module edits
+on a graph file (expand/collapse: how the canvas draws an instance; the cards below it make room, engine/reflow.py).
 
 Each edit is engine.module_edit's function; the result is checked as a graph file and written atomically to -o
 (default: back to G.json). A refused edit prints why and exits 2, leaving the file as it was.
@@ -15,7 +16,7 @@ from engine.shapes import check
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("module", help="list, make, rename, detach or inline modules of a graph file")
+    p = sub.add_parser("module", help="list, make, rename, detach, inline, expand or collapse modules of a graph file")
     edits = p.add_subparsers(dest="edit", required=True)
     ls = edits.add_parser("list", help="each definition: its arguments, layers and instances")
     ls.add_argument("graph", help="path to a graph file (.json)")
@@ -26,7 +27,11 @@ def add_parser(sub) -> None:
              ("rename", "rename a module: every instance and the exported class follow",
               [("old", "the module's name now"), ("new", "its new name")]),
              ("detach", "give one instance its own copy of its module", [("instance", "the instance's node id")]),
-             ("inline", "replace one instance by its layers", [("instance", "the instance's node id")])]
+             ("inline", "replace one instance by its layers", [("instance", "the instance's node id")]),
+             ("expand", "draw one instance expanded on the canvas: the cards below it move down to make room",
+              [("instance", "the instance's node id")]),
+             ("collapse", "draw one instance collapsed: the cards below it move back up",
+              [("instance", "the instance's node id")])]
     for name, help_text, args in specs:
         e = edits.add_parser(name, help=help_text)
         e.add_argument("graph", help="path to a graph file (.json)")
@@ -67,6 +72,8 @@ def run_edit(args) -> int:
             new = module_edit.rename_module(g, args.old, args.new)
         elif args.edit == "detach":
             new = module_edit.detach(g, args.instance)
+        elif args.edit in ("expand", "collapse"):
+            new = module_edit.set_expanded(g, args.instance, args.edit == "expand")
         else:
             new = module_edit.inline(g, args.instance)
         out = load_graph_text(json.dumps(new))  # the edited design is a valid graph file before it is written

@@ -80,7 +80,8 @@ def test_auto_layout_is_deterministic_and_keeps_ui_extras(template_path):
 
 
 def test_the_canvas_gets_the_sizes_the_layout_uses():
-    assert layout_sizes() == {"node_w": 200.0, "node_h": 76.0, "layer_dy": 120.0, "col_dx": 236.0}
+    assert layout_sizes() == {"node_w": 200.0, "node_h": 76.0, "layer_dy": 120.0, "col_dx": 236.0,
+                              "inner_head_h": 18.0, "inner_row_h": 34.0}
     assert all(isinstance(v, float) for v in layout_sizes().values())
     assert SIZES.col_dx >= SIZES.node_w and SIZES.layer_dy > SIZES.node_h  # laid-out cards cannot touch
 

@@ -6,7 +6,10 @@ import json
 
 import engine
 from engine.__main__ import main
+from engine.reflow import inner_height
+from tests.designer.design.test_session_modules import laid
 from tests.engine.test_modules import small_design
+from tests.engine.test_reflow import overlaps, positions
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
@@ -50,3 +53,18 @@ def test_a_refused_edit_says_why_and_leaves_the_file(tmp_path, capsys):
     code, _, err = run(capsys, "module", "list", tmp_path / "missing.json")
     assert code == 2 and "cannot read graph file" in err
     assert path.read_text(encoding="utf-8") == text
+
+
+def test_expand_and_collapse_on_a_file_make_room_below_the_instance(tmp_path, capsys):
+    g = laid(small_design())
+    path = tmp_path / "units.json"
+    path.write_text(json.dumps(g), encoding="utf-8")
+    code, out, _ = run(capsys, "module", "expand", path, "u1")
+    e = json.loads(path.read_text(encoding="utf-8"))
+    assert code == 0 and "wrote" in out and not overlaps(e)
+    assert positions(e)["u2"][1] == positions(g)["u2"][1] + inner_height(3)
+    assert positions(e)["stem"] == positions(g)["stem"]
+    assert run(capsys, "module", "collapse", path, "u1")[0] == 0
+    assert positions(json.loads(path.read_text(encoding="utf-8"))) == positions(g)
+    code, _, err = run(capsys, "module", "expand", path, "stem")
+    assert code == 2 and "not a module instance" in err

@@ -22,8 +22,10 @@ export interface OpNodeData extends Record<string, unknown> {
   ports: Port[];
   hasOutput: boolean;
   module: string | null; // a module instance's module name
-  expanded: boolean; // drawn expanded: its inner layers beside the card
+  expanded: boolean; // drawn expanded: its inner layers in the card
   inner: InnerView[] | null;
+  innerH: number | null; // the expanded list's height and its rows' (Python's sizes: it makes room for them)
+  rowH: number | null;
 }
 
 export type OpFlowNode = Node<OpNodeData, "op">;
@@ -77,7 +79,8 @@ function OpNodeView({ id, data, selected }: NodeProps<OpFlowNode>) {
       </div>
       <HealthBadge id={id} />
       {error ? <ErrorNote id={id} error={error} open={hover} /> : null}
-      {data.module && data.expanded && data.inner ? <ModuleInner id={id} module={data.module} inner={data.inner} /> : null}
+      {data.module && data.expanded && data.inner ? <ModuleInner id={id} module={data.module} inner={data.inner}
+        height={data.innerH} rowHeight={data.rowH} /> : null}
       {data.hasOutput ? (
         <Handle id="out" type="source" position={Position.Bottom} className="cv-port cv-port-out"
           data-testid={`cv-port-${id}-out`} />

@@ -33,6 +33,7 @@ export function nodeData(g: GNode, v: NodeView | undefined, info: OpInfo | undef
     nParams: v?.n_params ?? 0, error: pending ? null : v?.error ?? null, blocked: !pending && !!v?.blocked,
     pending, output: !!v?.output, ports: portsFor(g, info), hasOutput: true,
     module: v?.module ?? null, expanded: !!v?.expanded, inner: v?.inner ?? null,
+    innerH: v?.inner_h ?? null, rowH: v?.row_h ?? null,
   };
 }
 

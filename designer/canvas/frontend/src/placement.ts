@@ -26,11 +26,12 @@ export function cornerAt(c: XY, s: LayoutSizes): XY {
   return { x: Math.round(c.x - s.node_w / 2), y: Math.round(c.y - s.node_h / 2) };
 }
 
-/** Where a node appended after `anchor` goes: one layer below it; one column to the right when something already
- * reads from `anchor`, so the new card does not land on top of that one. */
-export function below(anchor: GNode, nodes: GNode[], s: LayoutSizes): XY {
+/** Where a node appended after `anchor` goes: one layer below it (and below the `extra` height an expanded module
+ * instance's card has: Python's `inner_h`); one column to the right when something already reads from `anchor`, so
+ * the new card does not land on top of that one. */
+export function below(anchor: GNode, nodes: GNode[], s: LayoutSizes, extra = 0): XY {
   const branch = nodes.some((n) => n.inputs.includes(anchor.id));
-  return { x: branch ? anchor.x + s.col_dx : anchor.x, y: anchor.y + s.layer_dy };
+  return { x: branch ? anchor.x + s.col_dx : anchor.x, y: anchor.y + s.layer_dy + (branch ? 0 : extra) };
 }
 
 /** The first view of a network whose cards span `bounds`, in a pane of `box`'s size: the whole network if it fits

@@ -23,8 +23,10 @@ export interface NodeView extends GNode {
   blocked: boolean; // an upstream node is in error, so this one's shape is unknown
   output: boolean; // one of the network's outputs
   module?: string; // a module instance: its module's name (designer/design/modules.py instance_view)
-  expanded?: boolean; // a module instance drawn expanded: its inner layers beside the card
+  expanded?: boolean; // a module instance drawn expanded: its inner layers in the card
   inner?: InnerView[]; // when expanded: one row per layer of its definition, checked inside this instance
+  inner_h?: number; // when expanded: the height of the list of layers on the card (engine/reflow.py inner_height)
+  row_h?: number; // ... and of one layer's row in it (LayoutSizes.inner_row_h)
 }
 
 /** One layer inside an expanded module instance, as the flat check found it. */
@@ -68,6 +70,8 @@ export interface LayoutSizes {
   node_h: number; // a node card's height
   layer_dy: number; // vertical distance between a node and the layer below it
   col_dx: number; // horizontal distance between side-by-side columns
+  inner_head_h: number; // an expanded module instance's list of layers: its title ...
+  inner_row_h: number; // ... and one row per layer (Python makes room for them below the card: engine/reflow.py)
 }
 
 export interface Ack {

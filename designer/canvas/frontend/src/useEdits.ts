@@ -76,7 +76,7 @@ export function useEdits(sync: GraphSync, selection: SelectionStore, ops: RefObj
     const a = current().find((n) => n.id === selection.id);
     let p: XY;
     if (a) {
-      p = below(a, current(), s);
+      p = below(a, current(), s, sync.views.get(a.id)?.inner_h ?? 0); // under an expanded card's layers
     } else {
       const box = pane.current?.getBoundingClientRect();
       p = cornerAt(rf.screenToFlowPosition({ x: (box?.left ?? 0) + (box?.width ?? 600) / 2,
@@ -85,7 +85,7 @@ export function useEdits(sync: GraphSync, selection: SelectionStore, ops: RefObj
     place(item, p.x, p.y, a ? a.id : null);
     const c = centreOf(p, s);
     rf.setCenter(c.x, c.y, { zoom: rf.getZoom(), duration: 200 });
-  }, [rf, place, current, selection, layout, pane]);
+  }, [rf, place, current, selection, layout, pane, sync.views]);
 
   return { onNodeDragStop, onDelete, isValidConnection, onConnect, onDrop, onPick };
 }

@@ -35,4 +35,4 @@ export function view(n: GNode, extra: Partial<NodeView> = {}): NodeView {
   return { ...n, summary: "", shape: "8×28×28", n_params: 80, error: null, blocked: false, output: false, ...extra };
 }
 
-export const SIZES: LayoutSizes = { node_w: 200, node_h: 76, layer_dy: 120, col_dx: 236 };
+export const SIZES: LayoutSizes = { node_w: 200, node_h: 76, layer_dy: 120, col_dx: 236, inner_head_h: 18, inner_row_h: 34 };

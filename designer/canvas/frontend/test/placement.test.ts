@@ -19,6 +19,12 @@ describe("placing cards", () => {
     expect(below(nodes[1], nodes, SIZES)).toEqual({ x: 236, y: 240 });
     expect(below(nodes[1], nodes, { ...SIZES, col_dx: 300, layer_dy: 150 })).toEqual({ x: 300, y: 270 });
   });
+
+  it("puts it below the layers of an expanded instance, or beside them in the next column", () => {
+    const nodes = chain();
+    expect(below(nodes[4], nodes, SIZES, 154)).toEqual({ x: 0, y: 754 });
+    expect(below(nodes[1], nodes, SIZES, 154)).toEqual({ x: 236, y: 240 });
+  });
 });
 
 describe("readableViewport", () => {
