@@ -95,8 +95,53 @@ def widget_key(rev: int, node: dict, name: str) -> str:
     return f"prm_{rev}_{node['id']}_{digest:08x}_{name}"
 
 
-def _on_param(ds: DesignSession, node_id: str, prm: dict, key: str, module: str | None = None) -> None:
+_GONE = object()  # what shown_value reads for a node that is no longer there: equal to no value a widget shows
+
+
+def shown_value(ds: DesignSession, node_id: str, prm: dict, module: str | None = None) -> Any:
+    """The value the design holds now for this field (the op's default when unset): what a widget drawn now shows.
+    A missing node, module or layer reads as a value no widget shows."""
+    if module is None:
+        nodes = ds.graph["nodes"]
+    else:
+        d = (ds.graph.get("modules") or {}).get(module)
+        nodes = d.get("nodes", []) if isinstance(d, dict) else []
+    node = next((n for n in nodes if n.get("id") == node_id), None)
+    if node is None:
+        return _GONE
+    return (node.get("params") or {}).get(prm["name"], prm["default"])
+
+
+def as_drawn(prm: dict, raw: Any, shown: Any) -> bool:
+    """Is the widget's value the one it was drawn with (`shown`, the design's value then)? Then it is no edit.
+
+    Why it matters: when a canvas command (an undo, a redo) reruns the page while the run before it is still drawing
+    the page, that run is cut short, and Streamlit, which had not recorded the values of the fields it drew, calls
+    each of them back in the next run with the value it was drawn with, after the command changed the design (seen
+    in the app's log: all seven Conv2d fields of the cut-short run, right after the undo). Applied, those values put
+    back what the undo took away (the undo is undone, or an invisible step clears the redo). A user's edit always
+    differs from the value drawn."""
+    if isinstance(raw, str):  # a text field, a select's choice, the node picker: the text the field showed
+        if widget_for(prm) == "node" and raw == "—":
+            return shown in (None, "")
+        return raw.strip() == to_text(shown)
+    return raw == shown and isinstance(raw, bool) == isinstance(shown, bool)  # a toggle's True is not the number 1
+
+
+def _on_param(ds: DesignSession, node_id: str, prm: dict, key: str, module: str | None = None,
+              shown: Any = None) -> None:
+    """A field's on_change (`shown`: the value it was drawn with). A value the field was drawn with is no edit
+    (as_drawn). A new value arriving after the design changed that field under it (an undo or redo handled first in
+    the same rerun: text typed, then the canvas's undo clicked) is stale: applying it would undo the undo. It is
+    dropped with a notice; the form is redrawn from the design as it is now."""
     raw = st.session_state[key]
+    if as_drawn(prm, raw, shown):
+        return
+    if shown_value(ds, node_id, prm, module) != shown:
+        st.session_state["design_notice"] = (
+            f"{prm['name']} = {str(raw).strip()!r} was not applied: the design changed under that field (an undo or "
+            f"redo) before it arrived. The form shows the design now; enter it again to apply it.")
+        return
     try:
         if module is not None and isinstance(raw, str) and raw.strip().startswith("$"):
             value = raw.strip()  # a layer inside a module: '$ch' takes each instance's argument
@@ -128,7 +173,9 @@ def _on_rename(ds: DesignSession, node_id: str, key: str) -> None:
         st.session_state["design_notice"] = str(e)
 
 
-def _on_output(ds: DesignSession, node_id: str, key: str) -> None:
+def _on_output(ds: DesignSession, node_id: str, key: str, shown: bool | None = None) -> None:
+    if st.session_state[key] == shown:
+        return  # the value it was drawn with, called back after an undo cut its run short (as_drawn): no edit
     if any(n["id"] == node_id for n in ds.graph["nodes"]):
         ds.set_output(node_id, st.session_state[key])
 
@@ -141,7 +188,7 @@ def _param_widget(ds: DesignSession, node: dict, prm: dict, rev: int, module: st
     if prm["min"] is not None and prm["max"] is not None and prm["type"] in ("int", "float", "pair", "padding"):
         rng = f" Range {prm['min']:g} to {prm['max']:g}."
     help_text = prm["help"] + rng
-    common = dict(key=key, help=help_text, on_change=_on_param, args=(ds, node["id"], prm, key, module))
+    common = dict(key=key, help=help_text, on_change=_on_param, args=(ds, node["id"], prm, key, module, value))
     kind = widget_for(prm)
     if kind in ("number", "float") and isinstance(value, (int, float)) and not isinstance(value, bool):
         in_range = (prm["min"] is None or value >= prm["min"]) and (prm["max"] is None or value <= prm["max"])
@@ -198,6 +245,6 @@ def render_properties(ds: DesignSession, report: Report, node_id: str) -> None:
     is_out = node_id in ds.graph.get("outputs", [])
     okey = f"out_{rev}_{node_id}_{is_out}"
     st.toggle("Network output", value=is_out, key=okey, help="The network returns this node's result.",
-              on_change=_on_output, args=(ds, node_id, okey))
+              on_change=_on_output, args=(ds, node_id, okey, is_out))
     st.button("Delete node", key=f"del_{rev}_{node_id}", on_click=ds.delete, args=([node_id],),
               icon=":material/delete:", width="stretch")

@@ -55,19 +55,23 @@ def _value(text: str) -> Any:
         return text
 
 
-def _on_arg(ds: DesignSession, node_id: str, arg: str, key: str) -> None:
+def _on_arg(ds: DesignSession, node_id: str, arg: str, key: str, shown: Any = None) -> None:
     node = next((n for n in ds.graph["nodes"] if n["id"] == node_id), None)
     if node is None:
         return
     d = (ds.graph.get("modules") or {}).get(node["op"]) or {}
+    if _value(st.session_state[key]) == shown:
+        return  # the value it was drawn with, called back after an undo cut its run short (form.as_drawn): no edit
+    if node.get("params", {}).get(arg, (d.get("args") or {}).get(arg)) != shown:
+        return  # the design changed this argument since the field was drawn (an undo): its value is stale
     ds.set_params(node_id, with_arg(node.get("params", {}), (d.get("args") or {}), arg,
                                     _value(st.session_state[key])))
 
 
 def with_arg(params: dict[str, Any], defaults: dict[str, Any], arg: str, value: Any) -> dict[str, Any]:
     """An instance's params with `arg` set to `value`; a value equal to the module's default is left out (like
-    engine.edit.set_params does for an op), so re-sending a field's unchanged value is no edit and no undo step
-    (Streamlit can send one when a panel is redrawn for another node under a focused field)."""
+    engine.edit.set_params does for an op), so setting an argument back to its default leaves the params as they
+    were before it was set (and an undo step that changes nothing is not recorded)."""
     out = {k: v for k, v in params.items() if k != arg}
     if arg not in defaults or value != defaults[arg]:
         out[arg] = value
@@ -75,7 +79,9 @@ def with_arg(params: dict[str, Any], defaults: dict[str, Any], arg: str, value: 
 
 
 def _on_module_name(ds: DesignSession, name: str, key: str) -> None:
-    ds.rename_module(name, str(st.session_state[key]))
+    new = str(st.session_state[key])
+    if new.strip() != name and name in (ds.graph.get("modules") or {}):  # the name it was drawn with is no edit
+        ds.rename_module(name, new)  # (form.as_drawn); a module renamed since (an undo): the value is stale
 
 
 def _instances(ds: DesignSession, name: str) -> list[str]:
@@ -116,7 +122,7 @@ def render_instance(ds: DesignSession, report: Report, node_id: str) -> None:
         value = node.get("params", {}).get(arg, default)
         key = f"mod_arg_{rev}_{node_id}_{_digest(node.get('params', {}))}_{arg}"
         st.text_input(arg, value=json.dumps(value) if not isinstance(value, str) else value, key=key,
-                      on_change=_on_arg, args=(ds, node_id, arg, key), help=f"Default {json.dumps(default)}.")
+                      on_change=_on_arg, args=(ds, node_id, arg, key, value), help=f"Default {json.dumps(default)}.")
     st.markdown(f"**Definition `{name}`** (changes every instance)")
     st.caption("Pick a layer (or click it on the expanded card) to edit it.")
     for m in d.get("nodes", []):

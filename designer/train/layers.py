@@ -12,11 +12,13 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from designer.inspect.choose import design_hash, of_design
-from designer.train.runs import all_runs, run_dir
+from designer.inspect.choose import design_hash
+from designer.state import runs_root
+from designer.train.runs import run_dir
 from engine.graph import parse
 from engine.train.advice import Advice, advise, apply_design_remedy, apply_settings_remedy
 from engine.train.diagnostics import LABELS, QUANTITIES, series
+from engine.train.run_index import index_for
 from engine.train.rundir import ACTIVE, RunDir
 
 COLS = 4
@@ -143,15 +145,17 @@ def design_key(graph: dict) -> str | None:
 
 
 def design_run(graph: dict) -> tuple[RunDir, dict] | None:
-    """The latest run of this design that has diagnostics, with its list entry. A run is this design's when it
-    trained the same network (engine.train.fingerprint: ops, parameters and wiring; name and layout aside), the
-    match the Inspect page opens on: another design of the same name is not this one, a renamed copy is."""
-    runs = all_runs()
-    for i in of_design(runs, design_key(graph)):
-        rd = run_dir(runs[i]["id"])
-        if rd.diagnostics_path.exists():
-            return rd, runs[i]
-    return None
+    """The latest run of this design that has diagnostics, with its id, name and status now. A run is this
+    design's when it trained the same network (engine.train.fingerprint: ops, parameters and wiring; name and
+    layout aside), the match the Inspect page opens on: another design of the same name is not this one, a renamed
+    copy is. Asked on every canvas edit: engine.train.run_index lists the runs folder again only when it changed
+    (a run made or deleted), and reads the status of this design's run alone."""
+    found = index_for(runs_root()).latest(design_key(graph))
+    if found is None:
+        return None
+    rd = RunDir(found.path)
+    return rd, {"id": found.id, "name": found.name, "status": rd.status().get("state"), "created": found.created,
+                "path": str(found.path)}
 
 
 def overlay(graph: dict, commit: Callable[[dict], bool]) -> dict | None:

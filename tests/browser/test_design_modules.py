@@ -6,6 +6,7 @@ naming the inner layer. engine.check on the graph Python autosaved is the oracle
 from __future__ import annotations
 
 import re
+import time
 
 from playwright.sync_api import expect
 
@@ -75,23 +76,40 @@ def pick_layer(page, nid: str, layer: str) -> None:
     synced(page)
 
 
-def set_field(page, label: str, value: str) -> None:
-    """Type into the Properties panel's text field `label` and press Enter: one edit Python answers."""
+def saved_stamp(app_server) -> tuple[int, int] | None:
+    """The autosave file's identity: each save writes a new file and renames it into place (engine.atomic)."""
+    try:
+        s = (app_server.home / "autosave.json").stat()
+    except FileNotFoundError:
+        return None
+    return s.st_ino, s.st_mtime_ns
+
+
+def autosaved_since(page, app_server, stamp: tuple[int, int] | None, timeout: float = 15.0) -> None:
+    """Until Python has autosaved again (it writes at the end of the run that answered the edit, which can end
+    after the canvas shows the answer): polls the file, not the UI."""
+    deadline = time.monotonic() + timeout
+    while saved_stamp(app_server) == stamp and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert saved_stamp(app_server) != stamp, "the edit was not autosaved"
+
+
+def set_field(page, label: str, value: str, app_server) -> None:
+    """Type into the Properties panel's text field `label` and press Enter: one edit Python answers and autosaves.
+    The field is not left: what follows (an undo, a redo, a click) finds the page as Enter left it."""
     field = page.get_by_role("textbox", name=label, exact=True)
     field.fill(value)
-    old = rev(page)
+    old, saved = rev(page), saved_stamp(app_server)
     field.press("Enter")
     after_python_edit(page, old)
-    # leave the field, as a user moving on does: a text field still focused when a later undo replaces the panel
-    # can send its old text again to the new field in its place (a Streamlit quirk, see the note of issue 14)
-    field.blur()
-    synced(page)
+    autosaved_since(page, app_server, saved)
 
 
-def press(page, button: str) -> None:
-    old = rev(page)
+def press(page, button: str, app_server) -> None:
+    old, saved = rev(page), saved_stamp(app_server)
     page.get_by_role("button", name=button).click()  # its name also holds the icon's
     after_python_edit(page, old)
+    autosaved_since(page, app_server, saved)
 
 
 def test_make_expand_edit_detach_undo_redo_and_a_broken_inner_layer(page, app_server):
@@ -111,7 +129,7 @@ def test_make_expand_edit_detach_undo_redo_and_a_broken_inner_layer(page, app_se
     name.fill("Head")
     name.press("Enter")
     synced(page)
-    press(page, "Make module")
+    press(page, "Make module", app_server)
     expect(node(page, "head")).to_be_visible()
     expect(node(page, "hc")).to_have_count(0)
     expect(node(page, "hr")).to_have_count(0)
@@ -134,7 +152,7 @@ def test_make_expand_edit_detach_undo_redo_and_a_broken_inner_layer(page, app_se
     # 3. edit the definition from the expanded card: click its conv layer, the op's form says it reaches both
     pick_layer(page, "u1", "conv")
     expect(page.get_by_text("all 2 instances (u1, u2)")).to_be_visible()
-    set_field(page, "kernel_size", "1")
+    set_field(page, "kernel_size", "1", app_server)
     small = 8 * 8 * 1 + 8 + 2 * 8
     r = checked(app_server)
     assert r.nodes["u1"].params == r.nodes["u2"].params == small  # torch's count, through the flat check
@@ -148,20 +166,20 @@ def test_make_expand_edit_detach_undo_redo_and_a_broken_inner_layer(page, app_se
     expand(page, "u1")
     expect(inner).to_have_count(0)
     expect(page.get_by_role("heading", name=re.compile(r"· u1$"))).to_be_visible()
-    set_field(page, "Module name", "ConvUnit")
+    set_field(page, "Module name", "ConvUnit", app_server)
     op_on(page, "u1", "ConvUnit")
     op_on(page, "u2", "ConvUnit")
     assert "class ConvUnit(nn.Module)" in engine.to_python(python_graph(app_server))
 
     # 5. detach u2, then edit its own copy from its expanded card: u1 does not change
     select(page, "u2")
-    press(page, "Detach")
+    press(page, "Detach", app_server)
     op_on(page, "u2", "ConvUnit_2")
     op_on(page, "u1", "ConvUnit")
     expand(page, "u2")
     pick_layer(page, "u2", "conv")
     expect(page.get_by_text("its one instance")).to_be_visible()
-    set_field(page, "kernel_size", "3")
+    set_field(page, "kernel_size", "3", app_server)
     r = checked(app_server)
     assert r.nodes["u2"].params == unit and r.nodes["u1"].params == small
     params_on(page, "u2", unit)
@@ -170,14 +188,16 @@ def test_make_expand_edit_detach_undo_redo_and_a_broken_inner_layer(page, app_se
 
     # 6. undo everything, one step at a time, then redo it all
     def undo():
-        old = rev(page)
+        old, saved = rev(page), saved_stamp(app_server)
         page.locator("[data-testid=cv-undo]").click()
         after_python_edit(page, old)
+        autosaved_since(page, app_server, saved)
 
     def redo():
-        old = rev(page)
+        old, saved = rev(page), saved_stamp(app_server)
         page.locator("[data-testid=cv-redo]").click()
         after_python_edit(page, old)
+        autosaved_since(page, app_server, saved)
 
     undo()  # u2's own edit
     params_on(page, "u2", small)
@@ -213,7 +233,7 @@ def test_make_expand_edit_detach_undo_redo_and_a_broken_inner_layer(page, app_se
     # 7. break a shape inside ConvUnit from u1's expanded card, collapse it: the card is red, naming the layer
     expand(page, "u1")
     pick_layer(page, "u1", "conv")
-    set_field(page, "kernel_size", "40")
+    set_field(page, "kernel_size", "40", app_server)
     expect(page.locator("[data-testid=cv-inner-u1-conv]")).to_have_attribute("data-state", "error")
     expect(page.locator("[data-testid=cv-inner-error-u1-conv]")).to_contain_text("kernel 40")
     expect(page.locator("[data-testid=cv-inner-u1-bn]")).to_have_attribute("data-state", "ok")
