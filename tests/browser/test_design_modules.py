@@ -61,11 +61,14 @@ def layer_panel(page, layer: str, instance: str):
     return page.get_by_role("heading", name=re.compile(rf"· {layer} in {instance}$"))
 
 
-def expand(page, nid: str) -> None:
-    """Click an instance's ▸/▾ toggle and wait for Python's answer (the expanded state is an undoable edit)."""
-    old = rev(page)
+def expand(page, nid: str, app_server=None) -> None:
+    """Click an instance's ▸/▾ toggle and wait for Python's answer (the expanded state is an undoable edit) and,
+    given the server, for its autosave (written at the end of that run, which may end after the canvas has it)."""
+    old, stamp = rev(page), (saved_stamp(app_server) if app_server is not None else None)
     page.locator(f"[data-testid=cv-expand-{nid}]").click()
     after_python_edit(page, old)
+    if app_server is not None:
+        autosaved_since(page, app_server, stamp)
 
 
 def pick_layer(page, nid: str, layer: str) -> None:

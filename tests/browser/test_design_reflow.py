@@ -70,7 +70,7 @@ def test_expanded_resnet18_blocks_push_the_cards_below_and_come_back(page, app_s
     assert not overlapping(one), overlapping(one)
     assert one["layer1_1"][1] > start["layer1_1"][1] and same_places({"conv1": one["conv1"]}, {"conv1": start["conv1"]})
 
-    expand(page, "layer1_1")
+    expand(page, "layer1_1", app_server)  # Python's graph is read below: wait for its autosave
     expect(page.locator("[data-testid=cv-inner-layer1_1]")).to_be_visible()
     two = boxes(page)
     assert not overlapping(two), overlapping(two)
@@ -90,7 +90,7 @@ def test_expanded_resnet18_blocks_push_the_cards_below_and_come_back(page, app_s
     expect(page.locator("[data-testid=cv-inner-layer1_0]")).to_have_count(0)
     up = boxes(page)
     assert not overlapping(up) and abs(up["layer1_1"][1] - start["layer1_1"][1]) < 0.5
-    expand(page, "layer1_1")
+    expand(page, "layer1_1", app_server)
     assert same_places(boxes(page), start)
     graph = python_graph(app_server)
     assert {n["id"]: (n["ui"]["x"], n["ui"]["y"]) for n in graph["nodes"]} == \
