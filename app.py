@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from designer.access import gate
+from designer.gcfreeze import freeze_startup_objects
 from designer.sidebar import render_sidebar
 from designer.state import init_session
 
@@ -32,3 +33,4 @@ pages = st.navigation([
 ])
 render_sidebar()
 pages.run()
+freeze_startup_objects()  # once per process: the first run's imports leave the full collections' scan

@@ -45,3 +45,10 @@ def patch_streamlit() -> None:
 
     AppSession.handle_backmsg = handle_backmsg
     Runtime._send_message = send_message
+
+    def on_gc(phase: str, info: dict) -> None:  # a full collection can hold every thread for a long while
+        if info.get("generation") == 2:
+            stamp(f"gc {phase}", collected=info.get("collected"))
+
+    import gc
+    gc.callbacks.append(on_gc)
