@@ -5,6 +5,7 @@ import asyncio
 import copy
 import json
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -51,7 +52,9 @@ def call(app, body: bytes, *, method="POST", path=quick.PATH, length: int | None
         status = next(m["status"] for m in sent if m["type"] == "http.response.start")
         raw = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
         return status, (json.loads(raw) if raw.startswith(b"{") else {"raw": raw.decode()})
-    return asyncio.run(go())
+    # on a thread of its own: in the whole suite, Playwright's sync API keeps an event loop running on this one
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(go())).result()
 
 
 def canvas_nodes(g: dict) -> list[dict]:
